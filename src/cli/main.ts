@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// The `outbox` command. Each sub-command lives in its own module; this file only
+// dispatches and turns errors into exit codes.
+import { parseArgs } from 'node:util';
+import { isOutboxError } from '../errors.js';
+import { createLogger } from '../logging/createLogger.js';
+import { migrateDatabase } from '../migrations/migrateDatabase.js';
+import { readDatabaseUrl } from './readDatabaseUrl.js';
+
+const USAGE = `Usage: outbox <command> [options]
+
+Commands:
+  migrate   Apply the Prisma migrations folder to DATABASE_URL (works without
+            Prisma's downloadable engines; records them as \`prisma migrate deploy\`).
+            --migrations <dir>   default prisma/migrations
+            --schema <path>      schema file or folder, default prisma/schema
+
+Environment: DATABASE_URL, LOG_LEVEL (default info).`;
+
+async function runMigrate(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { migrations: { type: 'string' }, schema: { type: 'string' } },
+    strict: true,
+  });
+  const logger = createLogger();
+  const result = await migrateDatabase({
+    databaseUrl: readDatabaseUrl(),
+    migrationsDir: values.migrations,
+    schemaPath: values.schema,
+    logger,
+  });
+  logger.info(
+    { appliedMigrations: result.appliedMigrations, createdDatabase: result.createdDatabase },
+    result.appliedMigrations.length === 0 ? 'database is up to date' : `applied ${result.appliedMigrations.length} migration(s)`,
+  );
+}
+
+const commands: Record<string, (args: string[]) => Promise<void>> = {
+  migrate: runMigrate,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  const run = commands[command];
+  if (!run) {
+    process.stderr.write(`outbox: unknown command "${command}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    await run(rest);
+    return 0;
+  } catch (error) {
+    // Our errors carry a code and an already-redacted message; anything else is a bug.
+    if (isOutboxError(error)) {
+      process.stderr.write(`outbox ${command}: ${error.code}: ${error.message}\n`);
+    } else if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`outbox ${command}: ${error.message}\n\n${USAGE}\n`);
+      return 2;
+    } else {
+      process.stderr.write(`outbox ${command}: unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`);
+    }
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

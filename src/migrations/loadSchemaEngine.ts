@@ -1,0 +1,56 @@
+// Prisma's schema engine, in its WebAssembly build, driven through the pg driver
+// adapter. The `prisma` CLI downloads a native schema engine on every command;
+// this works on machines that cannot download anything.
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
+import * as engineBindings from '@prisma/schema-engine-wasm/schema_engine_bg';
+import type { SchemaEngine } from '@prisma/schema-engine-wasm';
+
+export type { SchemaEngine };
+
+export interface SchemaFile {
+  path: string;
+  content: string;
+}
+
+let instantiated: Promise<void> | undefined;
+
+// The package's entry imports its .wasm file directly, which Node 20 refuses
+// without a flag; instantiate the same module by hand, once per process.
+function instantiateEngine(): Promise<void> {
+  instantiated ??= (async () => {
+    const require = createRequire(import.meta.url);
+    // The package's exports map names the bindings, not the .wasm beside them.
+    const bindingsPath = require.resolve('@prisma/schema-engine-wasm/schema_engine_bg');
+    const wasmPath = bindingsPath.replace(/\.js$/, '.wasm');
+    const { instance } = await WebAssembly.instantiate(await readFile(wasmPath), {
+      './schema_engine_bg.js': engineBindings,
+    });
+    engineBindings.__wbg_set_wasm(instance.exports);
+    const start = instance.exports.__wbindgen_start;
+    if (typeof start !== 'function') throw new Error('@prisma/schema-engine-wasm: __wbindgen_start is missing');
+    start();
+  })();
+  return instantiated;
+}
+
+export interface EngineLogSink {
+  (line: string): void;
+}
+
+/** A schema engine bound to one database. Call `free()` when done. */
+export async function loadSchemaEngine(
+  databaseUrl: string,
+  schemaFiles: SchemaFile[],
+  onLog: EngineLogSink = () => {},
+): Promise<SchemaEngine> {
+  await instantiateEngine();
+  const adapterFactory = bindMigrationAwareSqlAdapterFactory(new PrismaPg({ connectionString: databaseUrl }));
+  return engineBindings.SchemaEngine.new(
+    { datamodels: schemaFiles.map((file) => [file.path, file.content]) },
+    onLog,
+    adapterFactory,
+  );
+}

@@ -1,0 +1,60 @@
+// `outbox migrate`: applies a Prisma migrations folder to a database and records
+// it in _prisma_migrations exactly as `prisma migrate deploy` would, without the
+// native schema engine the `prisma` CLI downloads.
+import { OutboxError } from '../errors.js';
+import type { Logger } from '../logging/createLogger.js';
+import { redactSecrets, redactUrl } from '../logging/redactUrl.js';
+import { ensureDatabaseExists } from './ensureDatabaseExists.js';
+import { loadSchemaEngine } from './loadSchemaEngine.js';
+import { readMigrationsDirectory } from './readMigrationsDirectory.js';
+import { readSchemaFiles } from './readSchemaFiles.js';
+
+export interface MigrateDatabaseOptions {
+  databaseUrl: string;
+  /** Prisma migrations folder. Default: prisma/migrations. */
+  migrationsDir?: string;
+  /** Schema file or folder, for the datasource provider. Default: prisma/schema. */
+  schemaPath?: string;
+  logger?: Logger;
+}
+
+export interface MigrateDatabaseResult {
+  /** Migrations applied by this call, in order; empty when the database was up to date. */
+  appliedMigrations: string[];
+  createdDatabase: boolean;
+}
+
+const NO_FILTER = { externalTables: [], externalEnums: [] };
+
+export async function migrateDatabase(options: MigrateDatabaseOptions): Promise<MigrateDatabaseResult> {
+  const { databaseUrl, migrationsDir = 'prisma/migrations', schemaPath = 'prisma/schema', logger } = options;
+  const fail = (step: string, error: unknown): never => {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new OutboxError(
+      'OUTBOX_MIGRATION_FAILED',
+      `migrate ${redactUrl(databaseUrl)}: ${step}: ${redactSecrets(reason, [databaseUrl])}`,
+    );
+  };
+
+  const createdDatabase = await ensureDatabaseExists(databaseUrl).catch((error) => fail('creating the database', error));
+  if (createdDatabase) logger?.info({ database: redactUrl(databaseUrl) }, 'created database');
+
+  const [schemaFiles, migrationsList] = await Promise.all([
+    readSchemaFiles(schemaPath).catch((error) => fail(`reading the schema at ${schemaPath}`, error)),
+    readMigrationsDirectory(migrationsDir),
+  ]);
+  if (migrationsList.migrationDirectories.length === 0) {
+    fail('reading migrations', new Error(`no migrations found in ${migrationsList.baseDir}`));
+  }
+
+  const engine = await loadSchemaEngine(databaseUrl, schemaFiles, (line) => logger?.debug({ engine: line }, 'schema engine'));
+  try {
+    const { appliedMigrationNames } = await engine
+      .applyMigrations({ migrationsList, filters: NO_FILTER })
+      .catch((error) => fail('applying migrations', error));
+    for (const name of appliedMigrationNames) logger?.info({ migration: name }, 'applied migration');
+    return { appliedMigrations: appliedMigrationNames, createdDatabase };
+  } finally {
+    engine.free();
+  }
+}
