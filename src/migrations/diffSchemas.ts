@@ -6,7 +6,7 @@ import { loadSchemaEngine, type SchemaFile } from './loadSchemaEngine.js';
  * reachable database URL for the engine's connector, but does not touch it.
  */
 export async function diffSchemas(databaseUrl: string, from: SchemaFile[] | 'empty', to: SchemaFile[]): Promise<string> {
-  const engine = await loadSchemaEngine(databaseUrl, to);
+  const { engine, close } = await loadSchemaEngine(databaseUrl, to);
   try {
     const result = await engine.diff({
       from: from === 'empty' ? { tag: 'empty' } : { tag: 'schemaDatamodel', files: from },
@@ -17,6 +17,6 @@ export async function diffSchemas(databaseUrl: string, from: SchemaFile[] | 'emp
     });
     return result.stdout ?? '';
   } finally {
-    engine.free();
+    await close();
   }
 }

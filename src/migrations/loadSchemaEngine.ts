@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 import * as engineBindings from '@prisma/schema-engine-wasm/schema_engine_bg';
 import type { SchemaEngine } from '@prisma/schema-engine-wasm';
@@ -40,17 +41,39 @@ export interface EngineLogSink {
   (line: string): void;
 }
 
-/** A schema engine bound to one database. Call `free()` when done. */
+export interface OpenSchemaEngine {
+  engine: SchemaEngine;
+  /** Frees the engine and closes its database connections. */
+  close(): Promise<void>;
+}
+
+/** A schema engine bound to one database, over a connection pool we own and close. */
 export async function loadSchemaEngine(
   databaseUrl: string,
   schemaFiles: SchemaFile[],
   onLog: EngineLogSink = () => {},
-): Promise<SchemaEngine> {
+): Promise<OpenSchemaEngine> {
   await instantiateEngine();
-  const adapterFactory = bindMigrationAwareSqlAdapterFactory(new PrismaPg({ connectionString: databaseUrl }));
-  return engineBindings.SchemaEngine.new(
-    { datamodels: schemaFiles.map((file) => [file.path, file.content]) },
-    onLog,
-    adapterFactory,
-  );
+  // Our own pool: freeing the engine does not close the adapter's connections, and
+  // a lingering connection would, among other things, keep the database from being
+  // used as a template or dropped.
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const adapterFactory = bindMigrationAwareSqlAdapterFactory(new PrismaPg(pool));
+  try {
+    const engine = await engineBindings.SchemaEngine.new(
+      { datamodels: schemaFiles.map((file) => [file.path, file.content]) },
+      onLog,
+      adapterFactory,
+    );
+    return {
+      engine,
+      async close() {
+        engine.free();
+        await pool.end();
+      },
+    };
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
 }

@@ -47,7 +47,9 @@ export async function migrateDatabase(options: MigrateDatabaseOptions): Promise<
     fail('reading migrations', new Error(`no migrations found in ${migrationsList.baseDir}`));
   }
 
-  const engine = await loadSchemaEngine(databaseUrl, schemaFiles, (line) => logger?.debug({ engine: line }, 'schema engine'));
+  const { engine, close } = await loadSchemaEngine(databaseUrl, schemaFiles, (line) =>
+    logger?.debug({ engine: line }, 'schema engine'),
+  );
   try {
     const { appliedMigrationNames } = await engine
       .applyMigrations({ migrationsList, filters: NO_FILTER })
@@ -55,6 +57,6 @@ export async function migrateDatabase(options: MigrateDatabaseOptions): Promise<
     for (const name of appliedMigrationNames) logger?.info({ migration: name }, 'applied migration');
     return { appliedMigrations: appliedMigrationNames, createdDatabase };
   } finally {
-    engine.free();
+    await close();
   }
 }

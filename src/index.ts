@@ -1,0 +1,16 @@
+// The public API. Everything else is internal (package.json "exports" has only this entry).
+export { OutboxError, isOutboxError, type OutboxErrorCode, type OutboxIssue } from './errors.js';
+export { defineEvent, type EventDefinition, type EventPayload, type EventPayloadInput } from './outbox/defineEvent.js';
+export { createEventCatalog, type EventCatalog } from './outbox/eventCatalog.js';
+export {
+  createOutbox,
+  type Outbox,
+  type OutboxOptions,
+  type OutboxMessageInput,
+  type EventRef,
+  type PayloadOf,
+} from './outbox/createOutbox.js';
+export { outboxExtension } from './outbox/outboxExtension.js';
+export type { PublishOptions } from './outbox/publishOptions.js';
+export type { TransactionClient } from './outbox/transactionClient.js';
+export { migrateDatabase, type MigrateDatabaseOptions, type MigrateDatabaseResult } from './migrations/migrateDatabase.js';

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { OutboxError } from '../errors.js';
+import { assertValidEventType, type EventDefinition, type EventPayloadInput } from './defineEvent.js';
+import { createEventCatalog, type EventCatalog } from './eventCatalog.js';
+import { insertOutboxMessages, type OutboxRow } from './insertOutboxMessages.js';
+import { newMessageId } from './newMessageId.js';
+import { toZodIssues, validatePublishOptions, type PublishOptions } from './publishOptions.js';
+import { serializePayload } from './serializePayload.js';
+import { assertTransactionClient, type TransactionClient } from './transactionClient.js';
+
+export interface OutboxOptions<TEvents extends readonly EventDefinition[]> {
+  /** The event catalog: every event this app publishes, from defineEvent(). */
+  events: TEvents;
+  /** Largest serialised payload accepted, in bytes. Default 262144 (256 KiB). */
+  maxPayloadBytes?: number;
+  /**
+   * NOTIFY the relay at commit so it publishes at once instead of at its next poll.
+   * Default false: every transaction that notifies takes a database-wide lock at
+   * commit, which serialises committing transactions (see bench/notify.ts).
+   */
+  wakeRelay?: boolean;
+}
+
+const outboxOptionsSchema = z.strictObject({
+  events: z.array(z.any()).readonly(),
+  maxPayloadBytes: z.number().int().positive().max(128 * 1024 * 1024).default(256 * 1024),
+  wakeRelay: z.boolean().default(false),
+});
+
+/** An event of the catalog, given as its definition or as its type name (then its latest version). */
+export type EventRef<TEvents extends readonly EventDefinition[]> = TEvents[number] | TEvents[number]['type'];
+
+/** The payload type of an event reference. */
+export type PayloadOf<TEvents extends readonly EventDefinition[], E> = E extends EventDefinition
+  ? EventPayloadInput<E>
+  : E extends string
+    ? EventPayloadInput<Extract<TEvents[number], { type: E }>>
+    : never;
+
+/** One message of publishMany(). */
+export type OutboxMessageInput<TEvents extends readonly EventDefinition[]> = {
+  [I in keyof TEvents]: TEvents[I] extends EventDefinition
+    ? { event: TEvents[I] | TEvents[I]['type']; payload: EventPayloadInput<TEvents[I]> } & PublishOptions
+    : never;
+}[number];
+
+export interface Outbox<TEvents extends readonly EventDefinition[]> {
+  readonly catalog: EventCatalog<TEvents>;
+  /**
+   * Validates the payload against the event's schema and inserts one outbox row
+   * through the transaction client: the message exists if and only if the
+   * caller's transaction commits. Returns the message id (the AMQP message-id).
+   */
+  publish<E extends EventRef<TEvents>>(
+    tx: TransactionClient,
+    event: E,
+    payload: PayloadOf<TEvents, E>,
+    options?: PublishOptions,
+  ): Promise<string>;
+  /**
+   * Validates every message, then inserts them all with one statement. Nothing is
+   * written when any message is invalid. Returns the ids in input order.
+   */
+  publishMany(tx: TransactionClient, messages: readonly OutboxMessageInput<TEvents>[]): Promise<string[]>;
+}
+
+export function createOutbox<const TEvents extends readonly EventDefinition[]>(options: OutboxOptions<TEvents>): Outbox<TEvents> {
+  const parsedOptions = outboxOptionsSchema.safeParse(options);
+  if (!parsedOptions.success) {
+    throw new OutboxError('OUTBOX_INVALID_OPTIONS', `createOutbox: ${z.prettifyError(parsedOptions.error)}`, {
+      issues: toZodIssues(parsedOptions.error.issues),
+    });
+  }
+  const { maxPayloadBytes, wakeRelay } = parsedOptions.data;
+  const catalog = createEventCatalog(options.events);
+
+  const toRow = (event: EventDefinition | string, payload: unknown, publishOptions: PublishOptions | undefined): OutboxRow => {
+    if (typeof event === 'string') assertValidEventType(event);
+    const definition = catalog.resolve(event);
+    const parsed = definition.schema.safeParse(payload);
+    if (!parsed.success) {
+      const issues = toZodIssues(parsed.error.issues);
+      throw new OutboxError(
+        'OUTBOX_INVALID_PAYLOAD',
+        `event ${definition.type} (version ${definition.version}): invalid payload:\n${z.prettifyError(parsed.error)}`,
+        { issues },
+      );
+    }
+    const { orderingKey, headers, availableAt } = validatePublishOptions(definition.type, publishOptions);
+    return {
+      id: newMessageId(),
+      eventType: definition.type,
+      eventVersion: definition.version,
+      orderingKey,
+      payload: serializePayload(definition.type, parsed.data, maxPayloadBytes),
+      headers: JSON.stringify(headers),
+      availableAt,
+    };
+  };
+
+  return {
+    catalog,
+    async publish(tx, event, payload, publishOptions) {
+      assertTransactionClient(tx);
+      const row = toRow(event, payload, publishOptions);
+      await insertOutboxMessages(tx, [row], wakeRelay);
+      return row.id;
+    },
+    async publishMany(tx, messages) {
+      assertTransactionClient(tx);
+      if (!Array.isArray(messages)) {
+        throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'publishMany takes an array of { event, payload, ...options }');
+      }
+      if (messages.length === 0) return [];
+      const rows = messages.map(({ event, payload, ...publishOptions }) => toRow(event, payload, publishOptions));
+      await insertOutboxMessages(tx, rows, wakeRelay);
+      return rows.map((row) => row.id);
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import type { EventDefinition } from './defineEvent.js';
+import type { EventRef, Outbox, OutboxMessageInput, PayloadOf } from './createOutbox.js';
+import type { PublishOptions } from './publishOptions.js';
+import { assertTransactionClient } from './transactionClient.js';
+
+/**
+ * The outbox as a Prisma Client extension:
+ *
+ *   const prisma = new PrismaClient({ adapter }).$extends(outboxExtension(outbox));
+ *   await prisma.$transaction(async (tx) => {
+ *     const order = await tx.order.create({ data });
+ *     await tx.$publish('order.placed', { orderId: order.id }, { key: order.id });
+ *   });
+ *
+ * Prisma hands an extension's client methods the client they are called on as
+ * `this` (here the transaction client), but not methods of a nested object, so the
+ * methods sit on the client itself: `tx.$publish`, `tx.$publishMany`. Called on the
+ * root client they throw OUTBOX_NOT_IN_TRANSACTION.
+ */
+export function outboxExtension<const TEvents extends readonly EventDefinition[]>(outbox: Outbox<TEvents>) {
+  return {
+    name: 'outbox',
+    client: {
+      $publish<E extends EventRef<TEvents>>(this: unknown, event: E, payload: PayloadOf<TEvents, E>, options?: PublishOptions): Promise<string> {
+        const tx: unknown = this;
+        assertTransactionClient(tx);
+        return outbox.publish(tx, event, payload, options);
+      },
+      $publishMany(this: unknown, messages: readonly OutboxMessageInput<TEvents>[]): Promise<string[]> {
+        const tx: unknown = this;
+        assertTransactionClient(tx);
+        return outbox.publishMany(tx, messages);
+      },
+    },
+  } as const;
+}

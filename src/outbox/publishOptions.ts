@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { OutboxError, type OutboxIssue } from '../errors.js';
+
+/** Options of one published message. */
+export interface PublishOptions {
+  /**
+   * Ordering key (usually the aggregate id, e.g. the order id): messages sharing a
+   * key are published in the order they were written. Up to 255 characters.
+   */
+  key?: string;
+  /** Your own headers, delivered as AMQP headers. Names starting with "x-" are reserved for the broker. */
+  headers?: Record<string, string | number | boolean>;
+  /** Becomes the AMQP correlation-id (e.g. the id of the HTTP request that caused the event). */
+  correlationId?: string;
+  /** W3C trace context of the writing request, delivered as the `traceparent` header. */
+  traceparent?: string;
+  /** Do not publish before this instant (scheduled or delayed events). Default: at once. */
+  availableAt?: Date;
+}
+
+// AMQP short strings (correlation-id, header names) are at most 255 bytes.
+const shortString = (max: number) =>
+  z.string().min(1).refine((value) => Buffer.byteLength(value, 'utf8') <= max, `at most ${max} bytes`);
+
+const headerName = shortString(128).refine((name) => !name.toLowerCase().startsWith('x-'), 'names starting with "x-" are reserved for the broker');
+
+const publishOptionsSchema = z.strictObject({
+  key: shortString(255).optional(),
+  headers: z
+    .record(headerName, z.union([z.string().max(65_536), z.number().finite(), z.boolean()]))
+    .refine((headers) => Object.keys(headers).length <= 64, 'at most 64 headers')
+    .optional(),
+  correlationId: shortString(255).optional(),
+  traceparent: z
+    .string()
+    .regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'a W3C traceparent: 00-<32 hex>-<16 hex>-<2 hex>')
+    .optional(),
+  availableAt: z.date().refine((date) => !Number.isNaN(date.getTime()), 'a valid Date').optional(),
+});
+
+export interface ValidatedPublishOptions {
+  orderingKey: string | null;
+  /** What the relay turns into AMQP properties and headers. */
+  headers: Record<string, string | number | boolean>;
+  availableAt: Date | null;
+}
+
+export function toZodIssues(issues: readonly z.core.$ZodIssue[]): OutboxIssue[] {
+  return issues.map((issue) => ({
+    path: issue.path.map((segment) => (typeof segment === 'number' ? segment : String(segment))),
+    message: issue.message,
+  }));
+}
+
+export function validatePublishOptions(eventType: string, options: PublishOptions | undefined): ValidatedPublishOptions {
+  const parsed = publishOptionsSchema.safeParse(options ?? {});
+  if (!parsed.success) {
+    const issues = toZodIssues(parsed.error.issues);
+    throw new OutboxError(
+      'OUTBOX_INVALID_OPTIONS',
+      `event ${eventType}: invalid publish options: ${issues.map((issue) => `${issue.path.join('.') || '(options)'}: ${issue.message}`).join('; ')}`,
+      { issues },
+    );
+  }
+  const { key, headers, correlationId, traceparent, availableAt } = parsed.data;
+  return {
+    orderingKey: key ?? null,
+    headers: {
+      ...headers,
+      ...(correlationId === undefined ? {} : { correlationId }),
+      ...(traceparent === undefined ? {} : { traceparent }),
+    },
+    availableAt: availableAt ?? null,
+  };
+}

@@ -1,0 +1,75 @@
+import { OutboxError } from '../errors.js';
+
+/**
+ * The payload as JSON text, refusing anything JSON.stringify would silently drop or
+ * change (so a consumer never receives something other than what was published):
+ * BigInt, functions, symbols, cycles, NaN and Infinity, undefined array items, and
+ * objects that are neither plain nor serialise themselves (Map, Set, class instances).
+ * Objects with toJSON (Date) are serialised by it, as JSON.stringify does.
+ */
+export function serializePayload(eventType: string, payload: unknown, maxBytes: number): string {
+  assertJsonSafe(eventType, payload, [], new Set());
+  const json = JSON.stringify(payload);
+  const bytes = Buffer.byteLength(json, 'utf8');
+  if (bytes > maxBytes) {
+    throw new OutboxError(
+      'OUTBOX_PAYLOAD_TOO_LARGE',
+      `event ${eventType}: payload is ${bytes} bytes, over the limit of ${maxBytes} (maxPayloadBytes); ` +
+        'publish ids and let consumers load the data (thin events)',
+    );
+  }
+  return json;
+}
+
+function formatPath(path: (string | number)[]): string {
+  return path.reduce<string>((text, segment) => (typeof segment === 'number' ? `${text}[${segment}]` : `${text}.${segment}`), '$');
+}
+
+function assertJsonSafe(eventType: string, value: unknown, path: (string | number)[], ancestors: Set<object>): void {
+  const fail = (what: string): never => {
+    throw new OutboxError(
+      'OUTBOX_PAYLOAD_NOT_SERIALIZABLE',
+      `event ${eventType}: payload at ${formatPath(path)} is ${what}, which JSON cannot carry`,
+      { issues: [{ path, message: what }] },
+    );
+  };
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) fail(String(value));
+      return;
+    case 'bigint':
+      return fail('a BigInt');
+    case 'function':
+      return fail('a function');
+    case 'symbol':
+      return fail('a symbol');
+    case 'undefined':
+      return fail('undefined');
+    case 'object':
+      break;
+  }
+  if (value === null) return;
+  const object = value as object;
+  if (typeof (object as { toJSON?: unknown }).toJSON === 'function') {
+    if (object instanceof Date && Number.isNaN(object.getTime())) fail('an invalid Date');
+    return;
+  }
+  if (ancestors.has(object)) fail('a circular reference');
+  ancestors.add(object);
+  if (Array.isArray(object)) {
+    object.forEach((item, index) => assertJsonSafe(eventType, item, [...path, index], ancestors));
+  } else {
+    const prototype = Object.getPrototypeOf(object);
+    if (prototype !== Object.prototype && prototype !== null) {
+      fail(`an instance of ${object.constructor?.name ?? 'a class'}`);
+    }
+    for (const [key, item] of Object.entries(object)) {
+      // JSON.stringify leaves out undefined properties, which is what an optional field means.
+      if (item !== undefined) assertJsonSafe(eventType, item, [...path, key], ancestors);
+    }
+  }
+  ancestors.delete(object);
+}

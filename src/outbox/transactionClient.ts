@@ -1,0 +1,33 @@
+import type { Sql } from '@prisma/client/runtime/client';
+import { OutboxError } from '../errors.js';
+
+/**
+ * What the outbox needs of a Prisma client: raw SQL. Typed structurally, so the
+ * module never imports the app's generated client (any output path, either the
+ * `prisma-client` or the `prisma-client-js` generator, extended or not).
+ */
+export interface RawSqlClient {
+  $executeRaw(query: Sql, ...values: unknown[]): PromiseLike<number>;
+  $queryRaw<T = unknown>(query: Sql, ...values: unknown[]): PromiseLike<T>;
+}
+
+/**
+ * The client of an interactive transaction: `prisma.$transaction(async (tx) => ...)`.
+ * Prisma removes $connect / $disconnect from transaction clients, which is also how
+ * the root client is refused at compile time here.
+ */
+export type TransactionClient = RawSqlClient & { $connect?: never; $disconnect?: never };
+
+export function assertTransactionClient(client: unknown): asserts client is TransactionClient {
+  const candidate = client as Partial<Record<'$executeRaw' | '$connect', unknown>> | null | undefined;
+  if (typeof candidate?.$executeRaw !== 'function') {
+    throw new OutboxError('OUTBOX_NOT_IN_TRANSACTION', 'publish needs the Prisma transaction client: prisma.$transaction(async (tx) => outbox.publish(tx, ...))');
+  }
+  if (typeof candidate.$connect === 'function') {
+    throw new OutboxError(
+      'OUTBOX_NOT_IN_TRANSACTION',
+      'publish was handed the root Prisma client; call it with the transaction client inside ' +
+        'prisma.$transaction(async (tx) => ...), so the message commits (or rolls back) with your business rows',
+    );
+  }
+}
