@@ -22,13 +22,21 @@ export interface PublishOptions {
 const shortString = (max: number) =>
   z.string().min(1).refine((value) => Buffer.byteLength(value, 'utf8') <= max, `at most ${max} bytes`);
 
-const headerName = shortString(128).refine((name) => !name.toLowerCase().startsWith('x-'), 'names starting with "x-" are reserved for the broker');
-
 const publishOptionsSchema = z.strictObject({
   key: shortString(255).optional(),
   headers: z
-    .record(headerName, z.union([z.string().max(65_536), z.number().finite(), z.boolean()]))
-    .refine((headers) => Object.keys(headers).length <= 64, 'at most 64 headers')
+    .record(z.string(), z.union([z.string().max(65_536), z.number().finite(), z.boolean()]))
+    .superRefine((headers, context) => {
+      const names = Object.keys(headers);
+      if (names.length > 64) context.addIssue({ code: 'custom', message: 'at most 64 headers' });
+      for (const name of names) {
+        if (name.toLowerCase().startsWith('x-')) {
+          context.addIssue({ code: 'custom', path: [name], message: 'header names starting with "x-" are reserved for the broker' });
+        } else if (name.length === 0 || Buffer.byteLength(name, 'utf8') > 128) {
+          context.addIssue({ code: 'custom', path: [name], message: 'header names are 1 to 128 bytes' });
+        }
+      }
+    })
     .optional(),
   correlationId: shortString(255).optional(),
   traceparent: z
