@@ -21,6 +21,8 @@ export interface MigrateDatabaseOptions {
 export interface MigrateDatabaseResult {
   /** Migrations applied by this call, in order; empty when the database was up to date. */
   appliedMigrations: string[];
+  /** Applied migrations whose file changed since (checksum mismatch). */
+  editedMigrations: string[];
   createdDatabase: boolean;
 }
 
@@ -51,11 +53,18 @@ export async function migrateDatabase(options: MigrateDatabaseOptions): Promise<
     logger?.debug({ engine: line }, 'schema engine'),
   );
   try {
+    // Migrations are append-only: say so when an applied one was edited since.
+    const diagnosis = await engine
+      .diagnoseMigrationHistory({ migrationsList, optInToShadowDatabase: false, filters: NO_FILTER })
+      .catch((error) => fail('reading the migration history', error));
+    for (const name of diagnosis.editedMigrationNames) {
+      logger?.warn({ migration: name }, 'migration was edited after it was applied; add a new migration instead');
+    }
     const { appliedMigrationNames } = await engine
       .applyMigrations({ migrationsList, filters: NO_FILTER })
       .catch((error) => fail('applying migrations', error));
     for (const name of appliedMigrationNames) logger?.info({ migration: name }, 'applied migration');
-    return { appliedMigrations: appliedMigrationNames, createdDatabase };
+    return { appliedMigrations: appliedMigrationNames, editedMigrations: diagnosis.editedMigrationNames, createdDatabase };
   } finally {
     await close();
   }

@@ -21,12 +21,12 @@ export function outboxExtension<const TEvents extends readonly EventDefinition[]
   return {
     name: 'outbox',
     client: {
-      $publish<E extends EventRef<TEvents>>(this: unknown, event: E, payload: PayloadOf<TEvents, E>, options?: PublishOptions): Promise<string> {
+      async $publish<E extends EventRef<TEvents>>(this: unknown, event: E, payload: PayloadOf<TEvents, E>, options?: PublishOptions): Promise<string> {
         const tx: unknown = this;
         assertTransactionClient(tx);
         return outbox.publish(tx, event, payload, options);
       },
-      $publishMany(this: unknown, messages: readonly OutboxMessageInput<TEvents>[]): Promise<string[]> {
+      async $publishMany(this: unknown, messages: readonly OutboxMessageInput<TEvents>[]): Promise<string[]> {
         const tx: unknown = this;
         assertTransactionClient(tx);
         return outbox.publishMany(tx, messages);

@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../../generated/prisma/client.js';
+import { dropDatabase, scratchDatabaseName } from './adminDatabase.js';
 import { databaseUrl, maintenanceUrl, TEMPLATE_DATABASE } from './databaseUrls.js';
 
 function createPrismaClient(pool: pg.Pool) {
@@ -34,7 +34,7 @@ async function adminQuery(sql: string): Promise<void> {
 /** A database of this test file's own, cloned from the migrated template. */
 export async function createTestDatabase(testFileUrl: string): Promise<TestDatabase> {
   const base = path.basename(fileURLToPath(testFileUrl)).replace(/\.test\.ts$/, '').replace(/[^a-z0-9]+/gi, '_').toLowerCase();
-  const name = `outbox_t_${base}_${randomBytes(3).toString('hex')}`;
+  const name = scratchDatabaseName(base);
   await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`);
   const url = databaseUrl(name);
   // Pools we own and end: the database is dropped WITH (FORCE) afterwards, and a
@@ -51,7 +51,7 @@ export async function createTestDatabase(testFileUrl: string): Promise<TestDatab
     async drop() {
       await prisma.$disconnect();
       await Promise.all([prismaPool.end(), pool.end()]);
-      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await dropDatabase(name);
     },
   };
 }
