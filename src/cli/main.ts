@@ -68,4 +68,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// Exit explicitly: the WebAssembly schema engine leaves a timer behind that would
+// otherwise keep a finished command alive for several seconds. pino writes
+// synchronously, so no log line is lost.
+process.exit(await main(process.argv.slice(2)));

@@ -5,7 +5,12 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
+import {
+  bindMigrationAwareSqlAdapterFactory,
+  DriverAdapterError,
+  type SqlDriverAdapter,
+  type SqlMigrationAwareDriverAdapterFactory,
+} from '@prisma/driver-adapter-utils';
 import * as engineBindings from '@prisma/schema-engine-wasm/schema_engine_bg';
 import type { SchemaEngine } from '@prisma/schema-engine-wasm';
 
@@ -17,11 +22,20 @@ export interface SchemaFile {
 }
 
 let instantiated: Promise<void> | undefined;
+let lastPanicMessage: string | undefined;
 
 // The package's entry imports its .wasm file directly, which Node 20 refuses
 // without a flag; instantiate the same module by hand, once per process.
 function instantiateEngine(): Promise<void> {
   instantiated ??= (async () => {
+    // The engine reports a Rust panic's message through this global before throwing.
+    Object.assign(globalThis, {
+      PRISMA_WASM_PANIC_REGISTRY: {
+        set_message(message: string) {
+          lastPanicMessage = message;
+        },
+      },
+    });
     const require = createRequire(import.meta.url);
     // The package's exports map names the bindings, not the .wasm beside them.
     const bindingsPath = require.resolve('@prisma/schema-engine-wasm/schema_engine_bg');
@@ -35,6 +49,58 @@ function instantiateEngine(): Promise<void> {
     start();
   })();
   return instantiated;
+}
+
+/**
+ * The pg adapter's executeScript splits a script on every ";" and runs the pieces
+ * one by one: a function body containing ";" breaks, and a migration failing
+ * half-way stays half-applied. Sending the whole script as one simple query is
+ * what the native engine does: PostgreSQL runs it as one implicit transaction.
+ */
+class WholeScriptPgAdapterFactory implements SqlMigrationAwareDriverAdapterFactory {
+  readonly provider = 'postgres';
+  readonly adapterName: string;
+  readonly #inner: PrismaPg;
+
+  constructor(readonly pool: pg.Pool) {
+    this.#inner = new PrismaPg(pool);
+    this.adapterName = this.#inner.adapterName;
+  }
+
+  async connect(): Promise<SqlDriverAdapter> {
+    const adapter = await this.#inner.connect();
+    return Object.assign(adapter, {
+      executeScript: async (script: string) => {
+        try {
+          await this.pool.query(script);
+        } catch (error) {
+          const failure = error as pg.DatabaseError;
+          throw new DriverAdapterError({
+            kind: 'postgres',
+            code: failure.code ?? 'N/A',
+            severity: failure.severity ?? 'ERROR',
+            message: failure.message,
+            detail: failure.detail,
+            column: failure.column,
+            hint: failure.hint,
+          });
+        }
+      },
+    });
+  }
+
+  connectToShadowDb(): Promise<SqlDriverAdapter> {
+    return this.#inner.connectToShadowDb();
+  }
+}
+
+/** A panic inside the engine, with the message it reported. */
+export function describeEngineFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (lastPanicMessage === undefined) return message;
+  const panic = lastPanicMessage;
+  lastPanicMessage = undefined;
+  return `${message} (schema engine panic: ${panic})`;
 }
 
 export interface EngineLogSink {
@@ -58,7 +124,7 @@ export async function loadSchemaEngine(
   // a lingering connection would, among other things, keep the database from being
   // used as a template or dropped.
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-  const adapterFactory = bindMigrationAwareSqlAdapterFactory(new PrismaPg(pool));
+  const adapterFactory = bindMigrationAwareSqlAdapterFactory(new WholeScriptPgAdapterFactory(pool));
   try {
     const engine = await engineBindings.SchemaEngine.new(
       { datamodels: schemaFiles.map((file) => [file.path, file.content]) },

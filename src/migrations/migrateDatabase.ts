@@ -5,7 +5,7 @@ import { OutboxError } from '../errors.js';
 import type { Logger } from '../logging/createLogger.js';
 import { redactSecrets, redactUrl } from '../logging/redactUrl.js';
 import { ensureDatabaseExists } from './ensureDatabaseExists.js';
-import { loadSchemaEngine } from './loadSchemaEngine.js';
+import { describeEngineFailure, loadSchemaEngine } from './loadSchemaEngine.js';
 import { readMigrationsDirectory } from './readMigrationsDirectory.js';
 import { readSchemaFiles } from './readSchemaFiles.js';
 
@@ -31,7 +31,7 @@ const NO_FILTER = { externalTables: [], externalEnums: [] };
 export async function migrateDatabase(options: MigrateDatabaseOptions): Promise<MigrateDatabaseResult> {
   const { databaseUrl, migrationsDir = 'prisma/migrations', schemaPath = 'prisma/schema', logger } = options;
   const fail = (step: string, error: unknown): never => {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = describeEngineFailure(error);
     throw new OutboxError(
       'OUTBOX_MIGRATION_FAILED',
       `migrate ${redactUrl(databaseUrl)}: ${step}: ${redactSecrets(reason, [databaseUrl])}`,

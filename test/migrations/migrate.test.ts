@@ -114,3 +114,31 @@ describe('migrateDatabase', () => {
     });
   });
 });
+
+describe('a failing migration', () => {
+  it('is applied all or nothing, like one script sent to PostgreSQL, and semicolons in bodies are fine', async () => {
+    const { name, url } = newDatabase('migrate_atomic');
+    const migrationsDir = await copyOfMigrations();
+    await mkdir(path.join(migrationsDir, '29991231000000_function'));
+    await writeFile(
+      path.join(migrationsDir, '29991231000000_function', 'migration.sql'),
+      `CREATE FUNCTION touch_later() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.note := 'a; b';
+  RETURN NEW;
+END;
+$$;
+`,
+    );
+    await mkdir(path.join(migrationsDir, '29991231000001_half'));
+    await writeFile(
+      path.join(migrationsDir, '29991231000001_half', 'migration.sql'),
+      'CREATE TABLE half_done (id int PRIMARY KEY);\nINSERT INTO half_done VALUES (1);\nCREATE TABLE broken (id int REFERENCES nowhere(id));\n',
+    );
+    await expect(migrateDatabase({ databaseUrl: url, migrationsDir })).rejects.toMatchObject({ code: 'OUTBOX_MIGRATION_FAILED' });
+    const functions = await queryDatabase(name, "SELECT proname FROM pg_proc WHERE proname = 'touch_later'");
+    expect(functions).toHaveLength(1);
+    const tables = await queryDatabase(name, "SELECT tablename FROM pg_tables WHERE tablename = 'half_done'");
+    expect(tables).toEqual([]);
+  });
+});
