@@ -1,0 +1,43 @@
+// What a user of the published package can reach: the built entry, by package name,
+// and nothing deeper; the `outbox` bin.
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const packageJson = JSON.parse(await readFile('package.json', 'utf8'));
+
+beforeAll(async () => {
+  await run('npm', ['run', '-s', 'build']);
+}, 120_000);
+
+describe('the published package', () => {
+  it('exports only the public entry', () => {
+    expect(Object.keys(packageJson.exports)).toEqual(['.', './package.json']);
+    expect(packageJson.bin).toEqual({ outbox: './dist/cli/main.js' });
+    expect(packageJson.peerDependencies['@prisma/client']).toBe('>=7.10.0 <8');
+  });
+
+  // Plain Node, not vitest's resolver: what a user's process does.
+  const nodeImport = (specifier: string) =>
+    run(process.execPath, ['--input-type=module', '-e', `console.log(JSON.stringify(Object.keys(await import(${JSON.stringify(specifier)}))))`]);
+
+  it('imports by package name, with the documented API', async () => {
+    const { stdout } = await nodeImport(packageJson.name);
+    expect(JSON.parse(stdout).sort()).toEqual(
+      ['OutboxError', 'createEventCatalog', 'createOutbox', 'defineEvent', 'isOutboxError', 'migrateDatabase', 'outboxExtension'].sort(),
+    );
+  });
+
+  it('refuses deep imports of internals', async () => {
+    await expect(nodeImport(`${packageJson.name}/dist/outbox/createOutbox.js`)).rejects.toMatchObject({
+      stderr: expect.stringContaining('ERR_PACKAGE_PATH_NOT_EXPORTED'),
+    });
+  });
+
+  it('runs the built bin', async () => {
+    const { stdout } = await run(process.execPath, ['dist/cli/main.js', 'help']);
+    expect(stdout).toContain('outbox <command>');
+  });
+});
