@@ -1,31 +1,38 @@
 import pg from 'pg';
 
+const INVALID_CATALOG_NAME = '3D000'; // database does not exist
 const DUPLICATE_DATABASE = '42P04';
 
 /**
  * Creates the database named in the URL when it does not exist yet (as `prisma
- * migrate` does for a new database), connecting to the `postgres` maintenance
- * database to do so. Returns whether it created it.
+ * migrate` does for a new database). Only then does it connect to the `postgres`
+ * maintenance database, so a role that may not (managed services) still migrates
+ * an existing database. Returns whether it created it.
  */
 export async function ensureDatabaseExists(databaseUrl: string): Promise<boolean> {
+  const probe = new pg.Client({ connectionString: databaseUrl });
+  try {
+    await probe.connect();
+    return false;
+  } catch (error) {
+    if ((error as { code?: string }).code !== INVALID_CATALOG_NAME) throw error;
+  } finally {
+    await probe.end().catch(() => {});
+  }
+
   const url = new URL(databaseUrl);
   const databaseName = decodeURIComponent(url.pathname.replace(/^\//, ''));
-  if (databaseName === '' || databaseName === 'postgres') return false;
   url.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
+  const admin = new pg.Client({ connectionString: url.toString() });
+  await admin.connect();
   try {
-    const existing = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [databaseName]);
-    if (existing.rowCount !== 0) return false;
-    try {
-      await client.query(`CREATE DATABASE ${pg.escapeIdentifier(databaseName)}`);
-      return true;
-    } catch (error) {
-      // Another process created it between our check and our CREATE.
-      if ((error as { code?: string }).code === DUPLICATE_DATABASE) return false;
-      throw error;
-    }
+    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(databaseName)}`);
+    return true;
+  } catch (error) {
+    // Another process created it between our probe and our CREATE.
+    if ((error as { code?: string }).code === DUPLICATE_DATABASE) return false;
+    throw error;
   } finally {
-    await client.end();
+    await admin.end();
   }
 }

@@ -112,7 +112,13 @@ export function createOutbox<const TEvents extends readonly EventDefinition[]>(o
         throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'publishMany takes an array of { event, payload, ...options }');
       }
       if (messages.length === 0) return [];
-      const rows = messages.map(({ event, payload, ...publishOptions }) => toRow(event, payload, publishOptions));
+      const rows = messages.map((message: unknown, index) => {
+        if (typeof message !== 'object' || message === null) {
+          throw new OutboxError('OUTBOX_INVALID_OPTIONS', `publishMany: message ${index} is not an object { event, payload, ...options }`);
+        }
+        const { event, payload, ...publishOptions } = message as OutboxMessageInput<TEvents>;
+        return toRow(event, payload, publishOptions);
+      });
       await insertOutboxMessages(tx, rows, wakeRelay);
       return rows.map((row) => row.id);
     },

@@ -143,6 +143,11 @@ describe('invalid publish options', () => {
     }
   });
 
+  it('OUTBOX_INVALID_OPTIONS for a publishMany item that is not a message', async () => {
+    await expectRejected('OUTBOX_INVALID_OPTIONS', (tx) => outbox.publishMany(tx, [{ event: anything, payload: 1 }, null as never]));
+    await expectRejected('OUTBOX_INVALID_OPTIONS', (tx) => outbox.publishMany(tx, 'not an array' as never));
+  });
+
   it('OUTBOX_INVALID_OPTIONS for bad outbox options', () => {
     expect(() => createOutbox({ events: testEvents, maxPayloadBytes: -1 })).toThrow(
       expect.objectContaining({ code: 'OUTBOX_INVALID_OPTIONS' }),
