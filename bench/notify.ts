@@ -66,6 +66,13 @@ const on = median(results.on);
 await listener.end();
 await prisma.$disconnect();
 await pool.end();
+// Leave the server as we found it.
+const maintenance = new URL(databaseUrl);
+maintenance.pathname = '/postgres';
+const admin = new pg.Client({ connectionString: maintenance.toString() });
+await admin.connect();
+await admin.query('DROP DATABASE IF EXISTS outbox_bench_notify WITH (FORCE)');
+await admin.end();
 console.log(`transactions=${transactions} concurrency=${concurrency} rounds=${rounds}`);
 console.log(`wakeRelay=off commits/s=${off.toFixed(0)}  (rounds: ${results.off.map((value) => value.toFixed(0)).join(', ')})`);
 console.log(`wakeRelay=on  commits/s=${on.toFixed(0)}  (rounds: ${results.on.map((value) => value.toFixed(0)).join(', ')})`);

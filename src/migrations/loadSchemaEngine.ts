@@ -3,16 +3,11 @@
 // this works on machines that cannot download anything.
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import {
-  bindMigrationAwareSqlAdapterFactory,
-  DriverAdapterError,
-  type SqlDriverAdapter,
-  type SqlMigrationAwareDriverAdapterFactory,
-} from '@prisma/driver-adapter-utils';
+import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 import * as engineBindings from '@prisma/schema-engine-wasm/schema_engine_bg';
 import type { SchemaEngine } from '@prisma/schema-engine-wasm';
+import { WholeScriptPgAdapterFactory } from './wholeScriptPgAdapterFactory.js';
 
 export type { SchemaEngine };
 
@@ -49,49 +44,6 @@ function instantiateEngine(): Promise<void> {
     start();
   })();
   return instantiated;
-}
-
-/**
- * The pg adapter's executeScript splits a script on every ";" and runs the pieces
- * one by one: a function body containing ";" breaks, and a migration failing
- * half-way stays half-applied. Sending the whole script as one simple query is
- * what the native engine does: PostgreSQL runs it as one implicit transaction.
- */
-class WholeScriptPgAdapterFactory implements SqlMigrationAwareDriverAdapterFactory {
-  readonly provider = 'postgres';
-  readonly adapterName: string;
-  readonly #inner: PrismaPg;
-
-  constructor(readonly pool: pg.Pool) {
-    this.#inner = new PrismaPg(pool);
-    this.adapterName = this.#inner.adapterName;
-  }
-
-  async connect(): Promise<SqlDriverAdapter> {
-    const adapter = await this.#inner.connect();
-    return Object.assign(adapter, {
-      executeScript: async (script: string) => {
-        try {
-          await this.pool.query(script);
-        } catch (error) {
-          const failure = error as pg.DatabaseError;
-          throw new DriverAdapterError({
-            kind: 'postgres',
-            code: failure.code ?? 'N/A',
-            severity: failure.severity ?? 'ERROR',
-            message: failure.message,
-            detail: failure.detail,
-            column: failure.column,
-            hint: failure.hint,
-          });
-        }
-      },
-    });
-  }
-
-  connectToShadowDb(): Promise<SqlDriverAdapter> {
-    return this.#inner.connectToShadowDb();
-  }
 }
 
 /** A panic inside the engine, with the message it reported. */

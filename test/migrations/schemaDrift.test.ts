@@ -3,12 +3,11 @@
 // the schema alone; their pg_dump --schema-only must match.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrateDatabase } from '../../src/index.js';
 import { diffSchemas } from '../../src/migrations/diffSchemas.js';
 import { readSchemaFiles } from '../../src/migrations/readSchemaFiles.js';
-import { dropDatabase, scratchDatabaseName } from '../support/adminDatabase.js';
+import { adminQuery, dropDatabase, queryDatabase, scratchDatabaseName } from '../support/adminDatabase.js';
 import { databaseUrl, maintenanceUrl } from '../support/databaseUrls.js';
 
 const run = promisify(execFile);
@@ -33,12 +32,8 @@ describe('schema drift', () => {
     await migrateDatabase({ databaseUrl: databaseUrl(fromMigrations) });
 
     const script = await diffSchemas(maintenanceUrl, 'empty', await readSchemaFiles('prisma/schema'));
-    const admin = new pg.Client({ connectionString: maintenanceUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${fromSchema}`).finally(() => admin.end());
-    const target = new pg.Client({ connectionString: databaseUrl(fromSchema) });
-    await target.connect();
-    await target.query(script).finally(() => target.end());
+    await adminQuery(`CREATE DATABASE ${fromSchema}`);
+    await queryDatabase(fromSchema, script);
 
     const [migrated, described] = await Promise.all([schemaDump(fromMigrations), schemaDump(fromSchema)]);
     expect(migrated).toContain('outbox_message_pending_due_idx');

@@ -7,14 +7,19 @@ export function scratchDatabaseName(label: string): string {
   return `outbox_t_${label}_${randomBytes(3).toString('hex')}`;
 }
 
-export async function dropDatabase(name: string): Promise<void> {
+/** A statement on the maintenance database (CREATE / DROP DATABASE cannot run in the target). */
+export async function adminQuery(sql: string): Promise<void> {
   const admin = new pg.Client({ connectionString: maintenanceUrl });
   await admin.connect();
   try {
-    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+    await admin.query(sql);
   } finally {
     await admin.end();
   }
+}
+
+export function dropDatabase(name: string): Promise<void> {
+  return adminQuery(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
 }
 
 export async function queryDatabase<T extends pg.QueryResultRow>(name: string, sql: string): Promise<T[]> {

@@ -3,8 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../../generated/prisma/client.js';
-import { dropDatabase, scratchDatabaseName } from './adminDatabase.js';
-import { databaseUrl, maintenanceUrl, TEMPLATE_DATABASE } from './databaseUrls.js';
+import { adminQuery, dropDatabase, scratchDatabaseName } from './adminDatabase.js';
+import { databaseUrl, TEMPLATE_DATABASE } from './databaseUrls.js';
 
 function createPrismaClient(pool: pg.Pool) {
   return new PrismaClient({ adapter: new PrismaPg(pool), log: [{ emit: 'event', level: 'query' }] });
@@ -19,16 +19,6 @@ export interface TestDatabase {
   /** A plain pg pool on the same database, for assertions that must not go through the code under test. */
   pool: pg.Pool;
   drop(): Promise<void>;
-}
-
-async function adminQuery(sql: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: maintenanceUrl });
-  await admin.connect();
-  try {
-    await admin.query(sql);
-  } finally {
-    await admin.end();
-  }
 }
 
 /** A database of this test file's own, cloned from the migrated template. */
