@@ -40,10 +40,10 @@ export async function insertOutboxMessages(tx: TransactionClient, rows: OutboxRo
     // notifications of one transaction into one, delivered at commit.
     if (wakeRelay) await tx.$executeRaw(sql`SELECT pg_notify(${WAKE_UP_CHANNEL}, '')`);
   } catch (error) {
-    throw new OutboxError(
-      'OUTBOX_WRITE_FAILED',
-      `writing ${rows.length} outbox message(s) failed (are the outbox migrations applied?): ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    );
+    const reason = error instanceof Error ? error.message : String(error);
+    const hint = /outbox_message.*does not exist|does not exist.*outbox_message/s.test(reason)
+      ? ' (the outbox tables are missing: apply the outbox migration, e.g. `npx outbox migrate`)'
+      : '';
+    throw new OutboxError('OUTBOX_WRITE_FAILED', `writing ${rows.length} outbox message(s) failed${hint}: ${reason}`, { cause: error });
   }
 }

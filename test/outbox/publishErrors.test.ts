@@ -182,7 +182,7 @@ describe('database failures', () => {
     try {
       const error = await db.prisma.$transaction((tx) => outbox.publish(tx, anything, {})).catch((rejection: unknown) => rejection);
       expect(isOutboxError(error, 'OUTBOX_WRITE_FAILED')).toBe(true);
-      expect((error as OutboxError).message).toContain('migrations');
+      expect((error as OutboxError).message).toContain('outbox tables are missing');
       expect((error as OutboxError).cause).toBeDefined();
     } finally {
       await db.pool.query('ALTER TABLE outbox_message_moved RENAME TO outbox_message');
