@@ -1,0 +1,139 @@
+// One AMQP connection that comes back by itself: capped exponential backoff with
+// jitter, failing over between the configured nodes, a log line per state change
+// (never per retry), and a confirm channel re-created (with its topology) after
+// every reconnect or channel error.
+import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import type { Logger } from '../logging/createLogger.js';
+import { redactSecrets, redactUrl } from '../logging/redactUrl.js';
+import { backoffDelay } from '../timing/backoffDelay.js';
+import { sleep } from '../timing/sleep.js';
+
+export interface BrokerConnectionOptions {
+  urls: string[];
+  logger: Logger;
+  /** Shown in the management console's connection list. */
+  connectionName: string;
+  /** Declares what the channel's user needs (exchanges, queues); runs on every new channel. */
+  setupChannel?: (channel: ConfirmChannel) => Promise<void>;
+  reconnect?: { initialMs?: number; maxMs?: number };
+}
+
+export type BrokerState = 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+export class BrokerConnection {
+  readonly #options: BrokerConnectionOptions;
+  #model: ChannelModel | undefined;
+  #connecting: Promise<ChannelModel> | undefined;
+  #channel: Promise<ConfirmChannel> | undefined;
+  #urlIndex = 0;
+  #state: BrokerState = 'connecting';
+  readonly #closing = new AbortController();
+
+  constructor(options: BrokerConnectionOptions) {
+    this.#options = options;
+  }
+
+  get state(): BrokerState {
+    return this.#state;
+  }
+
+  /** The live confirm channel, connecting (and waiting as long as it takes) first. */
+  async confirmChannel(signal?: AbortSignal): Promise<ConfirmChannel> {
+    this.#channel ??= this.#openChannel(signal).catch((error: unknown) => {
+      this.#channel = undefined;
+      throw error;
+    });
+    return this.#channel;
+  }
+
+  /** Drops the current channel (e.g. after a confirm timeout left it in an unknown state). */
+  discardChannel(channel: ConfirmChannel): void {
+    void this.#channel?.then((current) => {
+      if (current !== channel) return;
+      this.#channel = undefined;
+      channel.close().catch(() => {});
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#closing.abort();
+    const model = this.#model;
+    this.#model = undefined;
+    this.#channel = undefined;
+    await model?.close().catch(() => {});
+  }
+
+  async #openChannel(signal?: AbortSignal): Promise<ConfirmChannel> {
+    const model = await this.#connect(signal);
+    const channel = await model.createConfirmChannel();
+    channel.on('error', (error: Error) => {
+      this.#options.logger.warn({ err: this.#redact(error) }, 'broker channel error');
+    });
+    channel.on('close', () => {
+      void this.#channel?.then((current) => {
+        if (current === channel) this.#channel = undefined;
+      });
+    });
+    await this.#options.setupChannel?.(channel);
+    return channel;
+  }
+
+  #connect(signal?: AbortSignal): Promise<ChannelModel> {
+    if (this.#model) return Promise.resolve(this.#model);
+    this.#connecting ??= this.#connectWithRetry(signal).finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  async #connectWithRetry(signal?: AbortSignal): Promise<ChannelModel> {
+    const { urls, logger, connectionName, reconnect } = this.#options;
+    const stop = signal ? AbortSignal.any([signal, this.#closing.signal]) : this.#closing.signal;
+    for (let attempt = 1; ; attempt += 1) {
+      if (stop.aborted) throw new Error('broker connection closed');
+      const url = urls[this.#urlIndex % urls.length]!;
+      try {
+        const model = await amqp.connect(url, { clientProperties: { connection_name: connectionName } });
+        if (this.#state === 'closed') {
+          await model.close().catch(() => {});
+          throw new Error('broker connection closed');
+        }
+        this.#adopt(model, url, attempt);
+        return model;
+      } catch (error) {
+        if (this.#state === 'closed') throw error;
+        if (this.#state !== 'disconnected') {
+          // One line per outage, not per attempt.
+          logger.warn({ broker: redactUrl(url), err: this.#redact(error) }, 'broker unreachable; retrying with backoff');
+          this.#state = 'disconnected';
+        }
+        this.#urlIndex += 1;
+        await sleep(backoffDelay(attempt, { initialMs: reconnect?.initialMs ?? 200, maxMs: reconnect?.maxMs ?? 15_000 }), stop);
+      }
+    }
+  }
+
+  #adopt(model: ChannelModel, url: string, attempts: number): void {
+    const { logger } = this.#options;
+    this.#model = model;
+    this.#state = 'connected';
+    logger.info({ broker: redactUrl(url), attempts }, 'broker connected');
+    model.on('error', (error: Error) => logger.debug({ err: this.#redact(error) }, 'broker connection error'));
+    model.on('blocked', (reason: string) => logger.warn({ reason }, 'broker blocked publishing (resource alarm)'));
+    model.on('unblocked', () => logger.info('broker unblocked publishing'));
+    model.on('close', (error?: Error) => {
+      if (this.#model !== model) return;
+      this.#model = undefined;
+      this.#channel = undefined;
+      if (this.#state === 'closed') return;
+      this.#state = 'disconnected';
+      logger.warn({ broker: redactUrl(url), err: error && this.#redact(error) }, 'broker connection lost; reconnecting');
+    });
+  }
+
+  #redact(error: unknown): { message: string } {
+    return { message: redactSecrets(error instanceof Error ? error.message : String(error), this.#options.urls) };
+  }
+}

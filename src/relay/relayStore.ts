@@ -1,0 +1,66 @@
+// How the relay reaches PostgreSQL: a pg pool of its own (from a URL), or the
+// app's Prisma client. Either way each batch runs in one transaction, and the SQL
+// is the same Prisma `sql` objects (pg takes their .text and .values).
+import type { Sql } from '@prisma/client/runtime/client';
+import pg from 'pg';
+import type { RawSqlClient } from '../outbox/transactionClient.js';
+
+export type QueryRows = <Row>(query: Sql) => Promise<Row[]>;
+
+export interface RelayStore {
+  /** Runs `work` in one transaction: committed if it resolves, rolled back if it throws. */
+  transaction<T>(work: (query: QueryRows) => Promise<T>, timeoutMs: number): Promise<T>;
+  /** A statement outside any batch transaction. */
+  query: QueryRows;
+  close(): Promise<void>;
+}
+
+/** The root Prisma client (or an extended one): what the relay needs of it. */
+export interface PrismaRootClient extends RawSqlClient {
+  $transaction<T>(work: (tx: RawSqlClient) => Promise<T>, options?: { timeout?: number; maxWait?: number }): Promise<T>;
+}
+
+export function createPgRelayStore(databaseUrl: string, maxConnections: number, onError: (error: Error) => void): RelayStore {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: maxConnections, application_name: 'outbox-relay' });
+  // An idle connection dropped by the server (restart, pg_terminate_backend) must not crash the process.
+  pool.on('error', onError);
+  const run =
+    (client: pg.Pool | pg.PoolClient): QueryRows =>
+    async <Row>(query: Sql) =>
+      (await client.query(query.text, query.values)).rows as Row[];
+  return {
+    query: run(pool),
+    async transaction(work) {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await work(run(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollbackError: Error) => {
+          broken = rollbackError;
+        });
+        throw error;
+      } finally {
+        // A connection that could not even roll back is destroyed, not reused.
+        client.release(broken);
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+export function createPrismaRelayStore(prisma: PrismaRootClient): RelayStore {
+  const run =
+    (client: RawSqlClient): QueryRows =>
+    async <Row>(query: Sql) =>
+      (await client.$queryRaw<Row[]>(query)) as Row[];
+  return {
+    query: run(prisma),
+    transaction: (work, timeoutMs) => prisma.$transaction((tx) => work(run(tx)), { timeout: timeoutMs, maxWait: timeoutMs }),
+    // The app owns its client: never close what we did not open.
+    close: async () => {},
+  };
+}
