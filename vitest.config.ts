@@ -2,11 +2,22 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/globalSetup.ts'],
-    // Each file gets its own database (cloned from a migrated template), so files run in parallel.
-    fileParallelism: true,
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    projects: [
+      {
+        // Each file has its own database (cloned from a migrated template) and its own
+        // RabbitMQ vhost, so these run in parallel.
+        extends: true,
+        test: { name: 'isolated', include: ['test/**/*.test.ts'], exclude: ['test/faults/**'], sequence: { groupOrder: 0 } },
+      },
+      {
+        // Faults that touch the whole broker (close every connection, stop the app,
+        // a memory alarm) run alone, after everything else.
+        extends: true,
+        test: { name: 'faults', include: ['test/faults/**/*.test.ts'], fileParallelism: false, sequence: { groupOrder: 1 }, testTimeout: 120_000 },
+      },
+    ],
   },
 });

@@ -14,3 +14,11 @@ export { outboxExtension } from './outbox/outboxExtension.js';
 export type { PublishOptions } from './outbox/publishOptions.js';
 export type { TransactionClient } from './outbox/transactionClient.js';
 export { migrateDatabase, type MigrateDatabaseOptions, type MigrateDatabaseResult } from './migrations/migrateDatabase.js';
+export {
+  createRelay,
+  type Relay,
+  type RelayBatchReport,
+  type RelayRunReport,
+  type RelayEvents,
+} from './relay/createRelay.js';
+export type { RelayOptions } from './relay/relayOptions.js';

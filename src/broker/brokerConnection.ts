@@ -95,7 +95,8 @@ export class BrokerConnection {
       if (stop.aborted) throw new Error('broker connection closed');
       const url = urls[this.#urlIndex % urls.length]!;
       try {
-        const model = await amqp.connect(url, { clientProperties: { connection_name: connectionName } });
+        // noDelay: a confirm or a small publish is not held back by Nagle's algorithm.
+        const model = await amqp.connect(url, { noDelay: true, clientProperties: { connection_name: connectionName } });
         if (this.#state === 'closed') {
           await model.close().catch(() => {});
           throw new Error('broker connection closed');

@@ -1,0 +1,238 @@
+// The relay: claim due rows, publish them with confirms, mark them, in one short
+// transaction per batch; several batches in flight (pipelining); back off and
+// come back by itself when the database or the broker is away.
+import { EventEmitter } from 'node:events';
+import { BrokerConnection } from '../broker/brokerConnection.js';
+import { parseAmqpUrls } from '../broker/amqpUrls.js';
+import { createLogger, type Logger } from '../logging/createLogger.js';
+import { redactSecrets } from '../logging/redactUrl.js';
+import { backoffDelay } from '../timing/backoffDelay.js';
+import { createRateLimiter } from '../timing/rateLimiter.js';
+import { sleep } from '../timing/sleep.js';
+import { claimBatch, configureBatchTransaction, type ClaimedMessage } from './claimBatch.js';
+import { declareRelayTopology } from './declareRelayTopology.js';
+import { listenForWakeUps } from './listenForWakeUps.js';
+import { markPublished, recordFailedAttempts } from './markBatch.js';
+import { publishBatch, type PublishOutcome } from './publishBatch.js';
+import { resolveRelayOptions, type RelayOptions } from './relayOptions.js';
+import { createPgRelayStore, createPrismaRelayStore, type RelayStore } from './relayStore.js';
+
+export interface RelayBatchReport {
+  claimed: number;
+  published: number;
+  /** Nacked or unconfirmed in time: retried later with backoff (or failed for good). */
+  retried: number;
+  /** Reached maxPublishAttempts: status failed. */
+  failed: number;
+  /** Released untouched: the channel closed mid-batch (broker restart, connection loss). */
+  interrupted: number;
+}
+
+export type RelayRunReport = RelayBatchReport & { batches: number };
+
+export interface RelayEvents {
+  'batch:published': [RelayBatchReport];
+  'message:failed': [{ messageId: string; eventType: string; attempts: number; error: string }];
+}
+
+export interface Relay {
+  readonly id: string;
+  /** Starts polling and publishing. Idempotent; resolves once running. */
+  start(): Promise<void>;
+  /** Stops claiming, lets the batches in flight finish (confirms, mark), closes what it opened. Idempotent. */
+  stop(): Promise<void>;
+  /** Publishes everything due now, then resolves with what it did. For tests, `--once` and cron. */
+  runOnce(): Promise<RelayRunReport>;
+  on<E extends keyof RelayEvents>(event: E, listener: (...args: RelayEvents[E]) => void): void;
+  off<E extends keyof RelayEvents>(event: E, listener: (...args: RelayEvents[E]) => void): void;
+}
+
+const emptyReport = (): RelayRunReport => ({ batches: 0, claimed: 0, published: 0, retried: 0, failed: 0, interrupted: 0 });
+
+export function createRelay(options: RelayOptions): Relay {
+  const config = resolveRelayOptions(options);
+  const logger: Logger = (config.logger ?? createLogger()).child({ component: 'relay', relayId: config.relayId });
+  const amqpUrls = parseAmqpUrls(config.amqpUrl);
+  const secrets = [...amqpUrls, ...(config.databaseUrl ? [config.databaseUrl] : [])];
+  const describe = (error: unknown) => redactSecrets(error instanceof Error ? error.message : String(error), secrets);
+  const concurrency = Math.max(1, Math.floor(config.maxInFlight / config.batchSize));
+  const batchSize = Math.min(config.batchSize, config.maxInFlight);
+  const topology = { exchange: config.exchange, unroutable: config.unroutableExchange };
+  const rateLimiter = createRateLimiter(config.maxPublishRate);
+  const events = new EventEmitter();
+
+  // A throwing listener must not break the relay.
+  const emit = <E extends keyof RelayEvents>(event: E, ...args: RelayEvents[E]) => {
+    try {
+      events.emit(event, ...args);
+    } catch (error) {
+      logger.error({ err: { message: describe(error) }, event }, 'relay event listener threw');
+    }
+  };
+
+  let store: RelayStore | undefined;
+  let broker: BrokerConnection | undefined;
+  const connect = () => {
+    store ??= config.prisma
+      ? createPrismaRelayStore(config.prisma)
+      : createPgRelayStore(config.databaseUrl!, concurrency + 1, (error) =>
+          logger.warn({ err: { message: describe(error) } }, 'idle database connection lost'),
+        );
+    broker ??= new BrokerConnection({
+      urls: amqpUrls,
+      logger,
+      connectionName: config.relayId,
+      setupChannel: (channel) => declareRelayTopology(channel, topology),
+    });
+    return { store, broker };
+  };
+
+  async function settle(query: Parameters<typeof markPublished>[0], messages: ClaimedMessage[], outcome: PublishOutcome): Promise<RelayBatchReport> {
+    await markPublished(query, outcome.confirmed);
+    const policy = config;
+    const nacked = await recordFailedAttempts(query, outcome.nacked, 'broker nack', policy);
+    const timedOut = await recordFailedAttempts(query, outcome.timedOut, `no broker confirm within ${config.confirmTimeoutMs} ms`, policy);
+    const byId = new Map(messages.map((message) => [message.id, message]));
+    let failed = 0;
+    for (const attempt of [...nacked, ...timedOut]) {
+      const message = byId.get(attempt.id)!;
+      const error = outcome.nacked.includes(attempt.id) ? 'broker nack' : 'confirm timeout';
+      const context = { messageId: attempt.id, eventType: message.eventType, attempts: attempt.attempts, error };
+      if (attempt.status === 'failed') {
+        failed += 1;
+        logger.error(context, 'publish failed for good: row marked failed (retry it with retry-failed)');
+        emit('message:failed', context);
+      } else {
+        logger.warn(context, 'publish not confirmed; retrying with backoff');
+      }
+    }
+    return {
+      claimed: messages.length,
+      published: outcome.confirmed.length,
+      retried: nacked.length + timedOut.length - failed,
+      failed,
+      interrupted: outcome.interrupted.length,
+    };
+  }
+
+  /** One batch: claim, publish, wait for confirms, mark, commit. Returns undefined when nothing was due. */
+  async function processBatch(signal: AbortSignal): Promise<RelayBatchReport | undefined> {
+    const { store: db, broker: mq } = connect();
+    // The channel first: never hold row locks while waiting for the broker.
+    const channel = await mq.confirmChannel(signal);
+    if (signal.aborted) return undefined;
+    const report = await db.transaction(async (query) => {
+      await configureBatchTransaction(query, config.confirmTimeoutMs + 10_000);
+      const messages = await claimBatch(query, batchSize);
+      if (messages.length === 0) return undefined;
+      const outcome = await publishBatch(channel, messages, { exchange: config.exchange, appId: config.appId, confirmTimeoutMs: config.confirmTimeoutMs, rateLimiter });
+      // Unconfirmed messages may still be confirmed later on this channel: start afresh.
+      if (outcome.timedOut.length > 0) mq.discardChannel(channel);
+      return settle(query, messages, outcome);
+    }, config.confirmTimeoutMs + 30_000);
+    if (report) logger.debug(report, 'batch done');
+    return report;
+  }
+
+  function addUp(total: RelayRunReport, report: RelayBatchReport): void {
+    total.batches += 1;
+    total.claimed += report.claimed;
+    total.published += report.published;
+    total.retried += report.retried;
+    total.failed += report.failed;
+    total.interrupted += report.interrupted;
+  }
+
+  /** The long-running loop: batches back to back while there is work, polls when idle, backs off on failures. */
+  async function publishLoop(signal: AbortSignal, waitForWork: () => Promise<void>): Promise<void> {
+    let failures = 0;
+    while (!signal.aborted) {
+      let report: RelayBatchReport | undefined;
+      try {
+        report = await processBatch(signal);
+        if (failures > 0) logger.info({ failures }, 'relay recovered: publishing again');
+        failures = 0;
+      } catch (error) {
+        if (signal.aborted) break;
+        failures += 1;
+        // One line per outage, then quiet until it ends.
+        if (failures === 1) logger.warn({ err: { message: describe(error) } }, 'relay batch failed (database or broker unavailable?); backing off');
+        await sleep(backoffDelay(failures, { initialMs: 200, maxMs: 10_000 }), signal);
+        continue;
+      }
+      if (report) emit('batch:published', report);
+      else await waitForWork();
+    }
+  }
+
+  let running: { controller: AbortController; loops: Promise<void>; stopListening: () => Promise<void> } | undefined;
+  let stopping: Promise<void> | undefined;
+  let wakeUp: (() => void) | undefined;
+
+  return {
+    id: config.relayId,
+
+    async start() {
+      if (running) return;
+      stopping = undefined;
+      const controller = new AbortController();
+      let idleWaiters: (() => void)[] = [];
+      wakeUp = () => {
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        for (const resolve of waiters) resolve();
+      };
+      const waitForWork = () =>
+        new Promise<void>((resolve) => {
+          idleWaiters.push(resolve);
+          void sleep(config.pollIntervalMs, controller.signal).then(resolve);
+        });
+      const stopListening = config.listenForWakeUps
+        ? listenForWakeUps(config.databaseUrl!, () => wakeUp?.(), logger, controller.signal)
+        : async () => {};
+      const loops = Promise.all(Array.from({ length: concurrency }, () => publishLoop(controller.signal, waitForWork))).then(() => {});
+      running = { controller, loops, stopListening };
+      logger.info({ concurrency, batchSize, exchange: config.exchange, pollIntervalMs: config.pollIntervalMs }, 'relay started');
+    },
+
+    stop() {
+      stopping ??= (async () => {
+        const current = running;
+        running = undefined;
+        if (current) {
+          current.controller.abort();
+          await current.loops;
+          await current.stopListening();
+        }
+        await broker?.close();
+        await store?.close();
+        broker = undefined;
+        store = undefined;
+        if (current) logger.info('relay stopped');
+      })();
+      return stopping;
+    },
+
+    async runOnce() {
+      // Batches until one finds nothing due; an error is the caller's (no retry loop here).
+      const total = emptyReport();
+      const unbounded = new AbortController().signal;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          for (let report = await processBatch(unbounded); report; report = await processBatch(unbounded)) {
+            addUp(total, report);
+            emit('batch:published', report);
+          }
+        }),
+      );
+      return total;
+    },
+
+    on(event, listener) {
+      events.on(event, listener as (...args: unknown[]) => void);
+    },
+    off(event, listener) {
+      events.off(event, listener as (...args: unknown[]) => void);
+    },
+  };
+}

@@ -1,0 +1,127 @@
+// Publishes a batch on a confirm channel, streaming: every message goes out
+// without waiting for the previous confirm; `publish()` returning false pauses
+// until the channel drains; one deadline bounds the whole batch.
+import type { ConfirmChannel, Options } from 'amqplib';
+import type { RateLimiter } from '../timing/rateLimiter.js';
+import type { ClaimedMessage } from './claimBatch.js';
+
+export interface PublishOutcome {
+  /** Confirmed (ack) by the broker: safe to mark published. */
+  confirmed: string[];
+  /** Refused (nack) by the broker. */
+  nacked: string[];
+  /** No confirm before the deadline: maybe delivered, maybe not. */
+  timedOut: string[];
+  /** Unanswered when the channel closed (broker restart, connection loss): not the message's fault. */
+  interrupted: string[];
+}
+
+export interface PublishBatchOptions {
+  exchange: string;
+  appId: string;
+  confirmTimeoutMs: number;
+  rateLimiter: RateLimiter;
+}
+
+export const HEADER_EVENT_VERSION = 'outbox-event-version';
+export const HEADER_ORDERING_KEY = 'outbox-ordering-key';
+
+export function messageProperties(message: ClaimedMessage, appId: string): Options.Publish {
+  const { correlationId, ...headers } = JSON.parse(message.headers) as Record<string, unknown>;
+  return {
+    messageId: message.id,
+    type: message.eventType,
+    timestamp: Math.floor(message.createdAt.getTime() / 1000),
+    contentType: 'application/json',
+    persistent: true,
+    appId,
+    ...(typeof correlationId === 'string' ? { correlationId } : {}),
+    headers: {
+      ...headers,
+      [HEADER_EVENT_VERSION]: message.eventVersion,
+      ...(message.orderingKey === null ? {} : { [HEADER_ORDERING_KEY]: message.orderingKey }),
+    },
+  };
+}
+
+/**
+ * Publishes every message and waits for the broker's verdicts, up to the deadline.
+ * Never throws: each message ends in exactly one list of the outcome.
+ */
+export async function publishBatch(channel: ConfirmChannel, messages: ClaimedMessage[], options: PublishBatchOptions): Promise<PublishOutcome> {
+  const state = { closed: false, expired: false };
+  let wake: (() => void) | undefined;
+  let signalClosed: () => void = () => {};
+  const closed = new Promise<void>((resolve) => {
+    signalClosed = resolve;
+  });
+  const onClose = () => {
+    state.closed = true;
+    wake?.();
+    signalClosed();
+  };
+  const onDrain = () => wake?.();
+  channel.on('close', onClose);
+  channel.on('drain', onDrain);
+  let timer: NodeJS.Timeout | undefined;
+  const expiry = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      state.expired = true;
+      wake?.();
+      resolve();
+    }, options.confirmTimeoutMs);
+  });
+  const stopped = () => state.closed || state.expired;
+
+  // Each confirm resolves true (ack) or false (nack, or "channel closed": told apart
+  // afterwards, since amqplib fails the callbacks before our close listener runs).
+  const verdicts = new Map<string, boolean>();
+  const pending: Promise<void>[] = [];
+  const notSent = new Set<string>();
+  try {
+    for (const message of messages) {
+      if (stopped()) {
+        notSent.add(message.id);
+        continue;
+      }
+      await options.rateLimiter.take();
+      let accepted = true;
+      pending.push(
+        new Promise<void>((resolve) => {
+          accepted = channel.publish(
+            options.exchange,
+            message.eventType,
+            Buffer.from(message.payload, 'utf8'),
+            messageProperties(message, options.appId),
+            (error: unknown) => {
+              verdicts.set(message.id, error == null);
+              resolve();
+            },
+          );
+        }),
+      );
+      if (!accepted && !stopped()) {
+        // Back-pressure: the socket buffer is full; wait for drain, close or the deadline.
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+      }
+    }
+    await Promise.race([Promise.all(pending), expiry, closed]);
+  } finally {
+    clearTimeout(timer);
+    channel.removeListener('close', onClose);
+    channel.removeListener('drain', onDrain);
+  }
+
+  const outcome: PublishOutcome = { confirmed: [], nacked: [], timedOut: [], interrupted: [...notSent] };
+  for (const message of messages) {
+    const verdict = verdicts.get(message.id);
+    if (verdict === true) outcome.confirmed.push(message.id);
+    else if (verdict === false) (state.closed ? outcome.interrupted : outcome.nacked).push(message.id);
+    else if (notSent.has(message.id)) continue;
+    else (state.closed ? outcome.interrupted : outcome.timedOut).push(message.id);
+  }
+  return outcome;
+}

@@ -1,0 +1,77 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { OutboxError } from '../errors.js';
+import type { Logger } from '../logging/createLogger.js';
+import { toZodIssues } from '../outbox/publishOptions.js';
+import type { PrismaRootClient } from './relayStore.js';
+
+export interface RelayOptions {
+  /** PostgreSQL URL: the relay opens a small pool of its own. Give this or `prisma`. */
+  databaseUrl?: string;
+  /** Or the app's Prisma client (root, extended or not): batches run in its interactive transactions. */
+  prisma?: PrismaRootClient;
+  /** AMQP URL, or several (array or comma-separated) for a cluster: failover in turn. */
+  amqpUrl: string | string[];
+  /** Topic exchange the events are published to. Default "outbox.events". */
+  exchange?: string;
+  /** Alternate exchange and queue for unroutable events. Default "outbox.unroutable". */
+  unroutableExchange?: string;
+  /** Rows claimed per batch. Default 500. */
+  batchSize?: number;
+  /** Unconfirmed messages at most, across the batches in flight (pipelining). Default 1000: two batches. */
+  maxInFlight?: number;
+  /** Wait between polls when nothing is due, in ms. Default 100. */
+  pollIntervalMs?: number;
+  /** A batch whose confirms have not all arrived by then counts as failed for the rest, in ms. Default 15000. */
+  confirmTimeoutMs?: number;
+  /** Failed attempts (nack, confirm timeout) before a row becomes `failed`. Default 10. */
+  maxPublishAttempts?: number;
+  /** Backoff after a failed attempt: initial and cap, in ms, doubling with ±20% jitter. Defaults 1000 and 300000. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Publishes per second at most (0: no cap), e.g. to drain a backlog gently after an outage. Default 0. */
+  maxPublishRate?: number;
+  /** Wake up at once on NOTIFY outbox_message (written by createOutbox({ wakeRelay: true })); needs databaseUrl. Default false. */
+  listenForWakeUps?: boolean;
+  /** AMQP app-id of published messages. Default "outbox-relay". */
+  appId?: string;
+  /** Name of this relay instance in logs and in the broker's connection list. Default host-pid-random. */
+  relayId?: string;
+  logger?: Logger;
+}
+
+const positiveInt = z.number().int().positive();
+
+const relayOptionsSchema = z
+  .object({
+    databaseUrl: z.string().min(1).optional(),
+    prisma: z.custom<PrismaRootClient>((value) => typeof (value as PrismaRootClient | undefined)?.$transaction === 'function', 'a Prisma client').optional(),
+    amqpUrl: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    exchange: z.string().min(1).max(255).default('outbox.events'),
+    unroutableExchange: z.string().min(1).max(255).default('outbox.unroutable'),
+    batchSize: positiveInt.max(10_000).default(500),
+    maxInFlight: positiveInt.max(100_000).default(1000),
+    pollIntervalMs: positiveInt.max(60_000).default(100),
+    confirmTimeoutMs: positiveInt.default(15_000),
+    maxPublishAttempts: positiveInt.default(10),
+    initialBackoffMs: positiveInt.default(1000),
+    maxBackoffMs: positiveInt.default(300_000),
+    maxPublishRate: z.number().nonnegative().default(0),
+    listenForWakeUps: z.boolean().default(false),
+    appId: z.string().min(1).max(255).default('outbox-relay'),
+    relayId: z.string().min(1).max(200).default(() => `relay-${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`),
+    logger: z.custom<Logger>().optional(),
+  })
+  .refine((options) => (options.databaseUrl === undefined) !== (options.prisma === undefined), 'give exactly one of databaseUrl and prisma')
+  .refine((options) => !options.listenForWakeUps || options.databaseUrl !== undefined, 'listenForWakeUps needs databaseUrl');
+
+export type ResolvedRelayOptions = z.output<typeof relayOptionsSchema>;
+
+export function resolveRelayOptions(options: RelayOptions): ResolvedRelayOptions {
+  const parsed = relayOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    throw new OutboxError('OUTBOX_INVALID_OPTIONS', `createRelay: ${z.prettifyError(parsed.error)}`, { issues: toZodIssues(parsed.error.issues) });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,221 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { createOutbox, createRelay, type Relay } from '../../src/index.js';
+import { anything, orderPlaced, testEvents } from '../support/events.js';
+import { createTestBroker, eventually, takeAll, type TestBroker } from '../support/testBroker.js';
+import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
+
+let db: TestDatabase;
+let broker: TestBroker;
+const outbox = createOutbox({ events: testEvents });
+const silent = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const relays: Relay[] = [];
+const tapQueues: string[] = [];
+
+beforeAll(async () => {
+  [db, broker] = await Promise.all([createTestDatabase(import.meta.url), createTestBroker('relay')]);
+});
+afterEach(async () => {
+  await Promise.all(relays.splice(0).map((relay) => relay.stop()));
+  for (const queue of tapQueues.splice(0)) await broker.channel.deleteQueue(queue);
+  await db.pool.query('TRUNCATE outbox_message');
+});
+afterAll(async () => {
+  await broker?.delete();
+  await db?.drop();
+});
+
+function relay(overrides: Partial<Parameters<typeof createRelay>[0]> = {}): Relay {
+  const created = createRelay({ databaseUrl: db.url, amqpUrl: broker.url, logger: silent, ...overrides });
+  relays.push(created);
+  return created;
+}
+
+/** A queue bound to every event, declared before publishing, like a consumer's. */
+async function tapQueue(name: string, pattern = '#'): Promise<string> {
+  await broker.channel.assertExchange('outbox.events', 'topic', { durable: true, alternateExchange: 'outbox.unroutable' });
+  await broker.channel.assertQueue(name, { durable: true });
+  await broker.channel.purgeQueue(name);
+  await broker.channel.bindQueue(name, 'outbox.events', pattern);
+  tapQueues.push(name);
+  return name;
+}
+
+async function statuses(): Promise<Record<string, number>> {
+  const { rows } = await db.pool.query<{ status: string; count: number }>('SELECT status::text, count(*)::int AS count FROM outbox_message GROUP BY 1');
+  return Object.fromEntries(rows.map((row) => [row.status, row.count]));
+}
+
+describe('relay.runOnce', () => {
+  it('publishes every due row once, with its properties, and marks it published', async () => {
+    const queue = await tapQueue('tap.all');
+    const orderId = '0b4b5f2e-6a63-4f61-9a53-d1f0f1c2a001';
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const ids = await db.prisma.$transaction((tx) =>
+      outbox.publishMany(tx, [
+        { event: orderPlaced, payload: { orderId, totalCents: 5 }, key: orderId, correlationId: 'req-7', traceparent, headers: { tenant: 'acme' } },
+        ...Array.from({ length: 120 }, (_, index) => ({ event: anything, payload: { index } })),
+      ]),
+    );
+
+    const report = await relay({ batchSize: 50, maxInFlight: 100 }).runOnce();
+    expect(report).toMatchObject({ claimed: 121, published: 121, retried: 0, failed: 0, interrupted: 0 });
+    expect(await statuses()).toEqual({ published: 121 });
+
+    const messages = await takeAll(broker.channel, queue);
+    expect(messages.map((message) => message.properties.messageId).sort()).toEqual([...ids].sort());
+    const first = messages.find((message) => message.properties.messageId === ids[0])!;
+    expect(first.fields.routingKey).toBe('order.placed');
+    expect(JSON.parse(first.content.toString())).toEqual({ orderId, totalCents: 5 });
+    expect(first.properties).toMatchObject({
+      type: 'order.placed',
+      contentType: 'application/json',
+      deliveryMode: 2,
+      appId: 'outbox-relay',
+      correlationId: 'req-7',
+      headers: { tenant: 'acme', traceparent, 'outbox-event-version': 1, 'outbox-ordering-key': orderId },
+    });
+    expect(Math.abs(first.properties.timestamp * 1000 - Date.now())).toBeLessThan(60_000);
+
+    const { rows } = await db.pool.query('SELECT attempts, published_at, last_error FROM outbox_message');
+    expect(rows.every((row) => row.attempts === 1 && row.published_at instanceof Date && row.last_error === null)).toBe(true);
+    expect(await relay().runOnce()).toMatchObject({ batches: 0, published: 0 });
+  });
+
+  it('keeps an event no queue is bound for in outbox.unroutable, and marks it published', async () => {
+    const [id] = await db.prisma.$transaction((tx) => outbox.publishMany(tx, [{ event: 'user.signed-up', payload: { userId: 'nobody-listens' } }]));
+    await broker.channel.purgeQueue('outbox.unroutable').catch(() => {});
+    await relay().runOnce();
+    const kept = await takeAll(broker.channel, 'outbox.unroutable');
+    expect(kept.map((message) => [message.properties.messageId, message.fields.routingKey])).toEqual([[id, 'user.signed-up']]);
+    expect(await statuses()).toEqual({ published: 1 });
+  });
+
+  it('does not publish a scheduled event before its time', async () => {
+    await db.prisma.$transaction((tx) => outbox.publish(tx, anything, 'later', { availableAt: new Date(Date.now() + 60_000) }));
+    expect(await relay().runOnce()).toMatchObject({ published: 0 });
+    expect(await statuses()).toEqual({ pending: 1 });
+  });
+
+  it('works through the app’s Prisma client as well', async () => {
+    const queue = await tapQueue('tap.prisma');
+    const id = await db.prisma.$transaction((tx) => outbox.publish(tx, anything, 'via prisma'));
+    const report = await relay({ databaseUrl: undefined, prisma: db.prisma }).runOnce();
+    expect(report.published).toBe(1);
+    expect((await takeAll(broker.channel, queue)).map((message) => message.properties.messageId)).toEqual([id]);
+  });
+});
+
+describe('broker nacks', () => {
+  // A queue that refuses everything: the broker nacks publishes routed to it.
+  async function refusingQueue(name: string, pattern: string) {
+    await broker.channel.assertExchange('outbox.events', 'topic', { durable: true, alternateExchange: 'outbox.unroutable' });
+    await broker.channel.assertQueue(name, { durable: true, arguments: { 'x-max-length': 0, 'x-overflow': 'reject-publish' } });
+    await broker.channel.bindQueue(name, 'outbox.events', pattern);
+  }
+
+  it('leave the row pending with attempts, error and backoff, then failed after maxPublishAttempts; the rest of the batch is published', async () => {
+    await refusingQueue('refuses.orders', 'order.placed');
+    const orderId = '0b4b5f2e-6a63-4f61-9a53-d1f0f1c2a002';
+    const [refusedId] = await db.prisma.$transaction((tx) =>
+      outbox.publishMany(tx, [
+        { event: orderPlaced, payload: { orderId, totalCents: 1 } },
+        { event: anything, payload: 'fine' },
+      ]),
+    );
+    const failures: unknown[] = [];
+    const nacking = relay({ maxPublishAttempts: 2, initialBackoffMs: 300, maxBackoffMs: 300 });
+    nacking.on('message:failed', (failure) => failures.push(failure));
+
+    expect(await nacking.runOnce()).toMatchObject({ published: 1, retried: 1, failed: 0 });
+    let { rows } = await db.pool.query('SELECT status::text, attempts, last_error, available_at > now() AS later FROM outbox_message WHERE id = $1', [refusedId]);
+    expect(rows[0]).toEqual({ status: 'pending', attempts: 1, last_error: 'broker nack', later: true });
+
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(await nacking.runOnce()).toMatchObject({ published: 0, retried: 0, failed: 1 });
+    ({ rows } = await db.pool.query('SELECT status::text, attempts FROM outbox_message WHERE id = $1', [refusedId]));
+    expect(rows[0]).toEqual({ status: 'failed', attempts: 2 });
+    expect(failures).toEqual([{ messageId: refusedId, eventType: 'order.placed', attempts: 2, error: 'broker nack' }]);
+    await broker.channel.deleteQueue('refuses.orders');
+  });
+
+  it('back off exponentially: available_at moves out with each attempt', async () => {
+    await refusingQueue('refuses.all', 'test.#');
+    await db.prisma.$transaction((tx) => outbox.publish(tx, anything, 'x'));
+    const nacking = relay({ maxPublishAttempts: 10, initialBackoffMs: 60_000, maxBackoffMs: 3_600_000 });
+    await nacking.runOnce();
+    const { rows } = await db.pool.query('SELECT extract(epoch FROM available_at - now()) AS seconds FROM outbox_message');
+    // 60 s ± 20% jitter.
+    expect(Number(rows[0].seconds)).toBeGreaterThan(45);
+    expect(Number(rows[0].seconds)).toBeLessThan(75);
+    await broker.channel.deleteQueue('refuses.all');
+  });
+});
+
+describe('ordering and several relays', () => {
+  it('two relays publish each row once, and each key in write order', async () => {
+    const queue = await tapQueue('tap.order');
+    const keys = Array.from({ length: 20 }, (_, index) => `aggregate-${index}`);
+    for (let round = 0; round < 15; round += 1) {
+      await db.prisma.$transaction((tx) =>
+        outbox.publishMany(tx, [
+          ...keys.map((key) => ({ event: anything, payload: { key, round }, key })),
+          ...Array.from({ length: 10 }, () => ({ event: anything, payload: { round } })),
+        ]),
+      );
+    }
+    const total = 15 * (20 + 10);
+    const first = relay({ batchSize: 7, maxInFlight: 21 });
+    const second = relay({ batchSize: 5, maxInFlight: 10 });
+    await Promise.all([first.start(), second.start()]);
+    await eventually(async () => (await statuses()).published === total, 30_000, 'all rows published');
+
+    const messages = await takeAll(broker.channel, queue);
+    const ids = messages.map((message) => message.properties.messageId as string);
+    expect(ids).toHaveLength(total);
+    expect(new Set(ids).size).toBe(total);
+    for (const key of keys) {
+      const rounds = messages
+        .filter((message) => message.properties.headers?.['outbox-ordering-key'] === key)
+        .map((message) => JSON.parse(message.content.toString()).round);
+      expect(rounds, key).toEqual([...Array(15).keys()]);
+    }
+  });
+
+  it('a failed row blocks the later rows of its key, not other keys', async () => {
+    await db.prisma.$transaction((tx) =>
+      outbox.publishMany(tx, [
+        { event: anything, payload: 1, key: 'blocked' },
+        { event: anything, payload: 2, key: 'blocked' },
+        { event: anything, payload: 3, key: 'free' },
+      ]),
+    );
+    await db.pool.query("UPDATE outbox_message SET status = 'failed' WHERE payload = '1'");
+    await relay().runOnce();
+    const { rows } = await db.pool.query('SELECT payload, status::text FROM outbox_message ORDER BY seq');
+    expect(rows).toEqual([
+      { payload: 1, status: 'failed' },
+      { payload: 2, status: 'pending' },
+      { payload: 3, status: 'published' },
+    ]);
+  });
+});
+
+describe('start and stop', () => {
+  it('publishes within the poll interval while running; start and stop are idempotent', async () => {
+    const queue = await tapQueue('tap.running');
+    const running = relay({ pollIntervalMs: 50 });
+    await Promise.all([running.start(), running.start()]);
+    const id = await db.prisma.$transaction((tx) => outbox.publish(tx, anything, 'live'));
+    await eventually(async () => (await statuses()).published === 1, 10_000, 'the live event');
+    await Promise.all([running.stop(), running.stop()]);
+    expect((await takeAll(broker.channel, queue)).map((message) => message.properties.messageId)).toEqual([id]);
+    await running.stop();
+  });
+
+  it('rejects bad options with OUTBOX_INVALID_OPTIONS', () => {
+    expect(() => createRelay({ amqpUrl: broker.url })).toThrow(expect.objectContaining({ code: 'OUTBOX_INVALID_OPTIONS' }));
+    expect(() => createRelay({ databaseUrl: db.url, amqpUrl: broker.url, batchSize: 0 })).toThrow(expect.objectContaining({ code: 'OUTBOX_INVALID_OPTIONS' }));
+    expect(() => createRelay({ databaseUrl: db.url, amqpUrl: 'http://nope' })).toThrow(expect.objectContaining({ code: 'OUTBOX_INVALID_CONFIG' }));
+  });
+});
