@@ -6,6 +6,7 @@ import { isOutboxError } from '../errors.js';
 import { createLogger } from '../logging/createLogger.js';
 import { migrateDatabase } from '../migrations/migrateDatabase.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
+import { RELAY_USAGE, runRelay } from './runRelay.js';
 
 const USAGE = `Usage: outbox <command> [options]
 
@@ -14,8 +15,9 @@ Commands:
             Prisma's downloadable engines; records them as \`prisma migrate deploy\`).
             --migrations <dir>   default prisma/migrations
             --schema <path>      schema file or folder, default prisma/schema
+${RELAY_USAGE}
 
-Environment: DATABASE_URL, LOG_LEVEL (default info).`;
+Environment: DATABASE_URL, AMQP_URL, LOG_LEVEL (default info).`;
 
 async function runMigrate(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -38,6 +40,7 @@ async function runMigrate(args: string[]): Promise<void> {
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   migrate: runMigrate,
+  relay: runRelay,
 };
 
 async function main(argv: string[]): Promise<number> {

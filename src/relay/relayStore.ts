@@ -33,6 +33,12 @@ export function createPgRelayStore(databaseUrl: string, maxConnections: number, 
     async transaction(work) {
       const client = await pool.connect();
       let broken: Error | undefined;
+      // A connection killed mid-transaction emits 'error' on the checked-out client;
+      // unhandled, that would crash the process. The query in flight fails anyway.
+      const onClientError = (error: Error) => {
+        broken = error;
+      };
+      client.on('error', onClientError);
       try {
         await client.query('BEGIN');
         const result = await work(run(client));
@@ -44,7 +50,8 @@ export function createPgRelayStore(databaseUrl: string, maxConnections: number, 
         });
         throw error;
       } finally {
-        // A connection that could not even roll back is destroyed, not reused.
+        client.off('error', onClientError);
+        // A connection that failed or could not even roll back is destroyed, not reused.
         client.release(broken);
       }
     },

@@ -1,0 +1,73 @@
+// `outbox relay [--once]`: the relay as a process. SIGTERM / SIGINT stop it
+// gracefully (the batches in flight finish: confirms, mark, commit); a second
+// signal exits at once.
+import { parseArgs } from 'node:util';
+import { createLogger } from '../logging/createLogger.js';
+import { createRelay } from '../relay/createRelay.js';
+import { readAmqpUrl } from './readAmqpUrl.js';
+import { readDatabaseUrl } from './readDatabaseUrl.js';
+
+export const RELAY_USAGE = `  relay     Publish pending outbox rows to RabbitMQ (DATABASE_URL, AMQP_URL).
+            --once               publish what is due now, then exit
+            --exchange <name>    default outbox.events
+            --batch-size <n>     default 500
+            --max-in-flight <n>  unconfirmed messages at most, default 1000
+            --poll-interval <ms> default 100
+            --max-rate <n>       publishes per second at most, default no cap
+            --listen             also wake up on NOTIFY from createOutbox({ wakeRelay: true })`;
+
+const numberOption = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+
+export async function runRelay(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      once: { type: 'boolean', default: false },
+      exchange: { type: 'string' },
+      'batch-size': { type: 'string' },
+      'max-in-flight': { type: 'string' },
+      'poll-interval': { type: 'string' },
+      'max-rate': { type: 'string' },
+      listen: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const logger = createLogger();
+  const relay = createRelay({
+    databaseUrl: readDatabaseUrl(),
+    amqpUrl: readAmqpUrl(),
+    exchange: values.exchange,
+    batchSize: numberOption(values['batch-size']),
+    maxInFlight: numberOption(values['max-in-flight']),
+    pollIntervalMs: numberOption(values['poll-interval']),
+    maxPublishRate: numberOption(values['max-rate']),
+    listenForWakeUps: values.listen,
+    logger,
+  });
+
+  if (values.once) {
+    try {
+      const report = await relay.runOnce();
+      logger.info(report, 'relay --once done');
+    } finally {
+      await relay.stop();
+    }
+    return;
+  }
+
+  await relay.start();
+  await new Promise<void>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) {
+        logger.warn({ signal }, 'second signal: exiting without waiting for the batches in flight');
+        process.exit(130);
+      }
+      logger.info({ signal }, 'stopping: finishing the batches in flight');
+      void relay.stop().then(resolve);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
