@@ -11,7 +11,7 @@ export const RELAY_USAGE = `  relay     Publish pending outbox rows to RabbitMQ 
             --once               publish what is due now, then exit
             --exchange <name>    default outbox.events
             --batch-size <n>     default 500
-            --max-in-flight <n>  unconfirmed messages at most, default 1000
+            --max-in-flight <n>  unconfirmed messages at most, default 1500
             --poll-interval <ms> default 100
             --max-rate <n>       publishes per second at most, default no cap
             --listen             also wake up on NOTIFY from createOutbox({ wakeRelay: true })`;

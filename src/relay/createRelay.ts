@@ -12,10 +12,10 @@ import { sleep } from '../timing/sleep.js';
 import { claimBatch, configureBatchTransaction, type ClaimedMessage } from './claimBatch.js';
 import { declareRelayTopology } from './declareRelayTopology.js';
 import { listenForWakeUps } from './listenForWakeUps.js';
-import { markPublished, recordFailedAttempts } from './markBatch.js';
+import { recordFailedAttempts, releaseUnsent } from './settleUnconfirmed.js';
 import { publishBatch, type PublishOutcome } from './publishBatch.js';
 import { resolveRelayOptions, type RelayOptions } from './relayOptions.js';
-import { createPgRelayStore, createPrismaRelayStore, type RelayStore } from './relayStore.js';
+import { createPgRelayStore, createPrismaRelayStore, type QueryRows, type RelayStore } from './relayStore.js';
 
 export interface RelayBatchReport {
   claimed: number;
@@ -87,8 +87,9 @@ export function createRelay(options: RelayOptions): Relay {
     return { store, broker };
   };
 
-  async function settle(query: Parameters<typeof markPublished>[0], messages: ClaimedMessage[], outcome: PublishOutcome): Promise<RelayBatchReport> {
-    await markPublished(query, outcome.confirmed);
+  /** Confirmed rows keep the claim's mark; the others are put back, in the same transaction. */
+  async function settle(query: QueryRows, messages: ClaimedMessage[], outcome: PublishOutcome): Promise<RelayBatchReport> {
+    await releaseUnsent(query, outcome.interrupted);
     const policy = config;
     const nacked = await recordFailedAttempts(query, outcome.nacked, 'broker nack', policy);
     const timedOut = await recordFailedAttempts(query, outcome.timedOut, `no broker confirm within ${config.confirmTimeoutMs} ms`, policy);

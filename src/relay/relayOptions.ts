@@ -19,7 +19,7 @@ export interface RelayOptions {
   unroutableExchange?: string;
   /** Rows claimed per batch. Default 500. */
   batchSize?: number;
-  /** Unconfirmed messages at most, across the batches in flight (pipelining). Default 1000: two batches. */
+  /** Unconfirmed messages at most, across the batches in flight (pipelining). Default 1500: three batches of 500. */
   maxInFlight?: number;
   /** Wait between polls when nothing is due, in ms. Default 100. */
   pollIntervalMs?: number;
@@ -51,7 +51,7 @@ const relayOptionsSchema = z
     exchange: z.string().min(1).max(255).default('outbox.events'),
     unroutableExchange: z.string().min(1).max(255).default('outbox.unroutable'),
     batchSize: positiveInt.max(10_000).default(500),
-    maxInFlight: positiveInt.max(100_000).default(1000),
+    maxInFlight: positiveInt.max(100_000).default(1500),
     pollIntervalMs: positiveInt.max(60_000).default(100),
     confirmTimeoutMs: positiveInt.default(15_000),
     maxPublishAttempts: positiveInt.default(10),

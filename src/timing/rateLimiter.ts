@@ -8,6 +8,8 @@ export function createRateLimiter(perSecond: number) {
   let tokens = perSecond;
   let refilledAt = performance.now();
   return {
+    /** False when there is no cap: callers can skip the await altogether. */
+    limited: perSecond > 0,
     async take(signal?: AbortSignal): Promise<void> {
       if (perSecond <= 0) return;
       for (;;) {
