@@ -1,17 +1,23 @@
 // npm run demo: the shop's endpoints writing business rows and thin events in one
-// transaction, including the failures the outbox must survive, then a check
-// computed from the database. (The relay, workers and reconciler join this demo
-// as they land; see the README.)
+// transaction, including the failures the outbox must survive; the relay
+// publishing them to RabbitMQ with confirms; then checks computed from the
+// database and the broker. (Workers and the reconciler join as they land.)
 import { randomUUID } from 'node:crypto';
 import { PrismaPg } from '@prisma/adapter-pg';
+import amqp from 'amqplib';
 import pg from 'pg';
+import { pino } from 'pino';
 import { PrismaClient } from '../../generated/prisma/client.js';
-import { isOutboxError } from '../../src/index.js';
+import { createRelay, isOutboxError } from '../../src/index.js';
 import { redactUrl } from '../../src/logging/redactUrl.js';
 import { outbox, placeOrder, signUp } from '../shop/endpoints.js';
 import { orderPlaced } from '../shop/events.js';
 
 const databaseUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/outbox_demo';
+const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+// A queue bound to every event, standing in for the side-effect queues to come:
+// look at it in the management console.
+const EVENT_LOG_QUEUE = 'demo.event-log';
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 8 });
 const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
 const runId = randomUUID().slice(0, 8);
@@ -20,7 +26,14 @@ const decline = async () => {
   throw new Error('card declined');
 };
 
-console.log(`Outbox demo (write side) on ${redactUrl(databaseUrl)}, run ${runId}\n`);
+console.log(`Outbox demo on ${redactUrl(databaseUrl)} and ${redactUrl(amqpUrl)}, run ${runId}\n`);
+const broker = await amqp.connect(amqpUrl);
+const channel = await broker.createChannel();
+await channel.assertExchange('outbox.unroutable', 'fanout', { durable: true });
+await channel.assertExchange('outbox.events', 'topic', { durable: true, alternateExchange: 'outbox.unroutable' });
+await channel.assertQueue(EVENT_LOG_QUEUE, { durable: true });
+await channel.bindQueue(EVENT_LOG_QUEUE, 'outbox.events', '#');
+await channel.purgeQueue(EVENT_LOG_QUEUE);
 const before = await pool.query<{ max: string | null }>('SELECT max(seq)::text AS max FROM outbox_message');
 const startSeq = before.rows[0]?.max ?? '0';
 
@@ -46,6 +59,11 @@ const invalid = await prisma
   .catch((error: unknown) => error);
 console.log(`publish with an invalid payload: ${isOutboxError(invalid) ? `${invalid.code} (${invalid.issues.map((issue) => issue.path.join('.')).join(', ')})` : 'accepted?!'}`);
 
+const relay = createRelay({ databaseUrl, amqpUrl, logger: pino({ level: 'warn' }) });
+const report = await relay.runOnce();
+await relay.stop();
+console.log(`\nrelay --once: ${report.published} published with broker confirms in ${report.batches} batch(es), ${report.retried} retried, ${report.failed} failed`);
+
 const rows = await pool.query<{ seq: string; id: string; event_type: string; ordering_key: string; status: string; correlation: string }>(
   `SELECT seq::text, id, event_type, ordering_key, status, headers->>'correlationId' AS correlation
      FROM outbox_message WHERE seq > $1 ORDER BY seq`,
@@ -54,7 +72,15 @@ const rows = await pool.query<{ seq: string; id: string; event_type: string; ord
 console.log('\nOutbox rows written by this run:');
 console.table(rows.rows.map((row) => ({ seq: row.seq, messageId: row.id, type: row.event_type, key: row.ordering_key, status: row.status, correlationId: row.correlation })));
 
-// The check: from the database alone.
+const deliveries = new Map<string, number>();
+for (let message = await channel.get(EVENT_LOG_QUEUE); message !== false; message = await channel.get(EVENT_LOG_QUEUE)) {
+  const id = String(message.properties.messageId);
+  deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
+  channel.ack(message);
+}
+await broker.close();
+
+// The checks: from the database and the broker alone.
 const eventsByOrder = new Map<string, number>();
 for (const row of rows.rows) if (row.event_type === 'order.placed') eventsByOrder.set(row.ordering_key, (eventsByOrder.get(row.ordering_key) ?? 0) + 1);
 const ordersInDb = await prisma.order.findMany({ where: { user: { email: { startsWith: `${runId}-` } } }, select: { id: true } });
@@ -63,10 +89,12 @@ const checks: [string, boolean][] = [
   ['no event for the rolled-back order', eventsByOrder.size === committedOrders.length],
   ['every signup has its user.signed-up event', users.every((user) => rows.rows.some((row) => row.event_type === 'user.signed-up' && row.ordering_key === user.id))],
   ['the invalid payload wrote nothing', rows.rows.length === users.length + committedOrders.length],
+  ['every event was published and confirmed by the broker', rows.rows.every((row) => row.status === 'published')],
+  ['every event reached the broker exactly once', rows.rows.every((row) => deliveries.get(row.id) === 1)],
 ];
 console.log('\nChecks:');
 for (const [name, passed] of checks) console.log(`  ${passed ? 'PASS' : 'FAIL'}  ${name}`);
-console.log('\nThe rows wait as "pending" for the relay (next issue) to publish them to RabbitMQ.');
+console.log(`\nManagement console: http://127.0.0.1:15672 (guest/guest): exchange outbox.events, queues ${EVENT_LOG_QUEUE} and outbox.unroutable.`);
 
 await prisma.$disconnect();
 await pool.end();

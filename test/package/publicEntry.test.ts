@@ -26,7 +26,7 @@ describe('the published package', () => {
   it('imports by package name, with the documented API', async () => {
     const { stdout } = await nodeImport(packageJson.name);
     expect(JSON.parse(stdout).sort()).toEqual(
-      ['OutboxError', 'createEventCatalog', 'createOutbox', 'defineEvent', 'isOutboxError', 'migrateDatabase', 'outboxExtension'].sort(),
+      ['OutboxError', 'createEventCatalog', 'createOutbox', 'createRelay', 'defineEvent', 'isOutboxError', 'migrateDatabase', 'outboxExtension'].sort(),
     );
   });
 
