@@ -7,6 +7,7 @@ import { createLogger } from '../logging/createLogger.js';
 import { migrateDatabase } from '../migrations/migrateDatabase.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
 import { RELAY_USAGE, runRelay } from './runRelay.js';
+import { RETRY_FAILED_USAGE, runRetryFailed } from './runRetryFailed.js';
 
 const USAGE = `Usage: outbox <command> [options]
 
@@ -16,6 +17,7 @@ Commands:
             --migrations <dir>   default prisma/migrations
             --schema <path>      schema file or folder, default prisma/schema
 ${RELAY_USAGE}
+${RETRY_FAILED_USAGE}
 
 Environment: DATABASE_URL, AMQP_URL, LOG_LEVEL (default info).`;
 
@@ -41,6 +43,7 @@ async function runMigrate(args: string[]): Promise<void> {
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   migrate: runMigrate,
   relay: runRelay,
+  'retry-failed': runRetryFailed,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -213,6 +213,23 @@ describe('start and stop', () => {
     await running.stop();
   });
 
+  it('wakes up on the writers’ NOTIFY instead of waiting for its next poll', async () => {
+    const queue = await tapQueue('tap.wakeup');
+    const notifying = createOutbox({ events: testEvents, wakeRelay: true });
+    // A poll interval far longer than the test may take: only the wake-up can publish in time.
+    const listening = relay({ pollIntervalMs: 60_000, listenForWakeUps: true });
+    await listening.start();
+    await eventually(async () => {
+      const { rows } = await db.pool.query("SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = 'outbox-relay-listener' AND datname = $1", [db.name]);
+      return rows[0].count === 1;
+    }, 10_000, 'the listener');
+    // Let the relay's first (empty) poll pass, so it is asleep when the event commits.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const id = await db.prisma.$transaction((tx) => notifying.publish(tx, anything, 'wake up'));
+    await eventually(async () => (await statuses()).published === 1, 10_000, 'the notified event');
+    expect((await takeAll(broker.channel, queue)).map((message) => message.properties.messageId)).toEqual([id]);
+  });
+
   it('rejects bad options with OUTBOX_INVALID_OPTIONS', () => {
     expect(() => createRelay({ amqpUrl: broker.url })).toThrow(expect.objectContaining({ code: 'OUTBOX_INVALID_OPTIONS' }));
     expect(() => createRelay({ databaseUrl: db.url, amqpUrl: broker.url, batchSize: 0 })).toThrow(expect.objectContaining({ code: 'OUTBOX_INVALID_OPTIONS' }));

@@ -1,0 +1,27 @@
+// `outbox retry-failed [--id <messageId>]...`: failed outbox rows back to pending.
+import { parseArgs } from 'node:util';
+import { OutboxError } from '../errors.js';
+import { createLogger } from '../logging/createLogger.js';
+import { createPgRelayStore } from '../relay/relayStore.js';
+import { retryFailedMessages } from '../relay/retryFailedMessages.js';
+import { readDatabaseUrl } from './readDatabaseUrl.js';
+
+export const RETRY_FAILED_USAGE = `  retry-failed  Return failed outbox rows to pending (DATABASE_URL).
+            --id <messageId>     only this row (repeatable); default every failed row`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function runRetryFailed(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { id: { type: 'string', multiple: true } }, strict: true });
+  const ids = values.id;
+  const invalid = ids?.find((id) => !UUID.test(id));
+  if (invalid !== undefined) throw new OutboxError('OUTBOX_INVALID_OPTIONS', `--id ${JSON.stringify(invalid)} is not a message id (UUID)`);
+  const logger = createLogger();
+  const store = createPgRelayStore(readDatabaseUrl(), 1, () => {});
+  try {
+    const retried = await retryFailedMessages(store.query, ids);
+    logger.info({ retried: retried.length, messageIds: retried }, `returned ${retried.length} failed message(s) to pending`);
+  } finally {
+    await store.close();
+  }
+}
