@@ -47,6 +47,9 @@ export interface Relay {
   off<E extends keyof RelayEvents>(event: E, listener: (...args: RelayEvents[E]) => void): void;
 }
 
+const NACKED = 'broker nack';
+const UNCONFIRMED = 'confirm timeout';
+
 const emptyReport = (): RelayRunReport => ({ batches: 0, claimed: 0, published: 0, retried: 0, failed: 0, interrupted: 0 });
 
 export function createRelay(options: RelayOptions): Relay {
@@ -90,15 +93,14 @@ export function createRelay(options: RelayOptions): Relay {
   /** Confirmed rows keep the claim's mark; the others are put back, in the same transaction. */
   async function settle(query: QueryRows, messages: ClaimedMessage[], outcome: PublishOutcome): Promise<RelayBatchReport> {
     await releaseUnsent(query, outcome.interrupted);
-    const policy = config;
-    const nacked = await recordFailedAttempts(query, outcome.nacked, 'broker nack', policy);
-    const timedOut = await recordFailedAttempts(query, outcome.timedOut, `no broker confirm within ${config.confirmTimeoutMs} ms`, policy);
-    const byId = new Map(messages.map((message) => [message.id, message]));
+    const attempts = [
+      ...(await recordFailedAttempts(query, outcome.nacked, NACKED, config)).map((attempt) => ({ ...attempt, error: NACKED })),
+      ...(await recordFailedAttempts(query, outcome.timedOut, UNCONFIRMED, config)).map((attempt) => ({ ...attempt, error: UNCONFIRMED })),
+    ];
+    const eventTypes = new Map(messages.map((message) => [message.id, message.eventType]));
     let failed = 0;
-    for (const attempt of [...nacked, ...timedOut]) {
-      const message = byId.get(attempt.id)!;
-      const error = outcome.nacked.includes(attempt.id) ? 'broker nack' : 'confirm timeout';
-      const context = { messageId: attempt.id, eventType: message.eventType, attempts: attempt.attempts, error };
+    for (const attempt of attempts) {
+      const context = { messageId: attempt.id, eventType: eventTypes.get(attempt.id)!, attempts: attempt.attempts, error: attempt.error };
       if (attempt.status === 'failed') {
         failed += 1;
         logger.error(context, 'publish failed for good: row marked failed (retry it with retry-failed)');
@@ -110,7 +112,7 @@ export function createRelay(options: RelayOptions): Relay {
     return {
       claimed: messages.length,
       published: outcome.confirmed.length,
-      retried: nacked.length + timedOut.length - failed,
+      retried: attempts.length - failed,
       failed,
       interrupted: outcome.interrupted.length,
     };

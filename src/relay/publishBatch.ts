@@ -86,21 +86,29 @@ export async function publishBatch(channel: ConfirmChannel, messages: ClaimedMes
         continue;
       }
       if (options.rateLimiter.limited) await options.rateLimiter.take();
-      let accepted = true;
-      pending.push(
-        new Promise<void>((resolve) => {
-          accepted = channel.publish(
-            options.exchange,
-            message.eventType,
-            Buffer.from(message.payload, 'utf8'),
-            messageProperties(message, options.appId),
-            (error: unknown) => {
-              verdicts.set(message.id, error == null);
-              resolve();
-            },
-          );
-        }),
-      );
+      let settle: () => void = () => {};
+      const answered = new Promise<void>((resolve) => {
+        settle = resolve;
+      });
+      let accepted: boolean;
+      try {
+        accepted = channel.publish(
+          options.exchange,
+          message.eventType,
+          Buffer.from(message.payload, 'utf8'),
+          messageProperties(message, options.appId),
+          (error: unknown) => {
+            verdicts.set(message.id, error == null);
+            settle();
+          },
+        );
+      } catch {
+        // amqplib throws when the channel is already closing: the same as a close.
+        onClose();
+        notSent.add(message.id);
+        continue;
+      }
+      pending.push(answered);
       if (!accepted && !stopped()) {
         // Back-pressure: the socket buffer is full; wait for drain, close or the deadline.
         await new Promise<void>((resolve) => {

@@ -230,6 +230,16 @@ describe('start and stop', () => {
     expect((await takeAll(broker.channel, queue)).map((message) => message.properties.messageId)).toEqual([id]);
   });
 
+  it('keeps under maxPublishRate when draining a backlog', async () => {
+    await db.prisma.$transaction((tx) => outbox.publishMany(tx, Array.from({ length: 40 }, (_, index) => ({ event: anything, payload: index }))));
+    const started = performance.now();
+    const report = await relay({ maxPublishRate: 20 }).runOnce();
+    expect(report.published).toBe(40);
+    // 40 messages at 20/s with a one-second burst allowance take at least a second
+    // (a lower bound: a slow machine only makes it longer).
+    expect(performance.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
   it('rejects bad options with OUTBOX_INVALID_OPTIONS', () => {
     expect(() => createRelay({ amqpUrl: broker.url })).toThrow(expect.objectContaining({ code: 'OUTBOX_INVALID_OPTIONS' }));
     expect(() => createRelay({ databaseUrl: db.url, amqpUrl: broker.url, batchSize: 0 })).toThrow(expect.objectContaining({ code: 'OUTBOX_INVALID_OPTIONS' }));
