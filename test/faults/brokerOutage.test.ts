@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRelay, type Relay } from '../../src/index.js';
 import { rabbitmqctl, restoreBroker } from '../support/rabbitmqctl.js';
 import { createTestBroker, eventually, takeAll, type TestBroker } from '../support/testBroker.js';
+import { publishedCount, seedPendingRows } from '../support/outboxRows.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
 
 let db: TestDatabase;
@@ -32,20 +33,6 @@ afterAll(async () => {
 beforeEach(async () => {
   await db.pool.query('TRUNCATE outbox_message');
 });
-
-async function seed(count: number): Promise<void> {
-  await db.pool.query(
-    `INSERT INTO outbox_message (id, event_type, ordering_key, payload)
-     SELECT gen_random_uuid(), 'test.anything', CASE WHEN n % 4 = 0 THEN 'key-' || (n % 20) END, jsonb_build_object('n', n)
-       FROM generate_series(1, $1) AS n`,
-    [count],
-  );
-}
-
-async function publishedCount(): Promise<number> {
-  const { rows } = await db.pool.query<{ count: number }>("SELECT count(*)::int AS count FROM outbox_message WHERE status = 'published'");
-  return rows[0]!.count;
-}
 
 /** Reads the tap queue on a fresh connection (the test's own may have been closed by the fault). */
 async function deliveredIds(): Promise<string[]> {
@@ -72,7 +59,7 @@ function startRelay(overrides: Partial<Parameters<typeof createRelay>[0]> = {}):
 }
 
 async function expectEveryRowDelivered(total: number): Promise<string[]> {
-  await eventually(async () => (await publishedCount()) === total, 90_000, 'every row published');
+  await eventually(async () => (await publishedCount(db.pool)) === total, 90_000, 'every row published');
   await relay?.stop();
   relay = undefined;
   const ids = await deliveredIds();
@@ -83,9 +70,9 @@ async function expectEveryRowDelivered(total: number): Promise<string[]> {
 describe('broker faults during a run', () => {
   it('rabbitmqctl close_all_connections: the relay reconnects and publishes everything', async () => {
     const total = 5000;
-    await seed(total);
+    await seedPendingRows(db.pool, total, { keyEvery: 4, keys: 20 });
     await startRelay().start();
-    await eventually(async () => (await publishedCount()) > 500, 30_000, 'the relay to get going');
+    await eventually(async () => (await publishedCount(db.pool)) > 500, 30_000, 'the relay to get going');
     await rabbitmqctl('close_all_connections', 'outbox fault test');
     const ids = await expectEveryRowDelivered(total);
     expect(ids.length - total).toBeLessThanOrEqual(200);
@@ -93,14 +80,14 @@ describe('broker faults during a run', () => {
 
   it('rabbitmqctl stop_app / start_app: nothing lost, the relay recovers by itself', async () => {
     const total = 5000;
-    await seed(total);
+    await seedPendingRows(db.pool, total, { keyEvery: 4, keys: 20 });
     await startRelay().start();
-    await eventually(async () => (await publishedCount()) > 500, 30_000, 'the relay to get going');
+    await eventually(async () => (await publishedCount(db.pool)) > 500, 30_000, 'the relay to get going');
     await rabbitmqctl('stop_app');
-    const duringOutage = await publishedCount();
+    const duringOutage = await publishedCount(db.pool);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     // Nothing is marked published while the broker is away.
-    expect(await publishedCount()).toBe(duringOutage);
+    expect(await publishedCount(db.pool)).toBe(duringOutage);
     await rabbitmqctl('start_app');
     await rabbitmqctl('await_startup');
     await expectEveryRowDelivered(total);
@@ -108,7 +95,7 @@ describe('broker faults during a run', () => {
 
   it('a memory alarm blocks publishing: confirms time out, rows are retried, all arrive once publishing resumes', async () => {
     const total = 1000;
-    await seed(total);
+    await seedPendingRows(db.pool, total, { keyEvery: 4, keys: 20 });
     const blocked = startRelay({ confirmTimeoutMs: 1500, initialBackoffMs: 200, maxBackoffMs: 1000 });
     let retried = 0;
     blocked.on('batch:published', (report) => {
@@ -118,7 +105,7 @@ describe('broker faults during a run', () => {
     try {
       await blocked.start();
       await eventually(() => retried > 0, 30_000, 'a confirm timeout');
-      expect(await publishedCount()).toBeLessThan(total);
+      expect(await publishedCount(db.pool)).toBeLessThan(total);
     } finally {
       await rabbitmqctl('set_vm_memory_high_watermark', watermark);
     }

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { createRelay } from '../../src/index.js';
 import { startOutboxCli, type CliProcess } from '../support/outboxCli.js';
 import { createTestBroker, eventually, takeAll, type TestBroker } from '../support/testBroker.js';
+import { publishedCount, seedPendingRows } from '../support/outboxRows.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
 
 let db: TestDatabase;
@@ -29,21 +30,6 @@ beforeEach(async () => {
   await broker.channel.bindQueue(TAP, 'outbox.events', '#');
 });
 
-async function seed(count: number): Promise<void> {
-  // Bulk rows straight in SQL: the write API is tested elsewhere; this is load.
-  await db.pool.query(
-    `INSERT INTO outbox_message (id, event_type, ordering_key, payload)
-     SELECT gen_random_uuid(), 'test.anything', CASE WHEN n % 3 = 0 THEN 'key-' || (n % 50) END, jsonb_build_object('n', n)
-       FROM generate_series(1, $1) AS n`,
-    [count],
-  );
-}
-
-async function publishedCount(): Promise<number> {
-  const { rows } = await db.pool.query<{ count: number }>("SELECT count(*)::int AS count FROM outbox_message WHERE status = 'published'");
-  return rows[0]!.count;
-}
-
 function relayProcess(extraArgs: string[] = []): CliProcess {
   const cli = startOutboxCli(['relay', '--batch-size', '100', '--max-in-flight', '200', ...extraArgs], { DATABASE_URL: db.url, AMQP_URL: broker.url });
   running.push(cli);
@@ -59,15 +45,15 @@ async function finishWithInProcessRelay(): Promise<void> {
 describe('relay process', () => {
   it('SIGKILL mid-run loses nothing; a second relay takes over; duplicates at most the in-flight window', async () => {
     const total = 6000;
-    await seed(total);
+    await seedPendingRows(db.pool, total);
     const victim = relayProcess();
-    await eventually(async () => (await publishedCount()) > 1000, 30_000, 'the relay to get going');
+    await eventually(async () => (await publishedCount(db.pool)) > 1000, 30_000, 'the relay to get going');
     victim.child.kill('SIGKILL');
     expect((await victim.exited).signal).toBe('SIGKILL');
-    expect(await publishedCount()).toBeLessThan(total);
+    expect(await publishedCount(db.pool)).toBeLessThan(total);
 
     await finishWithInProcessRelay();
-    expect(await publishedCount()).toBe(total);
+    expect(await publishedCount(db.pool)).toBe(total);
     const ids = (await takeAll(broker.channel, TAP)).map((message) => message.properties.messageId as string);
     const unique = new Set(ids);
     expect(unique.size).toBe(total);
@@ -77,9 +63,9 @@ describe('relay process', () => {
 
   it('SIGTERM finishes the batches in flight and exits 0: no duplicate at all', async () => {
     const total = 6000;
-    await seed(total);
+    await seedPendingRows(db.pool, total);
     const relay = relayProcess();
-    await eventually(async () => (await publishedCount()) > 1000, 30_000, 'the relay to get going');
+    await eventually(async () => (await publishedCount(db.pool)) > 1000, 30_000, 'the relay to get going');
     relay.child.kill('SIGTERM');
     const exit = await relay.exited;
     expect(exit, relay.output()).toEqual({ code: 0, signal: null });
@@ -93,11 +79,11 @@ describe('relay process', () => {
 
   it('comes back by itself after its database connections are cut', { timeout: 90_000 }, async () => {
     const total = 3000;
-    await seed(total);
+    await seedPendingRows(db.pool, total);
     const relay = relayProcess(['--poll-interval', '50']);
-    await eventually(async () => (await publishedCount()) > 300, 30_000, 'the relay to get going');
+    await eventually(async () => (await publishedCount(db.pool)) > 300, 30_000, 'the relay to get going');
     await db.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'outbox-relay'", [db.name]);
-    await eventually(async () => (await publishedCount()) === total, 40_000, 'every row published after the cut').catch((error: Error) => {
+    await eventually(async () => (await publishedCount(db.pool)) === total, 40_000, 'every row published after the cut').catch((error: Error) => {
       throw new Error(`${error.message}\n${relay.output()}`);
     });
     relay.child.kill('SIGTERM');
