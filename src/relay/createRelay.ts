@@ -7,6 +7,7 @@ import { parseAmqpUrls } from '../broker/amqpUrls.js';
 import { createLogger, type Logger } from '../logging/createLogger.js';
 import { redactSecrets } from '../logging/redactUrl.js';
 import { backoffDelay } from '../timing/backoffDelay.js';
+import { createIdleWait } from '../timing/idleWait.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
 import { sleep } from '../timing/sleep.js';
 import { claimBatch, configureBatchTransaction, type ClaimedMessage } from './claimBatch.js';
@@ -170,7 +171,6 @@ export function createRelay(options: RelayOptions): Relay {
 
   let running: { controller: AbortController; loops: Promise<void>; stopListening: () => Promise<void> } | undefined;
   let stopping: Promise<void> | undefined;
-  let wakeUp: (() => void) | undefined;
 
   return {
     id: config.relayId,
@@ -179,21 +179,11 @@ export function createRelay(options: RelayOptions): Relay {
       if (running) return;
       stopping = undefined;
       const controller = new AbortController();
-      let idleWaiters: (() => void)[] = [];
-      wakeUp = () => {
-        const waiters = idleWaiters;
-        idleWaiters = [];
-        for (const resolve of waiters) resolve();
-      };
-      const waitForWork = () =>
-        new Promise<void>((resolve) => {
-          idleWaiters.push(resolve);
-          void sleep(config.pollIntervalMs, controller.signal).then(resolve);
-        });
+      const idle = createIdleWait(config.pollIntervalMs, controller.signal);
       const stopListening = config.listenForWakeUps
-        ? listenForWakeUps(config.databaseUrl!, () => wakeUp?.(), logger, controller.signal)
+        ? listenForWakeUps(config.databaseUrl!, () => idle.wakeAll(), logger, controller.signal)
         : async () => {};
-      const loops = Promise.all(Array.from({ length: concurrency }, () => publishLoop(controller.signal, waitForWork))).then(() => {});
+      const loops = Promise.all(Array.from({ length: concurrency }, () => publishLoop(controller.signal, idle.wait))).then(() => {});
       running = { controller, loops, stopListening };
       logger.info({ concurrency, batchSize, exchange: config.exchange, pollIntervalMs: config.pollIntervalMs }, 'relay started');
     },
