@@ -19,6 +19,8 @@ export type OutboxErrorCode =
   | 'OUTBOX_INVALID_OPTIONS'
   /** The database rejected the outbox write (e.g. the outbox tables are missing: migrate first). */
   | 'OUTBOX_WRITE_FAILED'
+  /** A consumer definition is invalid, or one of its patterns matches no catalog event. */
+  | 'OUTBOX_INVALID_CONSUMER'
   /** A configuration value (e.g. DATABASE_URL) is missing or malformed. */
   | 'OUTBOX_INVALID_CONFIG'
   /** Applying migrations failed; nothing after the failing migration was applied. */

@@ -22,3 +22,12 @@ export {
   type RelayEvents,
 } from './relay/createRelay.js';
 export type { RelayOptions } from './relay/relayOptions.js';
+export {
+  defineConsumer,
+  type ConsumerDefinition,
+  type HandlerContext,
+  type ReceivedEvent,
+  type DeadLetter,
+} from './consumers/defineConsumer.js';
+export { createWorker, type Worker, type WorkerOptions } from './consumers/createWorker.js';
+export { NonRetryableError } from './consumers/nonRetryableError.js';

@@ -46,6 +46,14 @@ export class BrokerConnection {
     return this.#channel;
   }
 
+  /**
+   * The live connection, connecting (and waiting as long as it takes) first. For
+   * users that open channels of their own (consumers) and watch its 'close'.
+   */
+  connection(signal?: AbortSignal): Promise<ChannelModel> {
+    return this.#connect(signal);
+  }
+
   /** Drops the current channel (e.g. after a confirm timeout left it in an unknown state). */
   discardChannel(channel: ConfirmChannel): void {
     void this.#channel?.then((current) => {

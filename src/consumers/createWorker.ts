@@ -1,0 +1,297 @@
+// The worker: one channel per consumer (its prefetch, its concurrency), a
+// confirm channel for retries and dead letters, and the whole set re-created
+// after every reconnect. A delivery is acknowledged only after its verdict is
+// safe: the transaction committed, or the retry / dead letter confirmed.
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import { z } from 'zod';
+import { BrokerConnection } from '../broker/brokerConnection.js';
+import { parseAmqpUrls } from '../broker/amqpUrls.js';
+import { OutboxError } from '../errors.js';
+import { createLogger, type Logger } from '../logging/createLogger.js';
+import { redactSecrets } from '../logging/redactUrl.js';
+import type { EventDefinition } from '../outbox/defineEvent.js';
+import { createEventCatalog, type EventCatalog } from '../outbox/eventCatalog.js';
+import { toZodIssues } from '../outbox/publishOptions.js';
+import type { PrismaRootClient } from '../relay/relayStore.js';
+import { backoffDelay } from '../timing/backoffDelay.js';
+import { sleep } from '../timing/sleep.js';
+import { declareConsumerTopology, dlqName, retryDelayFor, retryQueueName, type WorkerTopology } from './consumerTopology.js';
+import { HEADER_ATTEMPT } from './decodeDelivery.js';
+import { resolveConsumer, type ConsumerDefinition, type DeadLetter, type ResolvedConsumer } from './defineConsumer.js';
+import { handleDelivery, type Verdict } from './handleDelivery.js';
+import { matchesTopic } from './topicPattern.js';
+
+export const HEADER_DEAD_REASON = 'outbox-dead-reason';
+export const HEADER_DEAD_ERROR = 'outbox-dead-error';
+export const HEADER_DEAD_CONSUMER = 'outbox-dead-consumer';
+export const HEADER_DEAD_AT = 'outbox-dead-at';
+
+export interface WorkerOptions {
+  /** The app's Prisma client (root): each delivery runs in one of its interactive transactions. */
+  prisma: PrismaRootClient;
+  amqpUrl: string | string[];
+  /** The event catalog (what deliveries are decoded and validated against). */
+  events: readonly EventDefinition[];
+  /** The side effects; each typed by the app with its catalog and transaction client. */
+  consumers: readonly ConsumerDefinition<readonly EventDefinition[], never>[];
+  exchange?: string;
+  unroutableExchange?: string;
+  deadLetterExchange?: string;
+  /** How long stop() lets handlers in flight finish. Default 30000 ms. */
+  drainTimeoutMs?: number;
+  /** Interactive transaction timeout of one delivery (handler included). Default 30000 ms. */
+  transactionTimeoutMs?: number;
+  /** Called once per dead-lettered message, after the consumer's own hook. */
+  onDeadLetter?(deadLetter: DeadLetter): void | Promise<void>;
+  logger?: Logger;
+  workerId?: string;
+}
+
+export interface Worker {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const optionsSchema = z.object({
+  exchange: z.string().min(1).default('outbox.events'),
+  unroutableExchange: z.string().min(1).default('outbox.unroutable'),
+  deadLetterExchange: z.string().min(1).default('outbox.dlx'),
+  drainTimeoutMs: z.number().int().positive().default(30_000),
+  transactionTimeoutMs: z.number().int().positive().default(30_000),
+  workerId: z.string().min(1).default(() => `worker-${process.pid}`),
+});
+
+function resolveConsumers(options: WorkerOptions, catalog: EventCatalog): ResolvedConsumer[] {
+  const consumers = options.consumers.map(resolveConsumer);
+  const names = new Set<string>();
+  for (const consumer of consumers) {
+    if (names.has(consumer.name)) throw new OutboxError('OUTBOX_INVALID_CONSUMER', `two consumers are named ${consumer.name}`);
+    names.add(consumer.name);
+    for (const pattern of consumer.events) {
+      if (!catalog.types.some((type) => matchesTopic(pattern, type))) {
+        throw new OutboxError('OUTBOX_INVALID_CONSUMER', `consumer ${consumer.name}: pattern ${JSON.stringify(pattern)} matches no event of the catalog (${catalog.types.join(', ')})`);
+      }
+    }
+  }
+  return consumers;
+}
+
+/** Runs up to `limit` tasks at once, queueing the rest in arrival order. */
+function createLimiter(limit: number) {
+  let running = 0;
+  const queued: (() => Promise<void>)[] = [];
+  const idle = new Set<() => void>();
+  const next = () => {
+    while (running < limit && queued.length > 0) {
+      const task = queued.shift()!;
+      running += 1;
+      void task().finally(() => {
+        running -= 1;
+        next();
+        if (running === 0 && queued.length === 0) for (const resolve of idle) resolve();
+      });
+    }
+  };
+  return {
+    run(task: () => Promise<void>) {
+      queued.push(task);
+      next();
+    },
+    /** Resolves when nothing runs or waits. */
+    drained(): Promise<void> {
+      if (running === 0 && queued.length === 0) return Promise.resolve();
+      return new Promise((resolve) => {
+        const done = () => {
+          idle.delete(done);
+          resolve();
+        };
+        idle.add(done);
+      });
+    },
+  };
+}
+
+export function createWorker(options: WorkerOptions): Worker {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) {
+    throw new OutboxError('OUTBOX_INVALID_OPTIONS', `createWorker: ${z.prettifyError(parsed.error)}`, { issues: toZodIssues(parsed.error.issues) });
+  }
+  const config = parsed.data;
+  if (typeof options.prisma?.$transaction !== 'function') throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'createWorker: prisma must be a Prisma client');
+  const catalog = createEventCatalog(options.events);
+  const consumers = resolveConsumers(options, catalog);
+  const amqpUrls = parseAmqpUrls(options.amqpUrl);
+  const logger = (options.logger ?? createLogger()).child({ component: 'worker', workerId: config.workerId });
+  const describe = (error: unknown) => redactSecrets(error instanceof Error ? error.message : String(error), amqpUrls);
+  const topology: WorkerTopology = { exchange: config.exchange, unroutable: config.unroutableExchange, deadLetterExchange: config.deadLetterExchange };
+
+  let broker: BrokerConnection | undefined;
+  let controller: AbortController | undefined;
+  let loop: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
+  const limiters = new Map(consumers.map((consumer) => [consumer.name, createLimiter(consumer.concurrency)]));
+
+  /** Republishes a delivery (retry tier, dead-letter queue) and waits for the broker's confirm. */
+  function republish(channel: ConfirmChannel, exchange: string, routingKey: string, message: ConsumeMessage, headers: Record<string, unknown>): Promise<void> {
+    const { properties } = message;
+    const publishOptions: Options.Publish = {
+      messageId: properties.messageId,
+      type: properties.type,
+      timestamp: properties.timestamp,
+      contentType: properties.contentType,
+      correlationId: properties.correlationId,
+      appId: properties.appId,
+      persistent: true,
+      headers: { ...(properties.headers as Record<string, unknown> | undefined), ...headers },
+    };
+    return new Promise((resolve, reject) => {
+      try {
+        channel.publish(exchange, routingKey, message.content, publishOptions, (error: unknown) => (error ? reject(error) : resolve()));
+      } catch (error) {
+        reject(error);
+      }
+    });
+  }
+
+  async function deadLetter(consumer: ResolvedConsumer, verdict: Extract<Verdict, { action: 'dead-letter' }>): Promise<void> {
+    const letter: DeadLetter = {
+      consumer: consumer.name,
+      messageId: verdict.messageId,
+      eventType: verdict.eventType,
+      attempts: verdict.attempts,
+      reason: verdict.reason,
+      error: verdict.error,
+    };
+    logger.error(letter, verdict.reason === 'malformed' ? 'malformed message dead-lettered' : 'poison message dead-lettered');
+    for (const hook of [consumer.onDeadLetter, options.onDeadLetter]) {
+      try {
+        await hook?.(letter);
+      } catch (error) {
+        logger.error({ err: { message: describe(error) }, consumer: consumer.name, messageId: verdict.messageId }, 'onDeadLetter hook threw');
+      }
+    }
+  }
+
+  /** Carries out a verdict on the broker, then acknowledges the delivery. */
+  async function act(channel: Channel, confirms: ConfirmChannel, consumer: ResolvedConsumer, message: ConsumeMessage, verdict: Verdict): Promise<void> {
+    switch (verdict.action) {
+      case 'ack':
+        break;
+      case 'retry': {
+        const delay = retryDelayFor(consumer, verdict.nextAttempt);
+        await republish(confirms, '', retryQueueName(consumer.name, delay), message, { [HEADER_ATTEMPT]: verdict.nextAttempt, 'outbox-last-error': verdict.error.slice(0, 1000) });
+        break;
+      }
+      case 'defer': {
+        await republish(confirms, '', retryQueueName(consumer.name, consumer.retryDelays[0]!), message, { [HEADER_ATTEMPT]: verdict.attempt });
+        break;
+      }
+      case 'dead-letter': {
+        await republish(confirms, config.deadLetterExchange, dlqName(consumer.name), message, {
+          [HEADER_DEAD_REASON]: verdict.reason,
+          [HEADER_DEAD_ERROR]: verdict.error.slice(0, 2000),
+          [HEADER_DEAD_CONSUMER]: consumer.name,
+          [HEADER_DEAD_AT]: new Date().toISOString(),
+          [HEADER_ATTEMPT]: verdict.attempts,
+        });
+        await deadLetter(consumer, verdict);
+        break;
+      }
+    }
+    channel.ack(message);
+  }
+
+  let databaseAway = false;
+  async function onDelivery(channel: Channel, confirms: ConfirmChannel, consumer: ResolvedConsumer, message: ConsumeMessage): Promise<void> {
+    try {
+      const verdict = await handleDelivery(message, { prisma: options.prisma, catalog, consumer, logger, transactionTimeoutMs: config.transactionTimeoutMs });
+      if (verdict.action === 'defer') {
+        if (!databaseAway) logger.warn({ err: { message: verdict.error } }, 'database unavailable: deliveries deferred until it is back');
+        databaseAway = true;
+      } else if (databaseAway) {
+        databaseAway = false;
+        logger.info('database available again');
+      }
+      await act(channel, confirms, consumer, message, verdict);
+    } catch (error) {
+      // The channel or connection went away mid-way: without an ack the broker
+      // redelivers, and the inbox turns a repeat of committed work into a skip.
+      logger.warn({ err: { message: describe(error) }, consumer: consumer.name, messageId: message.properties.messageId }, 'delivery left unacknowledged; the broker will redeliver it');
+    }
+  }
+
+  async function consumeOnce(model: ChannelModel, signal: AbortSignal): Promise<void> {
+    const confirms = await broker!.confirmChannel(signal);
+    const channels: { channel: Channel; tag: string }[] = [];
+    for (const consumer of consumers) {
+      const channel = await model.createChannel();
+      channel.on('error', (error: Error) => logger.warn({ err: { message: describe(error) }, consumer: consumer.name }, 'consumer channel error'));
+      await channel.prefetch(consumer.prefetch);
+      const limiter = limiters.get(consumer.name)!;
+      const { consumerTag } = await channel.consume(consumer.name, (message) => {
+        if (message) limiter.run(() => onDelivery(channel, confirms, consumer, message));
+      });
+      channels.push({ channel, tag: consumerTag });
+    }
+    logger.info({ consumers: consumers.map((consumer) => consumer.name) }, 'consuming');
+    await new Promise<void>((resolve) => {
+      model.once('close', () => resolve());
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    if (signal.aborted) {
+      // Stop taking deliveries; those already prefetched but not started are requeued when the channel closes.
+      await Promise.all(channels.map(({ channel, tag }) => channel.cancel(tag).catch(() => {})));
+    }
+  }
+
+  async function run(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        const model = await broker!.connection(signal);
+        await consumeOnce(model, signal);
+        failures = 0;
+      } catch (error) {
+        if (signal.aborted) break;
+        failures += 1;
+        if (failures === 1) logger.warn({ err: { message: describe(error) } }, 'worker could not consume (broker unavailable or topology refused); retrying');
+        await sleep(backoffDelay(failures, { initialMs: 200, maxMs: 15_000 }), signal);
+      }
+    }
+  }
+
+  return {
+    async start() {
+      if (loop) return;
+      stopping = undefined;
+      controller = new AbortController();
+      broker = new BrokerConnection({
+        urls: amqpUrls,
+        logger,
+        connectionName: config.workerId,
+        setupChannel: async (channel) => {
+          for (const consumer of consumers) await declareConsumerTopology(channel, topology, consumer);
+        },
+      });
+      // Declare before returning, so that a caller publishing right after start() has queues bound.
+      await broker.confirmChannel(controller.signal);
+      loop = run(controller.signal);
+    },
+
+    stop() {
+      stopping ??= (async () => {
+        if (!loop) return;
+        controller!.abort();
+        await loop;
+        const drained = Promise.all([...limiters.values()].map((limiter) => limiter.drained()));
+        const timedOut = await Promise.race([drained.then(() => false), sleep(config.drainTimeoutMs).then(() => true)]);
+        if (timedOut) logger.warn({ drainTimeoutMs: config.drainTimeoutMs }, 'handlers still running at the drain timeout; their deliveries will be redelivered');
+        await broker?.close();
+        broker = undefined;
+        loop = undefined;
+        logger.info('worker stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,104 @@
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { OutboxError } from '../errors.js';
+import type { EventDefinition } from '../outbox/defineEvent.js';
+import { toZodIssues } from '../outbox/publishOptions.js';
+import type { TransactionClient } from '../outbox/transactionClient.js';
+import { isValidTopicPattern } from './topicPattern.js';
+
+/** A received event, decoded and validated against the catalog. */
+export type ReceivedEvent<TEvents extends readonly EventDefinition[] = readonly EventDefinition[]> = {
+  [I in keyof TEvents]: TEvents[I] extends EventDefinition
+    ? { type: TEvents[I]['type']; version: TEvents[I]['version']; payload: z.output<TEvents[I]['schema']> }
+    : never;
+}[number];
+
+export interface HandlerContext<TEvents extends readonly EventDefinition[], TTx> {
+  event: ReceivedEvent<TEvents>;
+  /** The transaction the inbox row is written in: write your side effects through it. */
+  tx: TTx;
+  messageId: string;
+  /** 1 on the first delivery, then 2, 3... through the retry delays. */
+  attempt: number;
+  /** Stable across redeliveries and retries: hand it to external APIs that deduplicate (email, payments). */
+  idempotencyKey: string;
+  correlationId: string | undefined;
+  /** Scoped with messageId, eventType and consumer. */
+  logger: Logger;
+}
+
+export interface DeadLetter {
+  consumer: string;
+  messageId: string | undefined;
+  eventType: string | undefined;
+  attempts: number;
+  reason: 'handler-failed' | 'non-retryable' | 'malformed';
+  error: string;
+}
+
+export interface ConsumerDefinition<TEvents extends readonly EventDefinition[] = readonly EventDefinition[], TTx = TransactionClient> {
+  /** The side effect's name: its queue's name too, e.g. "send-welcome-email". */
+  name: string;
+  /** Topic patterns over event types, e.g. ["order.placed", "user.*"]. */
+  events: string[];
+  handle(context: HandlerContext<TEvents, TTx>): Promise<void>;
+  /** Deliveries in all (first + retries) before the dead-letter queue. Default 5. */
+  maxAttempts?: number;
+  /** Wait before retry 1, 2, ... (the last repeats), in ms. Default [1000, 10000, 60000, 600000]. */
+  retryDelays?: number[];
+  /** Unacknowledged deliveries the broker sends ahead. Default 20 (at least `concurrency`). */
+  prefetch?: number;
+  /** Handlers running at once for this consumer. Default 1. */
+  concurrency?: number;
+  /** "quorum" (replicated, with a crash-loop delivery limit; default) or "classic". */
+  queueType?: 'quorum' | 'classic';
+  /** Quorum queues: deliveries of one message without an ack (process crashes) before it is dead-lettered. Default 5. */
+  deliveryLimit?: number;
+  /** Called once per dead-lettered message, for alerting. Errors it throws are logged, not raised. */
+  onDeadLetter?(deadLetter: DeadLetter): void | Promise<void>;
+}
+
+const NAME = /^[a-z0-9][a-z0-9_-]*$/;
+
+const consumerSchema = z.object({
+  name: z.string().max(200).regex(NAME, 'lower-case letters, digits, "-" and "_" (it names queues)'),
+  events: z.array(z.string().refine(isValidTopicPattern, 'a topic pattern: words of [a-z0-9_-], "*" or "#", separated by dots')).min(1),
+  handle: z.custom<(context: unknown) => Promise<void>>((value) => typeof value === 'function', 'a function'),
+  maxAttempts: z.number().int().min(1).max(100).default(5),
+  retryDelays: z.array(z.number().int().min(1).max(24 * 3600 * 1000)).min(1).default([1000, 10_000, 60_000, 600_000]),
+  prefetch: z.number().int().min(1).max(10_000).default(20),
+  concurrency: z.number().int().min(1).max(1000).default(1),
+  queueType: z.enum(['quorum', 'classic']).default('quorum'),
+  deliveryLimit: z.number().int().min(1).max(1000).default(5),
+  onDeadLetter: z.custom<(deadLetter: DeadLetter) => void | Promise<void>>((value) => typeof value === 'function').optional(),
+});
+
+export type ResolvedConsumer = Omit<z.output<typeof consumerSchema>, 'handle'> & {
+  handle(context: HandlerContext<readonly EventDefinition[], unknown>): Promise<void>;
+};
+
+/**
+ * Declares a side effect. Type it with your catalog and your Prisma transaction
+ * client to get typed events and `tx`:
+ *
+ *   defineConsumer<typeof events, Prisma.TransactionClient>({ name: 'send-welcome-email', events: ['user.signed-up'], handle })
+ */
+export function defineConsumer<const TEvents extends readonly EventDefinition[] = readonly EventDefinition[], TTx = TransactionClient>(
+  definition: ConsumerDefinition<TEvents, TTx>,
+): ConsumerDefinition<TEvents, TTx> {
+  resolveConsumer(definition);
+  return definition;
+}
+
+export function resolveConsumer(definition: unknown): ResolvedConsumer {
+  const parsed = consumerSchema.safeParse(definition);
+  if (!parsed.success) {
+    const name = (definition as { name?: unknown } | null)?.name;
+    throw new OutboxError('OUTBOX_INVALID_CONSUMER', `consumer ${JSON.stringify(name)}: ${z.prettifyError(parsed.error)}`, {
+      issues: toZodIssues(parsed.error.issues),
+    });
+  }
+  const resolved = parsed.data as ResolvedConsumer;
+  resolved.prefetch = Math.max(resolved.prefetch, resolved.concurrency);
+  return resolved;
+}

@@ -1,0 +1,93 @@
+// One delivery, start to verdict: decode, then in one transaction record the
+// inbox receipt, run the handler, mark done, commit. The caller acts on the
+// verdict on the broker (ack, retry, dead-letter) only after this returns, so
+// nothing is acknowledged before its transaction committed.
+import type { ConsumeMessage } from 'amqplib';
+import type { Logger } from 'pino';
+import type { EventCatalog } from '../outbox/eventCatalog.js';
+import type { RawSqlClient } from '../outbox/transactionClient.js';
+import type { PrismaRootClient, QueryRows } from '../relay/relayStore.js';
+import { decodeDelivery } from './decodeDelivery.js';
+import type { ResolvedConsumer } from './defineConsumer.js';
+import { markInboxDone, recordInboxFailure, recordInboxReceipt } from './inbox.js';
+import { NonRetryableError } from './nonRetryableError.js';
+
+export type Verdict =
+  | { action: 'ack'; outcome: 'done' | 'duplicate' }
+  /** The handler failed: try again after the next delay, as attempt `nextAttempt`. */
+  | { action: 'retry'; messageId: string; eventType: string; nextAttempt: number; error: string }
+  | { action: 'dead-letter'; messageId: string | undefined; eventType: string | undefined; attempts: number; reason: 'handler-failed' | 'non-retryable' | 'malformed'; error: string }
+  /** The database is unreachable: the same attempt again after a delay, not counted. */
+  | { action: 'defer'; messageId: string; eventType: string; attempt: number; error: string };
+
+export interface DeliveryContext {
+  prisma: PrismaRootClient;
+  catalog: EventCatalog;
+  consumer: ResolvedConsumer;
+  logger: Logger;
+  transactionTimeoutMs: number;
+}
+
+const queryWith = (client: RawSqlClient): QueryRows => async (query) => (await client.$queryRaw(query)) as never;
+
+export async function handleDelivery(message: ConsumeMessage, context: DeliveryContext): Promise<Verdict> {
+  const { prisma, catalog, consumer, transactionTimeoutMs } = context;
+  const decoded = decodeDelivery(message, catalog);
+  if (!decoded.ok) {
+    return { action: 'dead-letter', messageId: decoded.messageId, eventType: decoded.eventType, attempts: 1, reason: 'malformed', error: decoded.reason };
+  }
+  const { messageId, eventType, attempt } = decoded;
+  const logger = context.logger.child({ messageId, eventType, consumer: consumer.name, attempt });
+  logger.info('delivery received');
+
+  // Failures before the handler started are the infrastructure's (not counted);
+  // from then on (handler, mark, commit, transaction timeout) they count as attempts.
+  let handlerStarted = false;
+  try {
+    const outcome = await prisma.$transaction(
+      async (tx) => {
+        const query = queryWith(tx);
+        const before = await recordInboxReceipt(query, consumer.name, messageId);
+        if (before !== 'processing') return before;
+        logger.info('work started');
+        handlerStarted = true;
+        await consumer.handle({
+          event: { type: eventType, version: decoded.version, payload: decoded.payload },
+          tx,
+          messageId,
+          attempt,
+          idempotencyKey: `${consumer.name}:${messageId}`,
+          correlationId: decoded.correlationId,
+          logger,
+        });
+        await markInboxDone(query, consumer.name, messageId);
+        return 'handled' as const;
+      },
+      { timeout: transactionTimeoutMs, maxWait: transactionTimeoutMs },
+    );
+    if (outcome === 'handled') {
+      logger.info('work finished');
+      return { action: 'ack', outcome: 'done' };
+    }
+    logger.info({ inboxStatus: outcome }, 'skipped: already handled (duplicate delivery)');
+    return { action: 'ack', outcome: 'duplicate' };
+  } catch (error) {
+    const handlerFailed = handlerStarted;
+    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const nonRetryable = error instanceof NonRetryableError;
+    const dead = nonRetryable || attempt >= consumer.maxAttempts;
+    // Recording the failure doubles as a database health check: if it fails too,
+    // the database is away and the attempt is not the message's fault.
+    try {
+      await recordInboxFailure(queryWith(prisma), consumer.name, messageId, dead && handlerFailed ? 'dead' : 'processing', attempt, text);
+    } catch {
+      return { action: 'defer', messageId, eventType, attempt, error: text };
+    }
+    if (!handlerFailed) return { action: 'defer', messageId, eventType, attempt, error: text };
+    if (dead) {
+      return { action: 'dead-letter', messageId, eventType, attempts: attempt, reason: nonRetryable ? 'non-retryable' : 'handler-failed', error: text };
+    }
+    logger.warn({ err: { message: text } }, 'work failed; retrying after a delay');
+    return { action: 'retry', messageId, eventType, nextAttempt: attempt + 1, error: text };
+  }
+}
