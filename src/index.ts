@@ -31,3 +31,4 @@ export {
 } from './consumers/defineConsumer.js';
 export { createWorker, type Worker, type WorkerOptions } from './consumers/createWorker.js';
 export { NonRetryableError } from './consumers/nonRetryableError.js';
+export { defineConfig, type OutboxConfig } from './config/defineConfig.js';

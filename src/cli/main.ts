@@ -8,6 +8,7 @@ import { migrateDatabase } from '../migrations/migrateDatabase.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
 import { RELAY_USAGE, runRelay } from './runRelay.js';
 import { RETRY_FAILED_USAGE, runRetryFailed } from './runRetryFailed.js';
+import { runWorker, WORKER_USAGE } from './runWorker.js';
 
 const USAGE = `Usage: outbox <command> [options]
 
@@ -18,6 +19,7 @@ Commands:
             --schema <path>      schema file or folder, default prisma/schema
 ${RELAY_USAGE}
 ${RETRY_FAILED_USAGE}
+${WORKER_USAGE}
 
 Environment: DATABASE_URL, AMQP_URL, LOG_LEVEL (default info).`;
 
@@ -44,6 +46,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   migrate: runMigrate,
   relay: runRelay,
   'retry-failed': runRetryFailed,
+  worker: runWorker,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -6,6 +6,7 @@ import { createLogger } from '../logging/createLogger.js';
 import { createRelay } from '../relay/createRelay.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
+import { untilSignalled } from './untilSignalled.js';
 
 export const RELAY_USAGE = `  relay     Publish pending outbox rows to RabbitMQ (DATABASE_URL, AMQP_URL).
             --once               publish what is due now, then exit
@@ -56,18 +57,5 @@ export async function runRelay(args: string[]): Promise<void> {
   }
 
   await relay.start();
-  await new Promise<void>((resolve) => {
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals += 1;
-      if (signals > 1) {
-        logger.warn({ signal }, 'second signal: exiting without waiting for the batches in flight');
-        process.exit(130);
-      }
-      logger.info({ signal }, 'stopping: finishing the batches in flight');
-      void relay.stop().then(resolve);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  await untilSignalled(logger, () => relay.stop());
 }

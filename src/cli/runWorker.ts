@@ -1,0 +1,20 @@
+// `outbox worker --config outbox.config.ts`: the consumers as a process. SIGTERM /
+// SIGINT stop consuming and let handlers in flight finish; a second signal exits at once.
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/defineConfig.js';
+import { createWorker } from '../consumers/createWorker.js';
+import { createLogger } from '../logging/createLogger.js';
+import { readAmqpUrl } from './readAmqpUrl.js';
+import { untilSignalled } from './untilSignalled.js';
+
+export const WORKER_USAGE = `  worker    Run the consumers of a config module (AMQP_URL; the config brings its Prisma client).
+            --config <path>      default outbox.config.ts`;
+
+export async function runWorker(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', default: 'outbox.config.ts' } }, strict: true });
+  const config = await loadConfig(values.config);
+  const logger = createLogger();
+  const worker = createWorker({ prisma: await config.prismaClient(), amqpUrl: readAmqpUrl(), events: config.events, consumers: config.consumers, logger });
+  await worker.start();
+  await untilSignalled(logger, () => worker.stop());
+}
