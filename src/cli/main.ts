@@ -9,6 +9,7 @@ import { readDatabaseUrl } from './readDatabaseUrl.js';
 import { RELAY_USAGE, runRelay } from './runRelay.js';
 import { RETRY_FAILED_USAGE, runRetryFailed } from './runRetryFailed.js';
 import { runWorker, WORKER_USAGE } from './runWorker.js';
+import { DLQ_USAGE, runDlq } from './runDlq.js';
 
 const USAGE = `Usage: outbox <command> [options]
 
@@ -20,6 +21,7 @@ Commands:
 ${RELAY_USAGE}
 ${RETRY_FAILED_USAGE}
 ${WORKER_USAGE}
+${DLQ_USAGE}
 
 Environment: DATABASE_URL, AMQP_URL, LOG_LEVEL (default info).`;
 
@@ -47,6 +49,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   relay: runRelay,
   'retry-failed': runRetryFailed,
   worker: runWorker,
+  dlq: runDlq,
 };
 
 async function main(argv: string[]): Promise<number> {

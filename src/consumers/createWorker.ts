@@ -16,15 +16,11 @@ import type { PrismaRootClient } from '../relay/relayStore.js';
 import { backoffDelay } from '../timing/backoffDelay.js';
 import { sleep } from '../timing/sleep.js';
 import { declareConsumerTopology, dlqName, retryDelayFor, retryQueueName, type WorkerTopology } from './consumerTopology.js';
+import { HEADER_DEAD_AT, HEADER_DEAD_CONSUMER, HEADER_DEAD_ERROR, HEADER_DEAD_REASON } from './deadLetterHeaders.js';
 import { HEADER_ATTEMPT } from './decodeDelivery.js';
 import { resolveConsumer, type ConsumerDefinition, type DeadLetter, type ResolvedConsumer } from './defineConsumer.js';
 import { handleDelivery, type Verdict } from './handleDelivery.js';
 import { matchesTopic } from './topicPattern.js';
-
-export const HEADER_DEAD_REASON = 'outbox-dead-reason';
-export const HEADER_DEAD_ERROR = 'outbox-dead-error';
-export const HEADER_DEAD_CONSUMER = 'outbox-dead-consumer';
-export const HEADER_DEAD_AT = 'outbox-dead-at';
 
 export interface WorkerOptions {
   /** The app's Prisma client (root): each delivery runs in one of its interactive transactions. */
@@ -130,6 +126,7 @@ export function createWorker(options: WorkerOptions): Worker {
   let loop: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
   const limiters = new Map(consumers.map((consumer) => [consumer.name, createLimiter(consumer.concurrency)]));
+  let consumerChannels: Channel[] = [];
 
   /** Republishes a delivery (retry tier, dead-letter queue) and waits for the broker's confirm. */
   function republish(channel: ConfirmChannel, exchange: string, routingKey: string, message: ConsumeMessage, headers: Record<string, unknown>): Promise<void> {
@@ -233,6 +230,7 @@ export function createWorker(options: WorkerOptions): Worker {
       });
       channels.push({ channel, tag: consumerTag });
     }
+    consumerChannels = channels.map(({ channel }) => channel);
     logger.info({ consumers: consumers.map((consumer) => consumer.name) }, 'consuming');
     await new Promise<void>((resolve) => {
       model.once('close', () => resolve());
@@ -286,6 +284,9 @@ export function createWorker(options: WorkerOptions): Worker {
         const drained = Promise.all([...limiters.values()].map((limiter) => limiter.drained()));
         const timedOut = await Promise.race([drained.then(() => false), sleep(config.drainTimeoutMs).then(() => true)]);
         if (timedOut) logger.warn({ drainTimeoutMs: config.drainTimeoutMs }, 'handlers still running at the drain timeout; their deliveries will be redelivered');
+        // Channels before the connection: a connection close can overtake acks still queued on a channel.
+        await Promise.all(consumerChannels.map((channel) => channel.close().catch(() => {})));
+        consumerChannels = [];
         await broker?.close();
         broker = undefined;
         loop = undefined;

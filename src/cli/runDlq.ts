@@ -1,0 +1,62 @@
+// `outbox dlq list|replay|purge <consumer>`: a consumer's dead-letter queue.
+import { parseArgs } from 'node:util';
+import amqp from 'amqplib';
+import { parseAmqpUrls } from '../broker/amqpUrls.js';
+import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../consumers/deadLetterQueue.js';
+import { OutboxError } from '../errors.js';
+import { createLogger } from '../logging/createLogger.js';
+import { createPgRelayStore } from '../relay/relayStore.js';
+import { readAmqpUrl } from './readAmqpUrl.js';
+import { readDatabaseUrl } from './readDatabaseUrl.js';
+
+export const DLQ_USAGE = `  dlq list <consumer>     Show dead letters (left in place)      --limit <n> (100), --json
+  dlq replay <consumer>   Back to the work queue, attempt 1, inbox reopened (DATABASE_URL too)
+            --id <messageId>     only this one (repeatable)     --all   every dead letter
+  dlq purge <consumer>    Delete the consumer's dead letters`;
+
+export async function runDlq(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { id: { type: 'string', multiple: true }, all: { type: 'boolean', default: false }, limit: { type: 'string', default: '100' }, json: { type: 'boolean', default: false } },
+    allowPositionals: true,
+    strict: true,
+  });
+  const [action, consumer] = positionals;
+  if (!action || !['list', 'replay', 'purge'].includes(action) || !consumer) {
+    throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'usage: outbox dlq list|replay|purge <consumer>');
+  }
+  if (action === 'replay' && !values.all && !values.id?.length) throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'dlq replay needs --id <messageId> or --all');
+  const logger = createLogger();
+  const connection = await amqp.connect(parseAmqpUrls(readAmqpUrl())[0]!);
+  const channel = await connection.createConfirmChannel();
+  // A refused operation (e.g. no such queue) closes the channel with an 'error' event; the awaited call reports it.
+  channel.on('error', () => {});
+  connection.on('error', () => {});
+  try {
+    await channel.checkQueue(`${consumer}.dlq`).catch(() => {
+      throw new OutboxError('OUTBOX_INVALID_OPTIONS', `no dead-letter queue ${consumer}.dlq (is "${consumer}" a consumer's name?)`);
+    });
+    if (action === 'list') {
+      const letters = await listDeadLetters(channel, consumer, Number(values.limit));
+      if (values.json) process.stdout.write(`${JSON.stringify(letters, null, 2)}\n`);
+      else if (letters.length === 0) process.stdout.write(`${consumer}.dlq is empty\n`);
+      else console.table(letters);
+    } else if (action === 'purge') {
+      const purged = await purgeDeadLetters(channel, consumer);
+      logger.info({ consumer, purged }, `purged ${purged} dead letter(s)`);
+    } else {
+      const store = createPgRelayStore(readDatabaseUrl(), 1, () => {});
+      try {
+        const replayed = await replayDeadLetters(channel, store.query, consumer, values.all ? 'all' : { messageIds: values.id ?? [] });
+        logger.info({ consumer, replayed: replayed.length, messageIds: replayed }, `replayed ${replayed.length} dead letter(s)`);
+      } finally {
+        await store.close();
+      }
+    }
+  } finally {
+    // The channel first: closing the connection alone can overtake the acks still
+    // queued on the channel (seen: replayed dead letters left in the DLQ).
+    await channel.close().catch(() => {});
+    await connection.close().catch(() => {});
+  }
+}
