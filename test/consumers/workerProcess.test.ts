@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishRaw } from '../support/publishRaw.js';
 import { startOutboxCli, type CliProcess } from '../support/outboxCli.js';
-import { createTestBroker, eventually, type TestBroker } from '../support/testBroker.js';
+import { createTestBroker, eventually, takeAll, type TestBroker } from '../support/testBroker.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
 
 let db: TestDatabase;
@@ -37,6 +37,29 @@ async function effects(messageId: string): Promise<number> {
 }
 
 describe('worker process', () => {
+  it('a message that kills the worker every time is dead-lettered by the quorum queue’s delivery limit', { timeout: 90_000 }, async () => {
+    const consumer = 'crash-loop';
+    const env = { CONSUMER_NAME: consumer, KILL_IN_HANDLER: '1', DELIVERY_LIMIT: '2' };
+    const first = worker(env);
+    await eventually(() => first.output().includes('"consuming"'), 30_000, 'the worker to consume');
+    const messageId = publishRaw(broker.channel, { type: 'test.anything', payload: 'poison pill' });
+    expect((await first.exited).signal).toBe('SIGKILL');
+    let restarts = 0;
+    while ((await broker.channel.checkQueue(`${consumer}.dlq`)).messageCount === 0) {
+      restarts += 1;
+      expect(restarts, 'restarts before the delivery limit caught the message').toBeLessThanOrEqual(5);
+      const next = worker(env);
+      // It either dies on the redelivery or, once the limit is reached, idles: give it a moment.
+      await Promise.race([next.exited, new Promise((resolve) => setTimeout(resolve, 4000))]);
+      next.child.kill('SIGKILL');
+      await next.exited;
+    }
+    const [dead] = await takeAll(broker.channel, `${consumer}.dlq`);
+    expect(dead!.properties.messageId).toBe(messageId);
+    expect(dead!.properties.headers?.['x-death']?.[0]?.reason).toBe('delivery_limit');
+    expect((await broker.channel.checkQueue(consumer)).messageCount).toBe(0);
+  });
+
   it('SIGKILL after commit, before ack: the redelivery is skipped as a duplicate; one effect', async () => {
     const doomed = worker({ KILL_AFTER_COMMIT: '1' });
     await eventually(() => doomed.output().includes('"consuming"'), 30_000, 'the worker to consume');
