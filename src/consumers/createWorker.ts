@@ -234,7 +234,9 @@ export function createWorker(options: WorkerOptions): Worker {
     logger.info({ consumers: consumers.map((consumer) => consumer.name) }, 'consuming');
     await new Promise<void>((resolve) => {
       model.once('close', () => resolve());
-      signal.addEventListener('abort', () => resolve(), { once: true });
+      // stop() may have come while the channels were being opened.
+      if (signal.aborted) resolve();
+      else signal.addEventListener('abort', () => resolve(), { once: true });
     });
     if (signal.aborted) {
       // Stop taking deliveries; those already prefetched but not started are requeued when the channel closes.
@@ -282,7 +284,9 @@ export function createWorker(options: WorkerOptions): Worker {
         controller!.abort();
         await loop;
         const drained = Promise.all([...limiters.values()].map((limiter) => limiter.drained()));
-        const timedOut = await Promise.race([drained.then(() => false), sleep(config.drainTimeoutMs).then(() => true)]);
+        const drainDeadline = new AbortController();
+        const timedOut = await Promise.race([drained.then(() => false), sleep(config.drainTimeoutMs, drainDeadline.signal).then(() => !drainDeadline.signal.aborted)]);
+        drainDeadline.abort();
         if (timedOut) logger.warn({ drainTimeoutMs: config.drainTimeoutMs }, 'handlers still running at the drain timeout; their deliveries will be redelivered');
         // Channels before the connection: a connection close can overtake acks still queued on a channel.
         await Promise.all(consumerChannels.map((channel) => channel.close().catch(() => {})));

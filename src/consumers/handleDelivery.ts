@@ -1,5 +1,5 @@
 // One delivery, start to verdict: decode, then in one transaction record the
-// inbox receipt, run the handler, mark done, commit. The caller acts on the
+// inbox receipt (as done), run the handler, commit. The caller acts on the
 // verdict on the broker (ack, retry, dead-letter) only after this returns, so
 // nothing is acknowledged before its transaction committed.
 import type { ConsumeMessage } from 'amqplib';
@@ -9,7 +9,7 @@ import type { RawSqlClient } from '../outbox/transactionClient.js';
 import type { PrismaRootClient, QueryRows } from '../relay/relayStore.js';
 import { decodeDelivery } from './decodeDelivery.js';
 import type { ResolvedConsumer } from './defineConsumer.js';
-import { markInboxDone, recordInboxFailure, recordInboxReceipt } from './inbox.js';
+import { recordInboxFailure, recordInboxReceipt } from './inbox.js';
 import { NonRetryableError } from './nonRetryableError.js';
 
 export type Verdict =
@@ -47,8 +47,7 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
     const outcome = await prisma.$transaction(
       async (tx) => {
         const query = queryWith(tx);
-        const before = await recordInboxReceipt(query, consumer.name, messageId);
-        if (before !== 'processing') return before;
+        if (!(await recordInboxReceipt(query, consumer.name, messageId))) return 'duplicate' as const;
         logger.info('work started');
         handlerStarted = true;
         await consumer.handle({
@@ -60,7 +59,6 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
           correlationId: decoded.correlationId,
           logger,
         });
-        await markInboxDone(query, consumer.name, messageId);
         return 'handled' as const;
       },
       { timeout: transactionTimeoutMs, maxWait: transactionTimeoutMs },
@@ -69,7 +67,7 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
       logger.info('work finished');
       return { action: 'ack', outcome: 'done' };
     }
-    logger.info({ inboxStatus: outcome }, 'skipped: already handled (duplicate delivery)');
+    logger.info('skipped: already done or dead (duplicate delivery)');
     return { action: 'ack', outcome: 'duplicate' };
   } catch (error) {
     const handlerFailed = handlerStarted;

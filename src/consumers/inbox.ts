@@ -6,28 +6,25 @@ import type { QueryRows } from '../relay/relayStore.js';
 export type InboxStatus = 'processing' | 'done' | 'dead';
 
 /**
- * Records the receipt and locks the row for the transaction: a concurrent
- * delivery of the same message waits here until this one commits, then reads
- * "done". Returns the status before this delivery ("processing" when new).
- * Parameters: consumer, message id.
+ * Records the receipt as done, in the handler's transaction, before the handler
+ * runs: if the handler or the commit fails, the transaction takes "done" back
+ * with the handler's writes. The row stays locked until the transaction ends
+ * (ON CONFLICT locks it even when its WHERE declines the update), so a concurrent
+ * delivery of the same message waits here, then finds it done.
+ * Returns true when this delivery must run the handler (a new message, or one
+ * whose earlier attempts failed); false for a duplicate of done work or a dead
+ * message (until replayed). One statement where a receipt, then a "mark done",
+ * would be two round trips. Parameters: consumer, message id.
  */
-export async function recordInboxReceipt(query: QueryRows, consumer: string, messageId: string): Promise<InboxStatus> {
-  const [row] = await query<{ status: InboxStatus }>(sql`
-    INSERT INTO outbox_inbox AS inbox (consumer, message_id, status, attempts)
-    VALUES (${consumer}, ${messageId}::uuid, 'processing', 1)
+export async function recordInboxReceipt(query: QueryRows, consumer: string, messageId: string): Promise<boolean> {
+  const rows = await query<{ run: true }>(sql`
+    INSERT INTO outbox_inbox AS inbox (consumer, message_id, status, attempts, done_at)
+    VALUES (${consumer}, ${messageId}::uuid, 'done', 1, now())
     ON CONFLICT (consumer, message_id) DO UPDATE
-       SET attempts = CASE WHEN inbox.status = 'processing' THEN inbox.attempts + 1 ELSE inbox.attempts END,
-           updated_at = now()
-    RETURNING status::text AS "status"`);
-  return row!.status;
-}
-
-/** The handler's work committed with this. Parameters: consumer, message id. */
-export async function markInboxDone(query: QueryRows, consumer: string, messageId: string): Promise<void> {
-  await query(sql`
-    UPDATE outbox_inbox SET status = 'done', done_at = now(), updated_at = now(), last_error = NULL
-     WHERE consumer = ${consumer} AND message_id = ${messageId}::uuid
-    RETURNING 1`);
+       SET status = 'done', attempts = inbox.attempts + 1, done_at = now(), last_error = NULL, updated_at = now()
+     WHERE inbox.status = 'processing'
+    RETURNING true AS "run"`);
+  return rows.length === 1;
 }
 
 /**
