@@ -26,7 +26,20 @@ describe('the published package', () => {
   it('imports by package name, with the documented API', async () => {
     const { stdout } = await nodeImport(packageJson.name);
     expect(JSON.parse(stdout).sort()).toEqual(
-      ['OutboxError', 'createEventCatalog', 'createOutbox', 'createRelay', 'defineEvent', 'isOutboxError', 'migrateDatabase', 'outboxExtension'].sort(),
+      [
+        'NonRetryableError',
+        'OutboxError',
+        'createEventCatalog',
+        'createOutbox',
+        'createRelay',
+        'createWorker',
+        'defineConfig',
+        'defineConsumer',
+        'defineEvent',
+        'isOutboxError',
+        'migrateDatabase',
+        'outboxExtension',
+      ].sort(),
     );
   });
 
