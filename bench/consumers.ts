@@ -35,6 +35,8 @@ async function adminQuery(sql: string) {
 await adminQuery('DROP DATABASE IF EXISTS outbox_bench_consumers WITH (FORCE)');
 await migrateDatabase({ databaseUrl });
 const pool = new pg.Pool({ connectionString: databaseUrl, max: concurrency + 2 });
+// The benchmark database is dropped WITH (FORCE) at the end; a connection reporting that is expected.
+pool.on('error', () => {});
 const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
 type Tx = Parameters<Parameters<typeof prisma.$transaction>[0]>[0];
 const insertEffect = (tx: Tx, messageId: string) => tx.signupLog.create({ data: { userId: '00000000-0000-4000-8000-000000000000', messageId } });
