@@ -228,6 +228,25 @@ describe('a worker', () => {
     expect(handled).toEqual([good]);
   });
 
+  it('works on classic queues too, retries included', async () => {
+    const name = uniqueName('classic');
+    await startWorker(
+      defineConsumer<typeof testEvents, Tx>({
+        name,
+        events: ['test.anything'],
+        queueType: 'classic',
+        retryDelays: [100],
+        async handle({ tx, messageId, attempt }) {
+          if (attempt === 1) throw new Error('first try fails');
+          await recordSignup(tx, messageId, randomUUID());
+        },
+      }),
+    );
+    const messageId = publishRaw(broker.channel, { type: 'test.anything', payload: 'classic' });
+    await eventually(async () => (await effects(messageId)) === 1, 10_000, 'the retried message');
+    expect(await inbox(name, messageId)).toMatchObject({ status: 'done', attempts: 2 });
+  });
+
   it('refuses a consumer whose pattern matches no catalog event, or a bad definition', () => {
     const base = { prisma: db.prisma, amqpUrl: broker.url, events: testEvents, logger };
     const noMatch = { name: 'typo', events: ['order.plaed'], handle: async () => {} };
