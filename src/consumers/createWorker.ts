@@ -21,6 +21,7 @@ import { HEADER_ATTEMPT } from './decodeDelivery.js';
 import { resolveConsumer, type ConsumerDefinition, type DeadLetter, type ResolvedConsumer } from './defineConsumer.js';
 import { handleDelivery, type Verdict } from './handleDelivery.js';
 import { matchesTopic } from './topicPattern.js';
+import { createConcurrencyLimiter } from './concurrencyLimiter.js';
 
 export interface WorkerOptions {
   /** The app's Prisma client (root): each delivery runs in one of its interactive transactions. */
@@ -72,41 +73,6 @@ function resolveConsumers(options: WorkerOptions, catalog: EventCatalog): Resolv
   return consumers;
 }
 
-/** Runs up to `limit` tasks at once, queueing the rest in arrival order. */
-function createLimiter(limit: number) {
-  let running = 0;
-  const queued: (() => Promise<void>)[] = [];
-  const idle = new Set<() => void>();
-  const next = () => {
-    while (running < limit && queued.length > 0) {
-      const task = queued.shift()!;
-      running += 1;
-      void task().finally(() => {
-        running -= 1;
-        next();
-        if (running === 0 && queued.length === 0) for (const resolve of idle) resolve();
-      });
-    }
-  };
-  return {
-    run(task: () => Promise<void>) {
-      queued.push(task);
-      next();
-    },
-    /** Resolves when nothing runs or waits. */
-    drained(): Promise<void> {
-      if (running === 0 && queued.length === 0) return Promise.resolve();
-      return new Promise((resolve) => {
-        const done = () => {
-          idle.delete(done);
-          resolve();
-        };
-        idle.add(done);
-      });
-    },
-  };
-}
-
 export function createWorker(options: WorkerOptions): Worker {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) {
@@ -125,7 +91,7 @@ export function createWorker(options: WorkerOptions): Worker {
   let controller: AbortController | undefined;
   let loop: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
-  const limiters = new Map(consumers.map((consumer) => [consumer.name, createLimiter(consumer.concurrency)]));
+  const limiters = new Map(consumers.map((consumer) => [consumer.name, createConcurrencyLimiter(consumer.concurrency)]));
   let consumerChannels: Channel[] = [];
 
   /** Republishes a delivery (retry tier, dead-letter queue) and waits for the broker's confirm. */
@@ -170,21 +136,23 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   /** Carries out a verdict on the broker, then acknowledges the delivery. */
-  async function act(channel: Channel, confirms: ConfirmChannel, consumer: ResolvedConsumer, message: ConsumeMessage, verdict: Verdict): Promise<void> {
+  async function act(channel: Channel, consumer: ResolvedConsumer, message: ConsumeMessage, verdict: Verdict): Promise<void> {
+    // Asked for each time: a confirm channel that closed is re-opened by the connection.
+    const confirms = verdict.action === 'ack' ? undefined : await broker!.confirmChannel();
     switch (verdict.action) {
       case 'ack':
         break;
       case 'retry': {
         const delay = retryDelayFor(consumer, verdict.nextAttempt);
-        await republish(confirms, '', retryQueueName(consumer.name, delay), message, { [HEADER_ATTEMPT]: verdict.nextAttempt, 'outbox-last-error': verdict.error.slice(0, 1000) });
+        await republish(confirms!, '', retryQueueName(consumer.name, delay), message, { [HEADER_ATTEMPT]: verdict.nextAttempt, 'outbox-last-error': verdict.error.slice(0, 1000) });
         break;
       }
       case 'defer': {
-        await republish(confirms, '', retryQueueName(consumer.name, consumer.retryDelays[0]!), message, { [HEADER_ATTEMPT]: verdict.attempt });
+        await republish(confirms!, '', retryQueueName(consumer.name, consumer.retryDelays[0]!), message, { [HEADER_ATTEMPT]: verdict.attempt });
         break;
       }
       case 'dead-letter': {
-        await republish(confirms, config.deadLetterExchange, dlqName(consumer.name), message, {
+        await republish(confirms!, config.deadLetterExchange, dlqName(consumer.name), message, {
           [HEADER_DEAD_REASON]: verdict.reason,
           [HEADER_DEAD_ERROR]: verdict.error.slice(0, 2000),
           [HEADER_DEAD_CONSUMER]: consumer.name,
@@ -199,7 +167,7 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   let databaseAway = false;
-  async function onDelivery(channel: Channel, confirms: ConfirmChannel, consumer: ResolvedConsumer, message: ConsumeMessage): Promise<void> {
+  async function onDelivery(channel: Channel, consumer: ResolvedConsumer, message: ConsumeMessage): Promise<void> {
     try {
       const verdict = await handleDelivery(message, { prisma: options.prisma, catalog, consumer, logger, transactionTimeoutMs: config.transactionTimeoutMs });
       if (verdict.action === 'defer') {
@@ -209,7 +177,7 @@ export function createWorker(options: WorkerOptions): Worker {
         databaseAway = false;
         logger.info('database available again');
       }
-      await act(channel, confirms, consumer, message, verdict);
+      await act(channel, consumer, message, verdict);
     } catch (error) {
       // The channel or connection went away mid-way: without an ack the broker
       // redelivers, and the inbox turns a repeat of committed work into a skip.
@@ -218,15 +186,21 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   async function consumeOnce(model: ChannelModel, signal: AbortSignal): Promise<void> {
-    const confirms = await broker!.confirmChannel(signal);
+    // Declares the topology (on the confirm channel) before consuming from it.
+    await broker!.confirmChannel(signal);
     const channels: { channel: Channel; tag: string }[] = [];
     for (const consumer of consumers) {
       const channel = await model.createChannel();
       channel.on('error', (error: Error) => logger.warn({ err: { message: describe(error) }, consumer: consumer.name }, 'consumer channel error'));
+      // A consumer channel closed on its own (a channel error) would silently stop
+      // its consumer: start the whole connection afresh instead.
+      channel.on('close', () => {
+        if (!signal.aborted) model.close().catch(() => {});
+      });
       await channel.prefetch(consumer.prefetch);
       const limiter = limiters.get(consumer.name)!;
       const { consumerTag } = await channel.consume(consumer.name, (message) => {
-        if (message) limiter.run(() => onDelivery(channel, confirms, consumer, message));
+        if (message) limiter.run(() => onDelivery(channel, consumer, message));
       });
       channels.push({ channel, tag: consumerTag });
     }
