@@ -14,26 +14,16 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { PrismaClient } from '../generated/prisma/client.js';
-import { createWorker, defineConsumer, defineEvent, migrateDatabase } from '../src/index.js';
+import { createWorker, defineConsumer, defineEvent } from '../src/index.js';
+import { createBenchDatabase } from './support/benchDatabase.js';
 
 const { values } = parseArgs({ options: { messages: { type: 'string', default: '50000' }, concurrency: { type: 'string', default: '8' } } });
 const messages = Number(values.messages);
 const concurrency = Number(values.concurrency);
 
-const server = new URL(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres');
-server.pathname = '/outbox_bench_consumers';
-const databaseUrl = server.toString();
+const database = await createBenchDatabase('outbox_bench_consumers');
+const databaseUrl = database.url;
 const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const admin = new URL(databaseUrl);
-admin.pathname = '/postgres';
-async function adminQuery(sql: string) {
-  const client = new pg.Client({ connectionString: admin.toString() });
-  await client.connect();
-  await client.query(sql).finally(() => client.end());
-}
-
-await adminQuery('DROP DATABASE IF EXISTS outbox_bench_consumers WITH (FORCE)');
-await migrateDatabase({ databaseUrl });
 const pool = new pg.Pool({ connectionString: databaseUrl, max: concurrency + 2 });
 // The benchmark database is dropped WITH (FORCE) at the end; a connection reporting that is expected.
 pool.on('error', () => {});
@@ -111,5 +101,5 @@ console.log(`plain insert transactions: ${plainRate.toFixed(0)} tx/s`);
 console.log(`worker (broker + inbox + insert + ack): ${consumerRate.toFixed(0)} msg/s`);
 await prisma.$disconnect();
 await pool.end();
-await adminQuery('DROP DATABASE IF EXISTS outbox_bench_consumers WITH (FORCE)');
+await database.drop();
 console.log(`consumer/plain ratio=${(consumerRate / plainRate).toFixed(2)} consumer=${consumerRate.toFixed(0)} plain=${plainRate.toFixed(0)}`);

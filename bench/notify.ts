@@ -9,7 +9,8 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { z } from 'zod';
 import { PrismaClient } from '../generated/prisma/client.js';
-import { createOutbox, defineEvent, migrateDatabase } from '../src/index.js';
+import { createOutbox, defineEvent } from '../src/index.js';
+import { createBenchDatabase } from './support/benchDatabase.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,9 +23,8 @@ const transactions = Number(values.transactions);
 const concurrency = Number(values.concurrency);
 const rounds = Number(values.rounds);
 
-const server = new URL(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres');
-server.pathname = '/outbox_bench_notify';
-const databaseUrl = server.toString();
+const database = await createBenchDatabase('outbox_bench_notify');
+const databaseUrl = database.url;
 
 const orderPlaced = defineEvent('order.placed', z.object({ orderId: z.string() }));
 const quiet = createOutbox({ events: [orderPlaced] });
@@ -44,8 +44,9 @@ async function writeLoad(prisma: PrismaClient, outbox: typeof quiet): Promise<nu
   return transactions / ((performance.now() - started) / 1000);
 }
 
-await migrateDatabase({ databaseUrl });
 const pool = new pg.Pool({ connectionString: databaseUrl, max: concurrency });
+// The benchmark database is dropped WITH (FORCE) at the end; a connection reporting that is expected.
+pool.on('error', () => {});
 const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
 // A listener, as a relay would hold: notifications are queued for it.
 const listener = new pg.Client({ connectionString: databaseUrl });
@@ -66,13 +67,7 @@ const on = median(results.on);
 await listener.end();
 await prisma.$disconnect();
 await pool.end();
-// Leave the server as we found it.
-const maintenance = new URL(databaseUrl);
-maintenance.pathname = '/postgres';
-const admin = new pg.Client({ connectionString: maintenance.toString() });
-await admin.connect();
-await admin.query('DROP DATABASE IF EXISTS outbox_bench_notify WITH (FORCE)');
-await admin.end();
+await database.drop();
 console.log(`transactions=${transactions} concurrency=${concurrency} rounds=${rounds}`);
 console.log(`wakeRelay=off commits/s=${off.toFixed(0)}  (rounds: ${results.off.map((value) => value.toFixed(0)).join(', ')})`);
 console.log(`wakeRelay=on  commits/s=${on.toFixed(0)}  (rounds: ${results.on.map((value) => value.toFixed(0)).join(', ')})`);

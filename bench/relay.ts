@@ -11,7 +11,8 @@ import { parseArgs } from 'node:util';
 import amqp, { type ConfirmChannel } from 'amqplib';
 import pg from 'pg';
 import { pino } from 'pino';
-import { createRelay, migrateDatabase } from '../src/index.js';
+import { createRelay } from '../src/index.js';
+import { createBenchDatabase } from './support/benchDatabase.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,26 +30,17 @@ const seconds = Number(values.seconds);
 // The raw publisher's window of unconfirmed messages: the relay's default maxInFlight.
 const maxInFlight = 1500;
 
-const server = new URL(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres');
-server.pathname = '/outbox_bench_relay';
-const databaseUrl = server.toString();
+const database = await createBenchDatabase('outbox_bench_relay');
+const databaseUrl = database.url;
 const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const EXCHANGE = 'bench.outbox.events';
 const QUEUE = 'bench.outbox.tap';
 const payload = JSON.stringify({ orderId: '0b4b5f2e-6a63-4f61-9a53-d1f0f1c2a001', n: 12345 });
 const silent = pino({ level: 'silent' });
 
-const admin = new URL(databaseUrl);
-admin.pathname = '/postgres';
-async function adminQuery(sql: string) {
-  const client = new pg.Client({ connectionString: admin.toString() });
-  await client.connect();
-  await client.query(sql).finally(() => client.end());
-}
-
-await adminQuery('DROP DATABASE IF EXISTS outbox_bench_relay WITH (FORCE)');
-await migrateDatabase({ databaseUrl });
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 8 });
+// The benchmark database is dropped WITH (FORCE) at the end; a connection reporting that is expected.
+pool.on('error', () => {});
 const connection = await amqp.connect(amqpUrl, { noDelay: true });
 const setup = await connection.createChannel();
 await setup.assertExchange('outbox.unroutable', 'fanout', { durable: true });
@@ -127,6 +119,7 @@ async function relayDrain(count: number): Promise<{ rate: number; peakRssMiB: nu
 const insertOnly = `INSERT INTO outbox_message (id, event_type, payload) VALUES (gen_random_uuid(), 'order.placed', jsonb_build_object('n', $1::int)) RETURNING id::text`;
 const insertAndNotify = `WITH inserted AS (${insertOnly}) SELECT id, pg_notify('outbox_message', '') FROM inserted`;
 const writerPool = new pg.Pool({ connectionString: databaseUrl, max: 16 });
+writerPool.on('error', () => {});
 
 async function latency(wakeRelay: boolean): Promise<{ p50: number; p99: number; count: number }> {
   await pool.query('TRUNCATE outbox_message');
@@ -193,5 +186,5 @@ await setup.deleteExchange(EXCHANGE);
 await connection.close();
 await pool.end();
 await writerPool.end();
-await adminQuery('DROP DATABASE IF EXISTS outbox_bench_relay WITH (FORCE)');
+await database.drop();
 console.log(`relay/raw ratio=${(relayed.rate / raw).toFixed(2)} relay=${relayed.rate.toFixed(0)} raw=${raw.toFixed(0)} peakRssMiB=${relayed.peakRssMiB}`);

@@ -76,6 +76,8 @@ export async function loadSchemaEngine(
   // a lingering connection would, among other things, keep the database from being
   // used as a template or dropped.
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  // An idle connection dropped by the server must not crash the process; the engine's next query reports it.
+  pool.on('error', () => {});
   const adapterFactory = bindMigrationAwareSqlAdapterFactory(new WholeScriptPgAdapterFactory(pool));
   try {
     const engine = await engineBindings.SchemaEngine.new(
