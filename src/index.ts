@@ -32,3 +32,10 @@ export {
 export { createWorker, type Worker, type WorkerOptions } from './consumers/createWorker.js';
 export { NonRetryableError } from './consumers/nonRetryableError.js';
 export { defineConfig, type OutboxConfig } from './config/defineConfig.js';
+export {
+  createReconciler,
+  type Reconciler,
+  type ReconcilerOptions,
+  type ReconcileReport,
+  type ConsumerReconciliation,
+} from './reconciler/createReconciler.js';

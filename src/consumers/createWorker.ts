@@ -12,7 +12,7 @@ import { redactSecrets } from '../logging/redactUrl.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
 import { createEventCatalog, type EventCatalog } from '../outbox/eventCatalog.js';
 import { toZodIssues } from '../outbox/publishOptions.js';
-import type { PrismaRootClient } from '../relay/relayStore.js';
+import { prismaQueryRows, type PrismaRootClient } from '../relay/relayStore.js';
 import { backoffDelay } from '../timing/backoffDelay.js';
 import { sleep } from '../timing/sleep.js';
 import { declareConsumerTopology, dlqName, retryDelayFor, retryQueueName, type WorkerTopology } from './consumerTopology.js';
@@ -21,6 +21,7 @@ import { HEADER_ATTEMPT } from './decodeDelivery.js';
 import { resolveConsumer, type ConsumerDefinition, type DeadLetter, type ResolvedConsumer } from './defineConsumer.js';
 import { handleDelivery, type Verdict } from './handleDelivery.js';
 import { matchesTopic } from './topicPattern.js';
+import { registerConsumers } from './registerConsumers.js';
 import { createConcurrencyLimiter } from './concurrencyLimiter.js';
 
 export interface WorkerOptions {
@@ -247,6 +248,7 @@ export function createWorker(options: WorkerOptions): Worker {
           for (const consumer of consumers) await declareConsumerTopology(channel, topology, consumer);
         },
       });
+      await registerConsumers(prismaQueryRows(options.prisma), consumers.map((consumer) => consumer.name));
       // Declare before returning, so that a caller publishing right after start() has queues bound.
       await broker.confirmChannel(controller.signal);
       loop = run(controller.signal);

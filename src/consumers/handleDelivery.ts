@@ -5,8 +5,7 @@
 import type { ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { EventCatalog } from '../outbox/eventCatalog.js';
-import type { RawSqlClient } from '../outbox/transactionClient.js';
-import type { PrismaRootClient, QueryRows } from '../relay/relayStore.js';
+import { prismaQueryRows, type PrismaRootClient } from '../relay/relayStore.js';
 import { decodeDelivery } from './decodeDelivery.js';
 import type { ResolvedConsumer } from './defineConsumer.js';
 import { recordInboxFailure, recordInboxReceipt } from './inbox.js';
@@ -28,8 +27,6 @@ export interface DeliveryContext {
   transactionTimeoutMs: number;
 }
 
-const queryWith = (client: RawSqlClient): QueryRows => async (query) => (await client.$queryRaw(query)) as never;
-
 export async function handleDelivery(message: ConsumeMessage, context: DeliveryContext): Promise<Verdict> {
   const { prisma, catalog, consumer, transactionTimeoutMs } = context;
   const decoded = decodeDelivery(message, catalog);
@@ -46,7 +43,7 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
   try {
     const outcome = await prisma.$transaction(
       async (tx) => {
-        const query = queryWith(tx);
+        const query = prismaQueryRows(tx);
         if (!(await recordInboxReceipt(query, consumer.name, messageId))) return 'duplicate' as const;
         logger.info('work started');
         handlerStarted = true;
@@ -77,7 +74,7 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
     // Recording the failure doubles as a database health check: if it fails too,
     // the database is away and the attempt is not the message's fault.
     try {
-      await recordInboxFailure(queryWith(prisma), consumer.name, messageId, dead && handlerFailed ? 'dead' : 'processing', attempt, text);
+      await recordInboxFailure(prismaQueryRows(prisma), consumer.name, messageId, dead && handlerFailed ? 'dead' : 'processing', attempt, text);
     } catch {
       return { action: 'defer', messageId, eventType, attempt, error: text };
     }

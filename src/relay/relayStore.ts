@@ -59,11 +59,14 @@ export function createPgRelayStore(databaseUrl: string, maxConnections: number, 
   };
 }
 
+/** Statements through a Prisma client (root or transaction). */
+export const prismaQueryRows =
+  (client: RawSqlClient): QueryRows =>
+  async <Row>(query: Sql) =>
+    (await client.$queryRaw<Row[]>(query)) as Row[];
+
 export function createPrismaRelayStore(prisma: PrismaRootClient): RelayStore {
-  const run =
-    (client: RawSqlClient): QueryRows =>
-    async <Row>(query: Sql) =>
-      (await client.$queryRaw<Row[]>(query)) as Row[];
+  const run = prismaQueryRows;
   return {
     query: run(prisma),
     transaction: (work, timeoutMs) => prisma.$transaction((tx) => work(run(tx)), { timeout: timeoutMs, maxWait: timeoutMs }),
