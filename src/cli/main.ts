@@ -10,6 +10,7 @@ import { RELAY_USAGE, runRelay } from './runRelay.js';
 import { RETRY_FAILED_USAGE, runRetryFailed } from './runRetryFailed.js';
 import { runWorker, WORKER_USAGE } from './runWorker.js';
 import { DLQ_USAGE, runDlq } from './runDlq.js';
+import { RECONCILE_USAGE, runReconcile } from './runReconcile.js';
 
 const USAGE = `Usage: outbox <command> [options]
 
@@ -22,6 +23,7 @@ ${RELAY_USAGE}
 ${RETRY_FAILED_USAGE}
 ${WORKER_USAGE}
 ${DLQ_USAGE}
+${RECONCILE_USAGE}
 
 Environment: DATABASE_URL, AMQP_URL, LOG_LEVEL (default info).`;
 
@@ -50,6 +52,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   'retry-failed': runRetryFailed,
   worker: runWorker,
   dlq: runDlq,
+  reconcile: runReconcile,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -31,6 +31,7 @@ describe('the published package', () => {
         'OutboxError',
         'createEventCatalog',
         'createOutbox',
+        'createReconciler',
         'createRelay',
         'createWorker',
         'defineConfig',

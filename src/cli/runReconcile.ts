@@ -1,0 +1,48 @@
+// `outbox reconcile [--once] --config outbox.config.ts`: re-schedule side effects
+// not done, on the config's consumers. Without --once: on a schedule until signalled.
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/defineConfig.js';
+import { createLogger } from '../logging/createLogger.js';
+import { createReconciler } from '../reconciler/createReconciler.js';
+import { readAmqpUrl } from './readAmqpUrl.js';
+import { untilSignalled } from './untilSignalled.js';
+
+export const RECONCILE_USAGE = `  reconcile Re-schedule side effects not done (AMQP_URL; the config brings its Prisma client).
+            --config <path>      default outbox.config.ts
+            --once               one run now, its report as JSON on stdout
+            --schedule <cron>    default "0 * * * *" (hourly)
+            --grace <minutes>    default 15: younger messages may still be on their way`;
+
+export async function runReconcile(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string', default: 'outbox.config.ts' },
+      once: { type: 'boolean', default: false },
+      schedule: { type: 'string' },
+      grace: { type: 'string' },
+    },
+    strict: true,
+  });
+  const config = await loadConfig(values.config);
+  const logger = createLogger();
+  const reconciler = createReconciler({
+    prisma: await config.prismaClient(),
+    amqpUrl: readAmqpUrl(),
+    events: config.events,
+    consumers: config.consumers,
+    schedule: values.schedule,
+    graceMs: values.grace === undefined ? undefined : Number(values.grace) * 60_000,
+    logger,
+  });
+  if (values.once) {
+    try {
+      process.stdout.write(`${JSON.stringify(await reconciler.runOnce())}\n`);
+    } finally {
+      await reconciler.stop();
+    }
+    return;
+  }
+  reconciler.start();
+  await untilSignalled(logger, () => reconciler.stop());
+}
