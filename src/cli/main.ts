@@ -11,6 +11,7 @@ import { RETRY_FAILED_USAGE, runRetryFailed } from './runRetryFailed.js';
 import { runWorker, WORKER_USAGE } from './runWorker.js';
 import { DLQ_USAGE, runDlq } from './runDlq.js';
 import { RECONCILE_USAGE, runReconcile } from './runReconcile.js';
+import { runStatus, STATUS_USAGE } from './runStatus.js';
 
 const USAGE = `Usage: outbox <command> [options]
 
@@ -24,6 +25,7 @@ ${RETRY_FAILED_USAGE}
 ${WORKER_USAGE}
 ${DLQ_USAGE}
 ${RECONCILE_USAGE}
+${STATUS_USAGE}
 
 Environment: DATABASE_URL, AMQP_URL, LOG_LEVEL (default info).`;
 
@@ -53,6 +55,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   worker: runWorker,
   dlq: runDlq,
   reconcile: runReconcile,
+  status: runStatus,
 };
 
 async function main(argv: string[]): Promise<number> {
