@@ -12,6 +12,8 @@ import { runWorker, WORKER_USAGE } from './runWorker.js';
 import { DLQ_USAGE, runDlq } from './runDlq.js';
 import { RECONCILE_USAGE, runReconcile } from './runReconcile.js';
 import { runStatus, STATUS_USAGE } from './runStatus.js';
+import { REPLAY_USAGE, runReplay } from './runReplay.js';
+import { PRUNE_USAGE, runPrune } from './runPrune.js';
 
 const USAGE = `Usage: outbox <command> [options]
 
@@ -26,6 +28,8 @@ ${WORKER_USAGE}
 ${DLQ_USAGE}
 ${RECONCILE_USAGE}
 ${STATUS_USAGE}
+${REPLAY_USAGE}
+${PRUNE_USAGE}
 
 Environment: DATABASE_URL, AMQP_URL, LOG_LEVEL (default info).`;
 
@@ -56,6 +60,8 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   dlq: runDlq,
   reconcile: runReconcile,
   status: runStatus,
+  replay: runReplay,
+  prune: runPrune,
 };
 
 async function main(argv: string[]): Promise<number> {

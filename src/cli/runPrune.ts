@@ -1,0 +1,23 @@
+// `outbox prune --older-than <duration> [--horizon <duration>]`.
+import { parseArgs } from 'node:util';
+import { createLogger } from '../logging/createLogger.js';
+import { pruneOutbox } from '../operations/pruneOutbox.js';
+import { createPgRelayStore } from '../relay/relayStore.js';
+import { parseDuration } from './parseDuration.js';
+import { readDatabaseUrl } from './readDatabaseUrl.js';
+
+export const PRUNE_USAGE = `  prune     Delete published outbox rows and inbox rows past retention, in small batches (DATABASE_URL).
+            --older-than <30d>   required     --horizon <7d>   rows older are no longer owed to anyone`;
+
+export async function runPrune(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { 'older-than': { type: 'string' }, horizon: { type: 'string', default: '7d' } }, strict: true });
+  const olderThanMs = parseDuration(values['older-than'] ?? '', '--older-than');
+  const horizonMs = parseDuration(values.horizon, '--horizon');
+  const store = createPgRelayStore(readDatabaseUrl(), 1, () => {});
+  try {
+    const report = await pruneOutbox(store.query, { olderThanMs, horizonMs });
+    createLogger().info(report, `pruned ${report.outboxRows} outbox row(s) and ${report.inboxRows} inbox row(s)`);
+  } finally {
+    await store.close();
+  }
+}

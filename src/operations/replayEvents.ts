@@ -1,0 +1,68 @@
+// Deliberate backfill: stored events of a time window sent again to one consumer's
+// queue (the outbox table as an event store). Throttled; idempotent, since the
+// consumer's inbox skips what it already did (and those are not even sent).
+import { sqltag as sql } from '@prisma/client/runtime/client';
+import type { ConfirmChannel } from 'amqplib';
+import type { ResolvedConsumer } from '../consumers/defineConsumer.js';
+import { matchesTopic } from '../consumers/topicPattern.js';
+import type { ClaimedMessage } from '../relay/claimBatch.js';
+import { messageProperties } from '../relay/publishBatch.js';
+import type { QueryRows } from '../relay/relayStore.js';
+import { createRateLimiter } from '../timing/rateLimiter.js';
+
+export const HEADER_REPLAYED_AT = 'outbox-replayed-at';
+
+export interface ReplayWindow {
+  since: Date;
+  until?: Date;
+  /** Narrows the consumer's own patterns further, e.g. "order.*". */
+  typePattern?: string;
+}
+
+/** Returns the ids sent, in write order. Parameters of each page: consumer, types, since, until, after seq, page size. */
+export async function replayEvents(
+  query: QueryRows,
+  channel: ConfirmChannel,
+  consumer: ResolvedConsumer,
+  catalogTypes: readonly string[],
+  window: ReplayWindow,
+  options: { ratePerSecond: number; appId: string; pageSize?: number },
+): Promise<string[]> {
+  const types = catalogTypes.filter(
+    (type) => consumer.events.some((pattern) => matchesTopic(pattern, type)) && (!window.typePattern || matchesTopic(window.typePattern, type)),
+  );
+  const rateLimiter = createRateLimiter(options.ratePerSecond);
+  const replayedAt = new Date().toISOString();
+  const sent: string[] = [];
+  for (let after = '0'; ; ) {
+    const page = await query<ClaimedMessage & { seq: string }>(sql`
+      SELECT m.id::text AS "id", m.seq::text AS "seq", m.event_type AS "eventType", m.event_version AS "eventVersion",
+             m.ordering_key AS "orderingKey", m.payload::text AS "payload", m.headers::text AS "headers",
+             m.created_at AS "createdAt", m.attempts AS "attempts"
+        FROM outbox_message m
+       WHERE m.seq > ${after}::bigint
+         AND m.status = 'published'
+         AND m.event_type = ANY(${types}::varchar[])
+         AND m.created_at >= ${window.since}::timestamptz
+         AND (${window.until ?? null}::timestamptz IS NULL OR m.created_at < ${window.until ?? null}::timestamptz)
+         AND NOT EXISTS (SELECT 1 FROM outbox_inbox i WHERE i.consumer = ${consumer.name} AND i.message_id = m.id AND i.status IN ('done', 'dead'))
+       ORDER BY m.seq
+       LIMIT ${options.pageSize ?? 500}`);
+    if (page.length === 0) return sent;
+    // In write order (per-key order holds for the replay too), confirms streamed.
+    const confirms: Promise<void>[] = [];
+    for (const message of page) {
+      if (rateLimiter.limited) await rateLimiter.take();
+      const properties = messageProperties(message, options.appId);
+      properties.headers = { ...properties.headers, [HEADER_REPLAYED_AT]: replayedAt };
+      confirms.push(
+        new Promise<void>((resolve, reject) => {
+          channel.publish('', consumer.name, Buffer.from(message.payload, 'utf8'), properties, (error: unknown) => (error ? reject(error) : resolve()));
+        }),
+      );
+    }
+    await Promise.all(confirms);
+    sent.push(...page.map((message) => message.id));
+    after = page[page.length - 1]!.seq;
+  }
+}
