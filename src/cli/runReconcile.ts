@@ -6,12 +6,14 @@ import { createLogger } from '../logging/createLogger.js';
 import { createReconciler } from '../reconciler/createReconciler.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
 import { untilSignalled } from './untilSignalled.js';
+import { METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
 
 export const RECONCILE_USAGE = `  reconcile Re-schedule side effects not done (AMQP_URL; the config brings its Prisma client).
             --config <path>      default outbox.config.ts
             --once               one run now, its report as JSON on stdout
             --schedule <cron>    default "0 * * * *" (hourly)
-            --grace <minutes>    default 15: younger messages may still be on their way`;
+            --grace <minutes>    default 15: younger messages may still be on their way
+            ${METRICS_USAGE}`;
 
 export async function runReconcile(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -21,11 +23,13 @@ export async function runReconcile(args: string[]): Promise<void> {
       once: { type: 'boolean', default: false },
       schedule: { type: 'string' },
       grace: { type: 'string' },
+      ...METRICS_OPTION,
     },
     strict: true,
   });
   const config = await loadConfig(values.config);
   const logger = createLogger();
+  const metrics = await startMetrics(values.once ? undefined : values['metrics-port'], logger);
   const reconciler = createReconciler({
     prisma: await config.prismaClient(),
     amqpUrl: readAmqpUrl(),
@@ -34,6 +38,7 @@ export async function runReconcile(args: string[]): Promise<void> {
     schedule: values.schedule,
     graceMs: values.grace === undefined ? undefined : Number(values.grace) * 60_000,
     logger,
+    ...(metrics.registry ? { metrics: metrics.registry } : {}),
   });
   if (values.once) {
     try {
@@ -45,4 +50,5 @@ export async function runReconcile(args: string[]): Promise<void> {
   }
   reconciler.start();
   await untilSignalled(logger, () => reconciler.stop());
+  await metrics.close();
 }

@@ -7,6 +7,7 @@ import { createRelay } from '../relay/createRelay.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
 import { untilSignalled } from './untilSignalled.js';
+import { METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
 
 export const RELAY_USAGE = `  relay     Publish pending outbox rows to RabbitMQ (DATABASE_URL, AMQP_URL).
             --once               publish what is due now, then exit
@@ -15,7 +16,8 @@ export const RELAY_USAGE = `  relay     Publish pending outbox rows to RabbitMQ 
             --max-in-flight <n>  unconfirmed messages at most, default 1500
             --poll-interval <ms> default 100
             --max-rate <n>       publishes per second at most, default no cap
-            --listen             also wake up on NOTIFY from createOutbox({ wakeRelay: true })`;
+            --listen             also wake up on NOTIFY from createOutbox({ wakeRelay: true })
+            ${METRICS_USAGE}`;
 
 const numberOption = (value: string | undefined) => (value === undefined ? undefined : Number(value));
 
@@ -30,10 +32,12 @@ export async function runRelay(args: string[]): Promise<void> {
       'poll-interval': { type: 'string' },
       'max-rate': { type: 'string' },
       listen: { type: 'boolean', default: false },
+      ...METRICS_OPTION,
     },
     strict: true,
   });
   const logger = createLogger();
+  const metrics = await startMetrics(values['metrics-port'], logger);
   const relay = createRelay({
     databaseUrl: readDatabaseUrl(),
     amqpUrl: readAmqpUrl(),
@@ -44,6 +48,7 @@ export async function runRelay(args: string[]): Promise<void> {
     maxPublishRate: numberOption(values['max-rate']),
     listenForWakeUps: values.listen,
     logger,
+    ...(metrics.registry ? { metrics: metrics.registry } : {}),
   });
 
   if (values.once) {
@@ -52,10 +57,12 @@ export async function runRelay(args: string[]): Promise<void> {
       logger.info(report, 'relay --once done');
     } finally {
       await relay.stop();
+      await metrics.close();
     }
     return;
   }
 
   await relay.start();
   await untilSignalled(logger, () => relay.stop());
+  await metrics.close();
 }

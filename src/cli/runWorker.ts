@@ -6,15 +6,26 @@ import { createWorker } from '../consumers/createWorker.js';
 import { createLogger } from '../logging/createLogger.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
 import { untilSignalled } from './untilSignalled.js';
+import { METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
 
 export const WORKER_USAGE = `  worker    Run the consumers of a config module (AMQP_URL; the config brings its Prisma client).
-            --config <path>      default outbox.config.ts`;
+            --config <path>      default outbox.config.ts
+            ${METRICS_USAGE}`;
 
 export async function runWorker(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', default: 'outbox.config.ts' } }, strict: true });
+  const { values } = parseArgs({ args, options: { config: { type: 'string', default: 'outbox.config.ts' }, ...METRICS_OPTION }, strict: true });
   const config = await loadConfig(values.config);
   const logger = createLogger();
-  const worker = createWorker({ prisma: await config.prismaClient(), amqpUrl: readAmqpUrl(), events: config.events, consumers: config.consumers, logger });
+  const metrics = await startMetrics(values['metrics-port'], logger);
+  const worker = createWorker({
+    prisma: await config.prismaClient(),
+    amqpUrl: readAmqpUrl(),
+    events: config.events,
+    consumers: config.consumers,
+    logger,
+    ...(metrics.registry ? { metrics: metrics.registry } : {}),
+  });
   await worker.start();
   await untilSignalled(logger, () => worker.stop());
+  await metrics.close();
 }

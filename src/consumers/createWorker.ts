@@ -7,7 +7,9 @@ import { z } from 'zod';
 import { BrokerConnection } from '../broker/brokerConnection.js';
 import { parseAmqpUrls } from '../broker/amqpUrls.js';
 import { OutboxError } from '../errors.js';
+import type { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../logging/createLogger.js';
+import { createOutboxMetrics } from '../metrics/outboxMetrics.js';
 import { redactSecrets } from '../logging/redactUrl.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
 import { createEventCatalog, type EventCatalog } from '../outbox/eventCatalog.js';
@@ -43,6 +45,8 @@ export interface WorkerOptions {
   onDeadLetter?(deadLetter: DeadLetter): void | Promise<void>;
   logger?: Logger;
   workerId?: string;
+  /** A prom-client registry to record metrics on (deliveries by outcome, handler duration). */
+  metrics?: Registry;
 }
 
 export interface Worker {
@@ -167,10 +171,16 @@ export function createWorker(options: WorkerOptions): Worker {
     channel.ack(message);
   }
 
+  const metrics = options.metrics ? createOutboxMetrics(options.metrics) : undefined;
+  const OUTCOME = { retry: 'retried', 'dead-letter': 'dead_lettered', defer: 'deferred' } as const;
+
   let databaseAway = false;
   async function onDelivery(channel: Channel, consumer: ResolvedConsumer, message: ConsumeMessage): Promise<void> {
     try {
+      const stopTimer = metrics?.handlerDuration.startTimer({ consumer: consumer.name });
       const verdict = await handleDelivery(message, { prisma: options.prisma, catalog, consumer, logger, transactionTimeoutMs: config.transactionTimeoutMs });
+      stopTimer?.();
+      metrics?.handled.inc({ consumer: consumer.name, outcome: verdict.action === 'ack' ? verdict.outcome : OUTCOME[verdict.action] });
       if (verdict.action === 'defer') {
         if (!databaseAway) logger.warn({ err: { message: verdict.error } }, 'database unavailable: deliveries deferred until it is back');
         databaseAway = true;

@@ -11,7 +11,9 @@ import { resolveConsumer, type ConsumerDefinition } from '../consumers/defineCon
 import { registerConsumers } from '../consumers/registerConsumers.js';
 import { matchesTopic } from '../consumers/topicPattern.js';
 import { OutboxError } from '../errors.js';
+import type { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../logging/createLogger.js';
+import { createOutboxMetrics } from '../metrics/outboxMetrics.js';
 import { redactSecrets } from '../logging/redactUrl.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
 import { createEventCatalog } from '../outbox/eventCatalog.js';
@@ -46,6 +48,8 @@ export interface ReconcilerOptions {
   deadLetterExchange?: string;
   appId?: string;
   logger?: Logger;
+  /** A prom-client registry to record the re-scheduled totals on. */
+  metrics?: Registry;
 }
 
 export interface ConsumerReconciliation {
@@ -102,6 +106,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   const logger = (options.logger ?? createLogger()).child({ component: 'reconciler' });
   const describe = (error: unknown) => redactSecrets(error instanceof Error ? error.message : String(error), [...amqpUrls, options.databaseUrl ?? '']);
   const topology = { exchange: config.exchange, unroutable: config.unroutableExchange, deadLetterExchange: config.deadLetterExchange };
+  const metrics = options.metrics ? createOutboxMetrics(options.metrics) : undefined;
   const store = options.prisma ? createPrismaRelayStore(options.prisma) : createPgRelayStore(options.databaseUrl!, 2, () => {});
   let broker: BrokerConnection | undefined;
   const connectBroker = () =>
@@ -164,6 +169,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         logger.warn({ consumer: consumer.name, rescheduled: undone.length, messageIds: undone.slice(0, 20).map((message) => message.id) }, 're-scheduled side effects not done');
       }
       budget -= undone.length;
+      metrics?.rescheduled.inc({ consumer: consumer.name }, undone.length);
       results.push({ consumer: consumer.name, scanned, rescheduled: undone.length, watermarkSeq });
     }
     return results;

@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { BrokerConnection } from '../broker/brokerConnection.js';
 import { parseAmqpUrls } from '../broker/amqpUrls.js';
 import { createLogger, type Logger } from '../logging/createLogger.js';
+import { createOutboxMetrics, registerBacklogGauges } from '../metrics/outboxMetrics.js';
 import { redactSecrets } from '../logging/redactUrl.js';
 import { backoffDelay } from '../timing/backoffDelay.js';
 import { createIdleWait } from '../timing/idleWait.js';
@@ -64,6 +65,7 @@ export function createRelay(options: RelayOptions): Relay {
   const topology = { exchange: config.exchange, unroutable: config.unroutableExchange };
   const rateLimiter = createRateLimiter(config.maxPublishRate);
   const events = new EventEmitter();
+  const metrics = config.metrics ? createOutboxMetrics(config.metrics) : undefined;
 
   // A throwing listener must not break the relay.
   const emit = <E extends keyof RelayEvents>(event: E, ...args: RelayEvents[E]) => {
@@ -88,6 +90,7 @@ export function createRelay(options: RelayOptions): Relay {
       connectionName: config.relayId,
       setupChannel: (channel) => declareRelayTopology(channel, topology),
     });
+    if (config.metrics) registerBacklogGauges(config.metrics, store.query);
     return { store, broker };
   };
 
@@ -98,6 +101,14 @@ export function createRelay(options: RelayOptions): Relay {
       ...(await recordFailedAttempts(query, outcome.nacked, NACKED, config)).map((attempt) => ({ ...attempt, error: NACKED })),
       ...(await recordFailedAttempts(query, outcome.timedOut, UNCONFIRMED, config)).map((attempt) => ({ ...attempt, error: UNCONFIRMED })),
     ];
+    if (metrics) {
+      metrics.published.inc(outcome.confirmed.length);
+      metrics.nacked.inc({ reason: 'nack' }, outcome.nacked.length);
+      metrics.nacked.inc({ reason: 'confirm-timeout' }, outcome.timedOut.length);
+      const confirmedAt = Date.now();
+      const createdAt = new Map(messages.map((message) => [message.id, message.createdAt.getTime()]));
+      for (const id of outcome.confirmed) metrics.publishLatency.observe((confirmedAt - createdAt.get(id)!) / 1000);
+    }
     const eventTypes = new Map(messages.map((message) => [message.id, message.eventType]));
     let failed = 0;
     for (const attempt of attempts) {

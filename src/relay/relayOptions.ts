@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { OutboxError } from '../errors.js';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../logging/createLogger.js';
 import { toZodIssues } from '../outbox/publishOptions.js';
 import type { PrismaRootClient } from './relayStore.js';
@@ -39,6 +40,8 @@ export interface RelayOptions {
   /** Name of this relay instance in logs and in the broker's connection list. Default host-pid-random. */
   relayId?: string;
   logger?: Logger;
+  /** A prom-client registry to record metrics on (published, failures, publish latency, backlog gauges). */
+  metrics?: Registry;
 }
 
 const positiveInt = z.number().int().positive();
@@ -62,6 +65,7 @@ const relayOptionsSchema = z
     appId: z.string().min(1).max(255).default('outbox-relay'),
     relayId: z.string().min(1).max(200).default(() => `relay-${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`),
     logger: z.custom<Logger>().optional(),
+    metrics: z.custom<Registry>((value) => typeof (value as Registry | undefined)?.registerMetric === 'function', 'a prom-client Registry').optional(),
   })
   .refine((options) => (options.databaseUrl === undefined) !== (options.prisma === undefined), 'give exactly one of databaseUrl and prisma')
   .refine((options) => !options.listenForWakeUps || options.databaseUrl !== undefined, 'listenForWakeUps needs databaseUrl');
