@@ -20,6 +20,7 @@ import { createEventCatalog } from '../outbox/eventCatalog.js';
 import { toZodIssues } from '../outbox/publishOptions.js';
 import { messageProperties } from '../relay/publishBatch.js';
 import { createPgRelayStore, createPrismaRelayStore, type PrismaRootClient, type QueryRows } from '../relay/relayStore.js';
+import { retryFailedMessages } from '../relay/retryFailedMessages.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
 import { advanceWatermark, findUndoneMessages, readConsumers } from './consumerBacklog.js';
 
@@ -43,6 +44,8 @@ export interface ReconcilerOptions {
   maxRescheduleRate?: number;
   /** Pending rows older than this mean the relay is not keeping up (or down): reported and logged. Default 5 min. */
   stalePendingMs?: number;
+  /** Return `failed` outbox rows to pending at each run (a broker that refused them may accept them now). Default false. */
+  retryFailedRows?: boolean;
   exchange?: string;
   unroutableExchange?: string;
   deadLetterExchange?: string;
@@ -70,6 +73,8 @@ export interface ReconcileReport {
   /** Pending rows older than stalePendingMs: the relay is behind or down. */
   stalePending: { count: number; oldestAgeMs: number | null };
   failedRows: number;
+  /** Failed rows returned to pending by this run (retryFailedRows). */
+  retriedFailedRows: number;
 }
 
 export interface Reconciler {
@@ -85,6 +90,7 @@ const optionsSchema = z.object({
   maxReschedulesPerRun: z.number().int().positive().default(10_000),
   maxRescheduleRate: z.number().nonnegative().default(200),
   stalePendingMs: z.number().int().positive().default(5 * 60_000),
+  retryFailedRows: z.boolean().default(false),
   exchange: z.string().min(1).default('outbox.events'),
   unroutableExchange: z.string().min(1).default('outbox.unroutable'),
   deadLetterExchange: z.string().min(1).default('outbox.dlx'),
@@ -184,12 +190,13 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         if (!lock!.locked) return undefined;
         runId = await recordRun('running');
         const consumerResults = await reconcileConsumers(query);
-        return { consumers: consumerResults, ...(await relayHealth(query)) };
+        const retriedFailedRows = config.retryFailedRows ? (await retryFailedMessages(query)).length : 0;
+        return { consumers: consumerResults, ...(await relayHealth(query)), retriedFailedRows };
       }, 30 * 60_000);
       if (!outcome) {
         const skippedId = await recordRun('skipped');
         logger.info({ runId: skippedId }, 'another reconciler is running: skipped');
-        return { status: 'skipped', runId: skippedId, scanned: 0, rescheduled: 0, consumers: [], stalePending: { count: 0, oldestAgeMs: null }, failedRows: 0 };
+        return { status: 'skipped', runId: skippedId, scanned: 0, rescheduled: 0, consumers: [], stalePending: { count: 0, oldestAgeMs: null }, failedRows: 0, retriedFailedRows: 0 };
       }
       const report: ReconcileReport = {
         status: 'done',

@@ -138,6 +138,17 @@ describe('the reconciler', () => {
     await drainWith([logSignup, auditAll]);
   });
 
+  it('returns failed outbox rows to pending when configured to', async () => {
+    await db.pool.query("INSERT INTO outbox_message (id, event_type, payload, status, attempts, last_error) VALUES (gen_random_uuid(), 'test.anything', '{}', 'failed', 10, 'broker nack')");
+    const plain = reconciler();
+    expect(await plain.runOnce()).toMatchObject({ failedRows: 1, retriedFailedRows: 0 });
+    await plain.stop();
+    const retrying = reconciler({ retryFailedRows: true });
+    expect(await retrying.runOnce()).toMatchObject({ failedRows: 0, retriedFailedRows: 1 });
+    await retrying.stop();
+    await db.pool.query("DELETE FROM outbox_message WHERE last_error = 'broker nack'");
+  });
+
   it('reports pending rows the relay has not published for too long', async () => {
     await db.pool.query("INSERT INTO outbox_message (id, event_type, payload, created_at, available_at) VALUES (gen_random_uuid(), 'test.anything', '{}', now() - interval '1 hour', now() - interval '1 hour')");
     const reconcile = reconciler({ stalePendingMs: 60_000 });
