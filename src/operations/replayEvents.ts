@@ -6,9 +6,9 @@ import type { ConfirmChannel } from 'amqplib';
 import type { ResolvedConsumer } from '../consumers/defineConsumer.js';
 import { matchesTopic } from '../consumers/topicPattern.js';
 import type { ClaimedMessage } from '../relay/claimBatch.js';
-import { messageProperties } from '../relay/publishBatch.js';
 import type { QueryRows } from '../relay/relayStore.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
+import { republishToConsumer } from './republishToConsumer.js';
 
 export const HEADER_REPLAYED_AT = 'outbox-replayed-at';
 
@@ -49,19 +49,8 @@ export async function replayEvents(
        ORDER BY m.seq
        LIMIT ${options.pageSize ?? 500}`);
     if (page.length === 0) return sent;
-    // In write order (per-key order holds for the replay too), confirms streamed.
-    const confirms: Promise<void>[] = [];
-    for (const message of page) {
-      if (rateLimiter.limited) await rateLimiter.take();
-      const properties = messageProperties(message, options.appId);
-      properties.headers = { ...properties.headers, [HEADER_REPLAYED_AT]: replayedAt };
-      confirms.push(
-        new Promise<void>((resolve, reject) => {
-          channel.publish('', consumer.name, Buffer.from(message.payload, 'utf8'), properties, (error: unknown) => (error ? reject(error) : resolve()));
-        }),
-      );
-    }
-    await Promise.all(confirms);
+    // In write order: per-key order holds for the replay too.
+    await republishToConsumer(channel, consumer.name, page, { header: HEADER_REPLAYED_AT, value: replayedAt, appId: options.appId }, rateLimiter);
     sent.push(...page.map((message) => message.id));
     after = page[page.length - 1]!.seq;
   }

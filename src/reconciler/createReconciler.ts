@@ -18,10 +18,10 @@ import { redactSecrets } from '../logging/redactUrl.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
 import { createEventCatalog } from '../outbox/eventCatalog.js';
 import { toZodIssues } from '../outbox/publishOptions.js';
-import { messageProperties } from '../relay/publishBatch.js';
 import { createPgRelayStore, createPrismaRelayStore, type PrismaRootClient, type QueryRows } from '../relay/relayStore.js';
 import { retryFailedMessages } from '../relay/retryFailedMessages.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
+import { republishToConsumer } from '../operations/republishToConsumer.js';
 import { advanceWatermark, findUndoneMessages, readConsumers } from './consumerBacklog.js';
 
 export const HEADER_RESCHEDULED_AT = 'outbox-rescheduled-at';
@@ -158,20 +158,8 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       const undone = budget > 0 ? await findUndoneMessages(query, { ...record, watermarkSeq }, window, budget) : [];
       if (undone.length > 0) {
         const channel = await connectBroker().confirmChannel();
-        const rescheduledAt = new Date().toISOString();
-        const confirms = [];
-        for (const message of undone) {
-          if (rateLimiter.limited) await rateLimiter.take();
-          const properties = messageProperties(message, config.appId);
-          properties.headers = { ...properties.headers, [HEADER_RESCHEDULED_AT]: rescheduledAt };
-          // Through the default exchange to this consumer's queue: the others do not see it again.
-          confirms.push(
-            new Promise<void>((resolve, reject) => {
-              channel.publish('', consumer.name, Buffer.from(message.payload, 'utf8'), properties, (error: unknown) => (error ? reject(error) : resolve()));
-            }),
-          );
-        }
-        await Promise.all(confirms);
+        // Through the default exchange to this consumer's queue: the others do not see it again.
+        await republishToConsumer(channel, consumer.name, undone, { header: HEADER_RESCHEDULED_AT, value: new Date().toISOString(), appId: config.appId }, rateLimiter);
         logger.warn({ consumer: consumer.name, rescheduled: undone.length, messageIds: undone.slice(0, 20).map((message) => message.id) }, 're-scheduled side effects not done');
       }
       budget -= undone.length;
