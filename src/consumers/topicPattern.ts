@@ -23,3 +23,8 @@ const PATTERN = /^(\*|#|[a-z0-9_-]+)(\.(\*|#|[a-z0-9_-]+))*$/;
 export function isValidTopicPattern(pattern: string): boolean {
   return pattern.length <= 255 && PATTERN.test(pattern);
 }
+
+/** The event types (of a catalog) that any of the patterns match. */
+export function typesMatching(patterns: readonly string[], types: readonly string[]): string[] {
+  return types.filter((type) => patterns.some((pattern) => matchesTopic(pattern, type)));
+}

@@ -4,7 +4,7 @@
 import { sqltag as sql } from '@prisma/client/runtime/client';
 import { dlqName } from '../consumers/consumerTopology.js';
 import { resolveConsumer, type ConsumerDefinition } from '../consumers/defineConsumer.js';
-import { matchesTopic } from '../consumers/topicPattern.js';
+import { typesMatching } from '../consumers/topicPattern.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
 import type { QueryRows } from '../relay/relayStore.js';
 
@@ -70,7 +70,7 @@ export async function readStatus(query: QueryRows, options: StatusOptions): Prom
   const consumers: ConsumerStatus[] = [];
   for (const definition of options.consumers) {
     const consumer = resolveConsumer(definition);
-    const types = catalogTypes.filter((type) => consumer.events.some((pattern) => matchesTopic(pattern, type)));
+    const types = typesMatching(consumer.events, catalogTypes);
     const [row] = await query<{ registeredAt: Date | null; notDone: number; dead: number }>(sql`
       WITH registered AS (SELECT registered_at, watermark_seq FROM outbox_consumer WHERE name = ${consumer.name})
       SELECT (SELECT registered_at FROM registered) AS "registeredAt",

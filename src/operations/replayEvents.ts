@@ -4,7 +4,7 @@
 import { sqltag as sql } from '@prisma/client/runtime/client';
 import type { ConfirmChannel } from 'amqplib';
 import type { ResolvedConsumer } from '../consumers/defineConsumer.js';
-import { matchesTopic } from '../consumers/topicPattern.js';
+import { matchesTopic, typesMatching } from '../consumers/topicPattern.js';
 import type { ClaimedMessage } from '../relay/claimBatch.js';
 import type { QueryRows } from '../relay/relayStore.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
@@ -28,9 +28,7 @@ export async function replayEvents(
   window: ReplayWindow,
   options: { ratePerSecond: number; appId: string; pageSize?: number },
 ): Promise<string[]> {
-  const types = catalogTypes.filter(
-    (type) => consumer.events.some((pattern) => matchesTopic(pattern, type)) && (!window.typePattern || matchesTopic(window.typePattern, type)),
-  );
+  const types = typesMatching(consumer.events, catalogTypes).filter((type) => !window.typePattern || matchesTopic(window.typePattern, type));
   const rateLimiter = createRateLimiter(options.ratePerSecond);
   const replayedAt = new Date().toISOString();
   const sent: string[] = [];

@@ -9,7 +9,7 @@ import { BrokerConnection } from '../broker/brokerConnection.js';
 import { declareConsumerTopology } from '../consumers/consumerTopology.js';
 import { resolveConsumer, type ConsumerDefinition } from '../consumers/defineConsumer.js';
 import { registerConsumers } from '../consumers/registerConsumers.js';
-import { matchesTopic } from '../consumers/topicPattern.js';
+import { typesMatching } from '../consumers/topicPattern.js';
 import { OutboxError } from '../errors.js';
 import type { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../logging/createLogger.js';
@@ -150,7 +150,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       const record = records.find((candidate) => candidate.name === consumer.name)!;
       const window = {
         consumer: consumer.name,
-        eventTypes: catalog.types.filter((type) => consumer.events.some((pattern) => matchesTopic(pattern, type))),
+        eventTypes: typesMatching(consumer.events, catalog.types),
         graceMs: config.graceMs,
         horizonMs: config.horizonMs,
       };
