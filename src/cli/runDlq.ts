@@ -5,7 +5,7 @@ import { parseAmqpUrls } from '../broker/amqpUrls.js';
 import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../consumers/deadLetterQueue.js';
 import { OutboxError } from '../errors.js';
 import { createLogger } from '../logging/createLogger.js';
-import { createPgRelayStore } from '../relay/relayStore.js';
+import { createPgSqlStore } from '../database/sqlStore.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
 
@@ -45,7 +45,7 @@ export async function runDlq(args: string[]): Promise<void> {
       const purged = await purgeDeadLetters(channel, consumer);
       logger.info({ consumer, purged }, `purged ${purged} dead letter(s)`);
     } else {
-      const store = createPgRelayStore(readDatabaseUrl(), 1, () => {});
+      const store = createPgSqlStore(readDatabaseUrl(), 1, () => {});
       try {
         const replayed = await replayDeadLetters(channel, store.query, consumer, values.all ? 'all' : { messageIds: values.id ?? [] });
         logger.info({ consumer, replayed: replayed.length, messageIds: replayed }, `replayed ${replayed.length} dead letter(s)`);

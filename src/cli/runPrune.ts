@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from '../logging/createLogger.js';
 import { pruneOutbox } from '../operations/pruneOutbox.js';
-import { createPgRelayStore } from '../relay/relayStore.js';
+import { createPgSqlStore } from '../database/sqlStore.js';
 import { parseDuration } from './parseDuration.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
 
@@ -13,7 +13,7 @@ export async function runPrune(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { 'older-than': { type: 'string' }, horizon: { type: 'string', default: '7d' } }, strict: true });
   const olderThanMs = parseDuration(values['older-than'] ?? '', '--older-than');
   const horizonMs = parseDuration(values.horizon, '--horizon');
-  const store = createPgRelayStore(readDatabaseUrl(), 1, () => {});
+  const store = createPgSqlStore(readDatabaseUrl(), 1, () => {});
   try {
     const report = await pruneOutbox(store.query, { olderThanMs, horizonMs });
     createLogger().info(report, `pruned ${report.outboxRows} outbox row(s) and ${report.inboxRows} inbox row(s)`);

@@ -7,7 +7,7 @@ import { resolveConsumer } from '../consumers/defineConsumer.js';
 import { OutboxError } from '../errors.js';
 import { createLogger } from '../logging/createLogger.js';
 import { replayEvents } from '../operations/replayEvents.js';
-import { prismaQueryRows } from '../relay/relayStore.js';
+import { prismaQueryRows } from '../database/sqlStore.js';
 import { parseTime } from './parseDuration.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
 

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { OutboxError } from '../errors.js';
 import { createLogger } from '../logging/createLogger.js';
-import { createPgRelayStore } from '../relay/relayStore.js';
+import { createPgSqlStore } from '../database/sqlStore.js';
 import { retryFailedMessages } from '../relay/retryFailedMessages.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
 
@@ -17,7 +17,7 @@ export async function runRetryFailed(args: string[]): Promise<void> {
   const invalid = ids?.find((id) => !UUID.test(id));
   if (invalid !== undefined) throw new OutboxError('OUTBOX_INVALID_OPTIONS', `--id ${JSON.stringify(invalid)} is not a message id (UUID)`);
   const logger = createLogger();
-  const store = createPgRelayStore(readDatabaseUrl(), 1, () => {});
+  const store = createPgSqlStore(readDatabaseUrl(), 1, () => {});
   try {
     const retried = await retryFailedMessages(store.query, ids);
     logger.info({ retried: retried.length, messageIds: retried }, `returned ${retried.length} failed message(s) to pending`);

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { parseAmqpUrls } from '../broker/amqpUrls.js';
 import { loadConfig } from '../config/defineConfig.js';
 import { readStatus, type OutboxStatus } from '../operations/readStatus.js';
-import { prismaQueryRows } from '../relay/relayStore.js';
+import { prismaQueryRows } from '../database/sqlStore.js';
 
 export const STATUS_USAGE = `  status    Relay lag, failed rows, per consumer what is not done, queue and DLQ depths, last reconciler run.
             --config <path>      default outbox.config.ts        --json

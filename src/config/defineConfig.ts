@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url';
 import type { ConsumerDefinition } from '../consumers/defineConsumer.js';
 import { OutboxError } from '../errors.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
-import type { PrismaRootClient } from '../relay/relayStore.js';
+import type { PrismaRootClient } from '../database/sqlStore.js';
 
 /** What `outbox worker --config outbox.config.ts` (and later commands) load. */
 export interface OutboxConfig {

@@ -14,7 +14,7 @@ import { redactSecrets } from '../logging/redactUrl.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
 import { createEventCatalog, type EventCatalog } from '../outbox/eventCatalog.js';
 import { toZodIssues } from '../outbox/publishOptions.js';
-import { prismaQueryRows, type PrismaRootClient } from '../relay/relayStore.js';
+import { prismaQueryRows, type PrismaRootClient } from '../database/sqlStore.js';
 import { backoffDelay } from '../timing/backoffDelay.js';
 import { sleep } from '../timing/sleep.js';
 import { declareConsumerTopology, dlqName, retryDelayFor, retryQueueName, type WorkerTopology } from './consumerTopology.js';

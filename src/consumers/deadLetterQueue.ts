@@ -1,6 +1,6 @@
 // Operator tools for a consumer's dead-letter queue: look, replay, purge.
 import type { Channel, ConfirmChannel, GetMessage } from 'amqplib';
-import type { QueryRows } from '../relay/relayStore.js';
+import type { QueryRows } from '../database/sqlStore.js';
 import { dlqName } from './consumerTopology.js';
 import { HEADER_ATTEMPT } from './decodeDelivery.js';
 import { HEADER_DEAD_AT, HEADER_DEAD_CONSUMER, HEADER_DEAD_ERROR, HEADER_DEAD_REASON } from './deadLetterHeaders.js';

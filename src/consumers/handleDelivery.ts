@@ -5,7 +5,7 @@
 import type { ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { EventCatalog } from '../outbox/eventCatalog.js';
-import { prismaQueryRows, type PrismaRootClient } from '../relay/relayStore.js';
+import { prismaQueryRows, type PrismaRootClient } from '../database/sqlStore.js';
 import { decodeDelivery } from './decodeDelivery.js';
 import type { ResolvedConsumer } from './defineConsumer.js';
 import { recordInboxFailure, recordInboxReceipt } from './inbox.js';

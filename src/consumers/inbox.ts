@@ -1,7 +1,7 @@
 // The inbox: one row per (consumer, message), written in the handler's own
 // transaction, so a side effect's database writes and "done" commit together.
 import { sqltag as sql } from '@prisma/client/runtime/client';
-import type { QueryRows } from '../relay/relayStore.js';
+import type { QueryRows } from '../database/sqlStore.js';
 
 export type InboxStatus = 'processing' | 'done' | 'dead';
 

@@ -1,5 +1,5 @@
 import { sqltag as sql } from '@prisma/client/runtime/client';
-import type { QueryRows } from '../relay/relayStore.js';
+import type { QueryRows } from '../database/sqlStore.js';
 
 /**
  * Records consumers the first time they are seen (a worker or the reconciler

@@ -2,7 +2,7 @@
 // registry the caller owns (so an app can expose them beside its own).
 import { sqltag as sql } from '@prisma/client/runtime/client';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { QueryRows } from '../relay/relayStore.js';
+import type { QueryRows } from '../database/sqlStore.js';
 
 export interface OutboxMetrics {
   published: Counter;

@@ -2,7 +2,7 @@
 // (short transactions, no long locks, no table-wide delete); never a row a
 // consumer may still be owed.
 import { sqltag as sql } from '@prisma/client/runtime/client';
-import type { QueryRows } from '../relay/relayStore.js';
+import type { QueryRows } from '../database/sqlStore.js';
 
 export interface PruneReport {
   outboxRows: number;

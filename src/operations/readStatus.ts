@@ -6,7 +6,7 @@ import { dlqName } from '../consumers/consumerTopology.js';
 import { resolveConsumer, type ConsumerDefinition } from '../consumers/defineConsumer.js';
 import { typesMatching } from '../consumers/topicPattern.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
-import type { QueryRows } from '../relay/relayStore.js';
+import type { QueryRows } from '../database/sqlStore.js';
 
 export interface ConsumerStatus {
   consumer: string;

@@ -6,7 +6,7 @@ import type { ConfirmChannel } from 'amqplib';
 import type { ResolvedConsumer } from '../consumers/defineConsumer.js';
 import { matchesTopic, typesMatching } from '../consumers/topicPattern.js';
 import type { ClaimedMessage } from '../relay/claimBatch.js';
-import type { QueryRows } from '../relay/relayStore.js';
+import type { QueryRows } from '../database/sqlStore.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
 import { republishToConsumer } from './republishToConsumer.js';
 

@@ -3,7 +3,7 @@
 // arrived since the last run), not the size of the table.
 import { sqltag as sql } from '@prisma/client/runtime/client';
 import type { ClaimedMessage } from '../relay/claimBatch.js';
-import type { QueryRows } from '../relay/relayStore.js';
+import type { QueryRows } from '../database/sqlStore.js';
 
 export interface ConsumerRecord {
   name: string;

@@ -18,7 +18,7 @@ import { redactSecrets } from '../logging/redactUrl.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
 import { createEventCatalog } from '../outbox/eventCatalog.js';
 import { toZodIssues } from '../outbox/publishOptions.js';
-import { createPgRelayStore, createPrismaRelayStore, type PrismaRootClient, type QueryRows } from '../relay/relayStore.js';
+import { createPgSqlStore, createPrismaSqlStore, type PrismaRootClient, type QueryRows } from '../database/sqlStore.js';
 import { retryFailedMessages } from '../relay/retryFailedMessages.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
 import { republishToConsumer } from '../operations/republishToConsumer.js';
@@ -113,7 +113,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   const describe = (error: unknown) => redactSecrets(error instanceof Error ? error.message : String(error), [...amqpUrls, options.databaseUrl ?? '']);
   const topology = { exchange: config.exchange, unroutable: config.unroutableExchange, deadLetterExchange: config.deadLetterExchange };
   const metrics = options.metrics ? createOutboxMetrics(options.metrics) : undefined;
-  const store = options.prisma ? createPrismaRelayStore(options.prisma) : createPgRelayStore(options.databaseUrl!, 2, () => {});
+  const store = options.prisma ? createPrismaSqlStore(options.prisma) : createPgSqlStore(options.databaseUrl!, 2, () => {}, 'outbox-reconciler');
   let broker: BrokerConnection | undefined;
   const connectBroker = () =>
     (broker ??= new BrokerConnection({

@@ -17,7 +17,7 @@ import { listenForWakeUps } from './listenForWakeUps.js';
 import { recordFailedAttempts, releaseUnsent } from './settleUnconfirmed.js';
 import { publishBatch, type PublishOutcome } from './publishBatch.js';
 import { resolveRelayOptions, type RelayOptions } from './relayOptions.js';
-import { createPgRelayStore, createPrismaRelayStore, type QueryRows, type RelayStore } from './relayStore.js';
+import { createPgSqlStore, createPrismaSqlStore, type QueryRows, type SqlStore } from '../database/sqlStore.js';
 
 export interface RelayBatchReport {
   claimed: number;
@@ -76,13 +76,16 @@ export function createRelay(options: RelayOptions): Relay {
     }
   };
 
-  let store: RelayStore | undefined;
+  let store: SqlStore | undefined;
   let broker: BrokerConnection | undefined;
   const connect = () => {
     store ??= config.prisma
-      ? createPrismaRelayStore(config.prisma)
-      : createPgRelayStore(config.databaseUrl!, concurrency + 1, (error) =>
-          logger.warn({ err: { message: describe(error) } }, 'idle database connection lost'),
+      ? createPrismaSqlStore(config.prisma)
+      : createPgSqlStore(
+          config.databaseUrl!,
+          concurrency + 1,
+          (error) => logger.warn({ err: { message: describe(error) } }, 'idle database connection lost'),
+          'outbox-relay',
         );
     broker ??= new BrokerConnection({
       urls: amqpUrls,

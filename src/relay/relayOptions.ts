@@ -5,7 +5,7 @@ import { OutboxError } from '../errors.js';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logging/createLogger.js';
 import { toZodIssues } from '../outbox/publishOptions.js';
-import type { PrismaRootClient } from './relayStore.js';
+import type { PrismaRootClient } from '../database/sqlStore.js';
 
 export interface RelayOptions {
   /** PostgreSQL URL: the relay opens a small pool of its own. Give this or `prisma`. */

@@ -1,5 +1,5 @@
 import { sqltag as sql } from '@prisma/client/runtime/client';
-import type { QueryRows } from './relayStore.js';
+import type { QueryRows } from '../database/sqlStore.js';
 
 export interface RetryPolicy {
   maxPublishAttempts: number;

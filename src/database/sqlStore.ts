@@ -1,4 +1,4 @@
-// How the relay reaches PostgreSQL: a pg pool of its own (from a URL), or the
+// How the relay, the reconciler and the commands reach PostgreSQL: a pg pool of their own (from a URL), or the
 // app's Prisma client. Either way each batch runs in one transaction, and the SQL
 // is the same Prisma `sql` objects (pg takes their .text and .values).
 import type { Sql } from '@prisma/client/runtime/client';
@@ -7,7 +7,7 @@ import type { RawSqlClient } from '../outbox/transactionClient.js';
 
 export type QueryRows = <Row>(query: Sql) => Promise<Row[]>;
 
-export interface RelayStore {
+export interface SqlStore {
   /** Runs `work` in one transaction: committed if it resolves, rolled back if it throws. */
   transaction<T>(work: (query: QueryRows) => Promise<T>, timeoutMs: number): Promise<T>;
   /** A statement outside any batch transaction. */
@@ -20,8 +20,9 @@ export interface PrismaRootClient extends RawSqlClient {
   $transaction<T>(work: (tx: RawSqlClient) => Promise<T>, options?: { timeout?: number; maxWait?: number }): Promise<T>;
 }
 
-export function createPgRelayStore(databaseUrl: string, maxConnections: number, onError: (error: Error) => void): RelayStore {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: maxConnections, application_name: 'outbox-relay' });
+/** `applicationName` shows in pg_stat_activity (operators, and tests that cut one component's connections). */
+export function createPgSqlStore(databaseUrl: string, maxConnections: number, onError: (error: Error) => void, applicationName = 'outbox'): SqlStore {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: maxConnections, application_name: applicationName });
   // An idle connection dropped by the server (restart, pg_terminate_backend) must not crash the process.
   pool.on('error', onError);
   const run =
@@ -65,7 +66,7 @@ export const prismaQueryRows =
   async <Row>(query: Sql) =>
     (await client.$queryRaw<Row[]>(query)) as Row[];
 
-export function createPrismaRelayStore(prisma: PrismaRootClient): RelayStore {
+export function createPrismaSqlStore(prisma: PrismaRootClient): SqlStore {
   const run = prismaQueryRows;
   return {
     query: run(prisma),
