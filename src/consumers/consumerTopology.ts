@@ -2,6 +2,7 @@
 // well: "send-welcome-email" (work queue), "send-welcome-email.retry.10s" (delay
 // tiers, dead-lettering back to the work queue), "send-welcome-email.dlq".
 import type { Channel } from 'amqplib';
+import { z } from 'zod';
 import { declareRelayTopology, type RelayTopology } from '../relay/declareRelayTopology.js';
 import type { ResolvedConsumer } from './defineConsumer.js';
 
@@ -9,6 +10,13 @@ export interface WorkerTopology extends RelayTopology {
   /** Direct exchange routing dead letters to "<consumer>.dlq". */
   deadLetterExchange: string;
 }
+
+/** Exchange names a worker and the reconciler must agree on, with their defaults. */
+export const workerTopologyOptions = {
+  exchange: z.string().min(1).max(255).default('outbox.events'),
+  unroutableExchange: z.string().min(1).max(255).default('outbox.unroutable'),
+  deadLetterExchange: z.string().min(1).max(255).default('outbox.dlx'),
+};
 
 export const dlqName = (consumer: string) => `${consumer}.dlq`;
 

@@ -17,7 +17,7 @@ import { toZodIssues } from '../outbox/publishOptions.js';
 import { prismaQueryRows, type PrismaRootClient } from '../database/sqlStore.js';
 import { backoffDelay } from '../timing/backoffDelay.js';
 import { sleep } from '../timing/sleep.js';
-import { declareConsumerTopology, dlqName, retryDelayFor, retryQueueName, type WorkerTopology } from './consumerTopology.js';
+import { declareConsumerTopology, dlqName, retryDelayFor, retryQueueName, workerTopologyOptions, type WorkerTopology } from './consumerTopology.js';
 import { HEADER_DEAD_AT, HEADER_DEAD_CONSUMER, HEADER_DEAD_ERROR, HEADER_DEAD_REASON } from './deadLetterHeaders.js';
 import { HEADER_ATTEMPT } from './decodeDelivery.js';
 import { resolveConsumer, type ConsumerDefinition, type DeadLetter, type ResolvedConsumer } from './defineConsumer.js';
@@ -55,9 +55,7 @@ export interface Worker {
 }
 
 const optionsSchema = z.object({
-  exchange: z.string().min(1).default('outbox.events'),
-  unroutableExchange: z.string().min(1).default('outbox.unroutable'),
-  deadLetterExchange: z.string().min(1).default('outbox.dlx'),
+  ...workerTopologyOptions,
   drainTimeoutMs: z.number().int().positive().default(30_000),
   transactionTimeoutMs: z.number().int().positive().default(30_000),
   workerId: z.string().min(1).default(() => `worker-${process.pid}`),

@@ -6,7 +6,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { z } from 'zod';
 import { parseAmqpUrls } from '../broker/amqpUrls.js';
 import { BrokerConnection } from '../broker/brokerConnection.js';
-import { declareConsumerTopology } from '../consumers/consumerTopology.js';
+import { declareConsumerTopology, workerTopologyOptions } from '../consumers/consumerTopology.js';
 import { resolveConsumer, type ConsumerDefinition } from '../consumers/defineConsumer.js';
 import { registerConsumers } from '../consumers/registerConsumers.js';
 import { typesMatching } from '../consumers/topicPattern.js';
@@ -91,9 +91,7 @@ const optionsSchema = z.object({
   maxRescheduleRate: z.number().nonnegative().default(200),
   stalePendingMs: z.number().int().positive().default(5 * 60_000),
   retryFailedRows: z.boolean().default(false),
-  exchange: z.string().min(1).default('outbox.events'),
-  unroutableExchange: z.string().min(1).default('outbox.unroutable'),
-  deadLetterExchange: z.string().min(1).default('outbox.dlx'),
+  ...workerTopologyOptions,
   appId: z.string().min(1).default('outbox-reconciler'),
 });
 
