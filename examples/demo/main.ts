@@ -1,101 +1,189 @@
-// npm run demo: the shop's endpoints writing business rows and thin events in one
-// transaction, including the failures the outbox must survive; the relay
-// publishing them to RabbitMQ with confirms; then checks computed from the
-// database and the broker. (Workers and the reconciler join as they land.)
+// npm run demo: the shop, whole. Its API, the simulated providers, two relays, two
+// workers and the reconciler run as real processes; a load of signups and orders
+// goes through the API while faults are injected (unless --no-chaos); then every
+// guarantee is checked from the database and the broker, and the outbox endpoint
+// is compared with the old inline one. Exits non-zero if any check fails.
 import { randomUUID } from 'node:crypto';
-import { PrismaPg } from '@prisma/adapter-pg';
-import amqp from 'amqplib';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import pg from 'pg';
-import { pino } from 'pino';
-import { PrismaClient } from '../../generated/prisma/client.js';
-import { createRelay, isOutboxError } from '../../src/index.js';
 import { redactUrl } from '../../src/logging/redactUrl.js';
-import { outbox, placeOrder, signUp } from '../shop/endpoints.js';
-import { orderPlaced } from '../shop/events.js';
+import { SHOP_CONSUMER_NAMES } from '../shop/consumers.js';
+import { brokerAdmin } from './brokerAdmin.js';
+import { chaosSteps, scheduleChaos } from './chaos.js';
+import { endpointFigures, formatComparison } from './comparison.js';
+import { countTraces, readRunFacts, usersWithEmails, type RunFacts } from './facts.js';
+import { planLoad, runLoad, type RequestKind } from './load.js';
+import { parseDemoOptions } from './options.js';
+import { demoProcess, stopAll, type DemoProcess } from './processes.js';
+import { formatProgress, showProgress } from './progress.js';
+import { formatChecks, missingEffects, verifyRun } from './verify.js';
 
+const options = parseDemoOptions(process.argv.slice(2));
 const databaseUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/outbox_demo';
 const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-// A queue bound to every event, standing in for the side-effect queues to come:
-// look at it in the management console.
-const EVENT_LOG_QUEUE = 'demo.event-log';
-const pool = new pg.Pool({ connectionString: databaseUrl, max: 8 });
-const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
 const runId = randomUUID().slice(0, 8);
-const approve = async () => {};
-const decline = async () => {
-  throw new Error('card declined');
+const logDir = `.demo/logs/${new Date().toISOString().replace(/[:.]/g, '-')}-${runId}`;
+const QUIET_MS = 3_000;
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+console.log(`Outbox demo, run ${runId}: ${redactUrl(databaseUrl)}, ${amqpUrl.split(',').map(redactUrl).join(', ')}`);
+console.log(`${options.signups} signups and ${options.orders} orders at ${options.rate}/s; providers fail ${(options.failRate * 100).toFixed(1)}% of calls; chaos ${options.chaos ? 'on' : 'off'}\n`);
+
+const pool = new pg.Pool({ connectionString: databaseUrl, max: 4, application_name: 'outbox-demo' });
+pool.on('error', () => {});
+const broker = brokerAdmin(amqpUrl);
+const processes: DemoProcess[] = [];
+let apiUrl = process.env.API_URL ?? 'http://127.0.0.1:3000';
+let providersUrl = process.env.PROVIDERS_URL ?? 'http://127.0.0.1:3001';
+
+const shutDown = async () => {
+  await stopAll(processes);
+  await pool.end();
 };
+process.once('SIGINT', () => void shutDown().finally(() => process.exit(130)));
 
-console.log(`Outbox demo on ${redactUrl(databaseUrl)} and ${redactUrl(amqpUrl)}, run ${runId}\n`);
-const broker = await amqp.connect(amqpUrl);
-const channel = await broker.createChannel();
-await channel.assertExchange('outbox.unroutable', 'fanout', { durable: true });
-await channel.assertExchange('outbox.events', 'topic', { durable: true, alternateExchange: 'outbox.unroutable' });
-await channel.assertQueue(EVENT_LOG_QUEUE, { durable: true });
-await channel.bindQueue(EVENT_LOG_QUEUE, 'outbox.events', '#');
-await channel.purgeQueue(EVENT_LOG_QUEUE);
-const before = await pool.query<{ max: string | null }>('SELECT max(seq)::text AS max FROM outbox_message');
-const startSeq = before.rows[0]?.max ?? '0';
+try {
+  const runStart = (await pool.query<{ now: Date }>('SELECT now()')).rows[0]!.now;
+  const dlqNames = SHOP_CONSUMER_NAMES.map((name) => `${name}.dlq`);
+  const depthsBefore = new Map(await Promise.all([...dlqNames, 'outbox.unroutable'].map(async (queue) => [queue, await broker.queueDepth(queue)] as const)));
 
-const users = await Promise.all(
-  Array.from({ length: 3 }, (_, index) => signUp(prisma, { email: `${runId}-${index}@shop.example`, name: `Customer ${index}` }, `req-signup-${index}`)),
-);
-console.log(`POST /signups x${users.length}: 3 users, each with a user.signed-up event`);
+  if (!options.attach) {
+    mkdirSync(logDir, { recursive: true });
+    const [apiPort, providersPort] = await Promise.all([freePort(), freePort()]);
+    apiUrl = `http://127.0.0.1:${apiPort}`;
+    providersUrl = `http://127.0.0.1:${providersPort}`;
+    const env = { DATABASE_URL: databaseUrl, AMQP_URL: amqpUrl, PROVIDERS_URL: providersUrl, ...(options.breakInbox ? { DEMO_BREAK_INBOX: '1' } : {}) };
+    const config = ['--config', 'examples/shop/outbox.config.ts'];
+    const spawnDemo = (name: string, script: string, args: string[], ready: RegExp, extraEnv: Record<string, string> = {}) => {
+      const started = demoProcess({ name, script, args, env: { ...env, ...extraEnv }, logFile: `${logDir}/${name}.log`, ready });
+      processes.push(started);
+      return started;
+    };
+    spawnDemo('providers', 'examples/shop/providerServer.ts', [], /"listening"/, {
+      PORT: String(providersPort),
+      PROVIDER_LATENCY_MS: String(options.latencyMs),
+      PROVIDER_FAIL_RATE: String(options.failRate),
+    });
+    spawnDemo('api', 'examples/shop/apiServer.ts', [], /"listening"/, { PORT: String(apiPort) });
+    for (const name of ['worker-1', 'worker-2']) spawnDemo(name, 'src/cli/main.ts', ['worker', ...config], /"consuming"/);
+    for (const name of ['relay-1', 'relay-2']) spawnDemo(name, 'src/cli/main.ts', ['relay'], /"relay started"/);
+    // Every 5 s, judging messages older than 6 s: the demo cannot wait an hour.
+    spawnDemo('reconciler', 'src/cli/main.ts', ['reconcile', ...config, '--schedule', '*/5 * * * * *', '--grace', '0.1'], /"reconciler scheduled"/);
+    const startedAt = Date.now();
+    await Promise.all(processes.map((each) => each.start()));
+    console.log(`started ${processes.map((each) => each.name).join(', ')} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; logs in ${logDir}/`);
+  }
+  console.log(`API ${apiUrl}, providers ${providersUrl}\n`);
 
-const committedOrders: string[] = [];
-for (const [index, user] of users.entries()) {
-  const order = await placeOrder(prisma, { userId: user.id, lines: [{ sku: 'mug', quantity: index + 1, priceCents: 1200 }], chargeCard: approve }, `req-order-${index}`);
-  committedOrders.push(order.id);
+  // The load, with the faults.
+  const plan = planLoad(options.signups, options.orders, runId);
+  const chaosReport: string[] = [];
+  let sent = 0;
+  const progressLine = showProgress(pool, runStart, (progress) => formatProgress((Date.now() - runStart.getTime()) / 1000, sent, plan.kinds.length, progress));
+  const chaos = options.chaos
+    ? scheduleChaos(
+        chaosSteps({ pool, runStart, broker, providersUrl, relay: processes.find((each) => each.name === 'relay-1'), worker: processes.find((each) => each.name === 'worker-2') }),
+        plan.kinds.length,
+        (line) => {
+          chaosReport.push(line);
+          progressLine.interrupt(line);
+        },
+      )
+    : undefined;
+  const loadStarted = Date.now();
+  const results = await runLoad({
+    apiUrl,
+    plan,
+    rate: options.rate,
+    onResult: () => {},
+    progress: (count) => {
+      sent = count;
+      chaos?.progress(count);
+    },
+  });
+  await chaos?.done();
+  const loadSeconds = (Date.now() - loadStarted) / 1000;
+  progressLine.interrupt(`load done: ${results.length} requests in ${loadSeconds.toFixed(1)} s; waiting for every side effect`);
+
+  // Settle: every owed side effect done (or dead-lettered), then quiet for a while.
+  const settleDeadline = Date.now() + options.settleTimeoutMs;
+  let facts: RunFacts = await readRunFacts(pool, runStart);
+  let quietSince = Date.now();
+  let lastShape = '';
+  for (;;) {
+    const shape = JSON.stringify([[...facts.users.values()], [...facts.orders.values()].map((order) => [order.reservations, order.confirmations, order.analytics, order.webhooks]), facts.inbox.length]);
+    if (shape !== lastShape) [lastShape, quietSince] = [shape, Date.now()];
+    const missing = missingEffects(facts);
+    if (missing === 0 && Date.now() - quietSince >= QUIET_MS) break;
+    if (Date.now() > settleDeadline) {
+      progressLine.interrupt(`gave up waiting after ${options.settleTimeoutMs / 1000} s: ${missing} side effects still missing`);
+      break;
+    }
+    await sleep(500);
+    facts = await readRunFacts(pool, runStart);
+  }
+  progressLine.stop();
+  console.log(`settled ${((Date.now() - loadStarted) / 1000 - loadSeconds).toFixed(1)} s after the last request\n`);
+
+  // The verdict, from the database and the broker.
+  const depthsAfter = new Map(await Promise.all([...depthsBefore.keys()].map(async (queue) => [queue, await broker.queueDepth(queue)] as const)));
+  const growth = (queue: string) => (depthsAfter.get(queue) ?? 0) - (depthsBefore.get(queue) ?? 0);
+  const duplicateEmails = [...new Set(results.filter((result) => result.kind === 'duplicate-signup' && result.status === 409).map((result) => result.email!))];
+  const checks = verifyRun({
+    facts,
+    results,
+    rolledBackTraces: await countTraces(pool, results.filter((result) => result.kind === 'declined-order' && result.body.orderId).map((result) => result.body.orderId!)),
+    duplicateEmails: duplicateEmails.length,
+    duplicateEmailUsers: await usersWithEmails(pool, duplicateEmails),
+    deadLetterQueueGrowth: new Map(dlqNames.map((queue) => [queue, growth(queue)])),
+    unroutableGrowth: growth('outbox.unroutable'),
+    chaosFailures: options.chaos ? chaosReport.filter((line) => line.includes('FAILED to inject')) : undefined,
+  });
+  console.log('Verification (from the database and the broker):');
+  console.log(formatChecks(checks));
+
+  const workerLogs = processes.filter((each) => each.name.startsWith('worker')).map((each) => readFileSync(each.logFile, 'utf8'));
+  const absorbed = workerLogs.reduce((sum, text) => sum + (text.match(/duplicate delivery/g)?.length ?? 0), 0);
+  const retried = facts.inbox.filter((row) => row.attempts > 1);
+  console.log('\nWhat it took:');
+  console.log(`  side effects retried                          ${retried.length} (${retried.reduce((sum, row) => sum + row.attempts - 1, 0)} retries)`);
+  console.log(`  poison messages dead-lettered (and alerted)   ${facts.inbox.filter((row) => row.status === 'dead').length}`);
+  console.log(`  duplicate deliveries absorbed by the inbox    ${options.attach ? 'n/a (worker logs elsewhere)' : absorbed}`);
+  console.log(`  repeated provider calls deduplicated by key   ${facts.duplicateProviderCalls}`);
+  console.log(`  side effects re-scheduled by the reconciler   ${facts.rescheduled}`);
+  console.log(`  event commit to side effect done              p50 ${facts.latencyP50Ms.toFixed(0)} ms, p99 ${facts.latencyP99Ms.toFixed(0)} ms`);
+
+  if (options.comparison && options.orders > 0) {
+    // Fresh orders, alternating between the two endpoints, so that both see the same
+    // machine, the same providers and the same rate (no faults injected now).
+    const count = options.orders;
+    console.log(`\nThe brittle endpoint: ${count} orders through each of POST /orders and the old POST /inline/orders (every side effect called inline), ${options.rate}/s each:`);
+    const kinds = Array.from({ length: 2 * count }, (_, index): RequestKind => (index % 2 === 0 ? 'order' : 'inline-order'));
+    const compared = await runLoad({ apiUrl, plan: { kinds, runId }, rate: 2 * options.rate, users: [...facts.users.keys()], onResult: () => {} });
+    console.log(formatComparison(endpointFigures(compared.filter((result) => result.kind === 'order')), endpointFigures(compared.filter((result) => result.kind === 'inline-order'))));
+  }
+
+  console.log(`\nManagement console: ${broker.managementUrl} (the AMQP user's credentials). Look at:`);
+  console.log('  Exchanges: outbox.events (topic; routing key = event type), outbox.dlx, outbox.unroutable');
+  console.log(`  Queues: ${SHOP_CONSUMER_NAMES.join(', ')}`);
+  console.log('          their .retry.* delay queues, reserve-inventory.dlq (the poison orders), outbox.unroutable');
+  console.log('  Or: npm run outbox -- status --config examples/shop/outbox.config.ts;  npm run outbox -- dlq list reserve-inventory');
+  const failed = checks.filter((row) => !row.passed);
+  console.log(failed.length === 0 ? `\nAll ${checks.length} checks passed.` : `\n${failed.length} of ${checks.length} checks FAILED.`);
+  process.exitCode = failed.length === 0 ? 0 : 1;
+} catch (error) {
+  console.error(`\nthe demo could not run: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 2;
+} finally {
+  await shutDown();
 }
-console.log(`POST /orders x${committedOrders.length}: committed, each with an order.placed event`);
-
-const declined = await placeOrder(prisma, { userId: users[0]!.id, lines: [{ sku: 'lamp', quantity: 1, priceCents: 9900 }], chargeCard: decline }, 'req-declined').catch(
-  (error: Error) => error,
-);
-console.log(`POST /orders, card declined after the event was written: ${declined instanceof Error ? declined.message : 'unexpectedly committed'} -> rolled back`);
-
-const invalid = await prisma
-  .$transaction((tx) => outbox.publish(tx, orderPlaced, { orderId: 'not-a-uuid', userId: users[0]!.id }))
-  .catch((error: unknown) => error);
-console.log(`publish with an invalid payload: ${isOutboxError(invalid) ? `${invalid.code} (${invalid.issues.map((issue) => issue.path.join('.')).join(', ')})` : 'accepted?!'}`);
-
-const relay = createRelay({ databaseUrl, amqpUrl, logger: pino({ level: 'warn' }) });
-const report = await relay.runOnce();
-await relay.stop();
-console.log(`\nrelay --once: ${report.published} published with broker confirms in ${report.batches} batch(es), ${report.retried} retried, ${report.failed} failed`);
-
-const rows = await pool.query<{ seq: string; id: string; event_type: string; ordering_key: string; status: string; correlation: string }>(
-  `SELECT seq::text, id, event_type, ordering_key, status, headers->>'correlationId' AS correlation
-     FROM outbox_message WHERE seq > $1 ORDER BY seq`,
-  [startSeq],
-);
-console.log('\nOutbox rows written by this run:');
-console.table(rows.rows.map((row) => ({ seq: row.seq, messageId: row.id, type: row.event_type, key: row.ordering_key, status: row.status, correlationId: row.correlation })));
-
-const deliveries = new Map<string, number>();
-for (let message = await channel.get(EVENT_LOG_QUEUE); message !== false; message = await channel.get(EVENT_LOG_QUEUE)) {
-  const id = String(message.properties.messageId);
-  deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
-  channel.ack(message);
-}
-await broker.close();
-
-// The checks: from the database and the broker alone.
-const eventsByOrder = new Map<string, number>();
-for (const row of rows.rows) if (row.event_type === 'order.placed') eventsByOrder.set(row.ordering_key, (eventsByOrder.get(row.ordering_key) ?? 0) + 1);
-const ordersInDb = await prisma.order.findMany({ where: { user: { email: { startsWith: `${runId}-` } } }, select: { id: true } });
-const checks: [string, boolean][] = [
-  ['every committed order has exactly one order.placed event', ordersInDb.length === committedOrders.length && ordersInDb.every((order) => eventsByOrder.get(order.id) === 1)],
-  ['no event for the rolled-back order', eventsByOrder.size === committedOrders.length],
-  ['every signup has its user.signed-up event', users.every((user) => rows.rows.some((row) => row.event_type === 'user.signed-up' && row.ordering_key === user.id))],
-  ['the invalid payload wrote nothing', rows.rows.length === users.length + committedOrders.length],
-  ['every event was published and confirmed by the broker', rows.rows.every((row) => row.status === 'published')],
-  ['every event reached the broker exactly once', rows.rows.every((row) => deliveries.get(row.id) === 1)],
-];
-console.log('\nChecks:');
-for (const [name, passed] of checks) console.log(`  ${passed ? 'PASS' : 'FAIL'}  ${name}`);
-console.log(`\nManagement console: http://127.0.0.1:15672 (guest/guest): exchange outbox.events, queues ${EVENT_LOG_QUEUE} and outbox.unroutable.`);
-
-await prisma.$disconnect();
-await pool.end();
-process.exitCode = checks.every(([, passed]) => passed) ? 0 : 1;

@@ -6,3 +6,4 @@ export const userSignedUp = defineEvent('user.signed-up', z.object({ userId: z.s
 export const orderPlaced = defineEvent('order.placed', z.object({ orderId: z.string().uuid(), userId: z.string().uuid() }));
 
 export const shopEvents = [userSignedUp, orderPlaced] as const;
+export type ShopEvents = typeof shopEvents;
