@@ -14,6 +14,8 @@ export interface RunFacts {
   duplicateProviderCalls: number;
   stock: { sku: string; available: number; reserved: number }[];
   rescheduled: number;
+  /** Inbox rows marked dead since the run started, per consumer (messages of earlier runs included). */
+  deadSince: Map<string, number>;
   /** Commit of the event to each side effect done, ms. */
   latencyP50Ms: number;
   latencyP99Ms: number;
@@ -73,7 +75,8 @@ export async function readRunFacts(pool: pg.Pool, runStart: Date): Promise<RunFa
       },
     ]),
   );
-  const [orphans, duplicates, stock, rescheduled, latency] = await Promise.all([
+  const [deadSince, orphans, duplicates, stock, rescheduled, latency] = await Promise.all([
+    countBy(pool, `SELECT consumer AS key, count(*) AS n FROM outbox_inbox WHERE status = 'dead' AND updated_at >= $1 GROUP BY 1`, since),
     // A side effect naming a user or order that never committed (anywhere, not only in this run).
     pool.query<{ calls: string; reservations: string }>(
       `SELECT (SELECT count(*) FROM demo_provider_call c
@@ -108,6 +111,7 @@ export async function readRunFacts(pool: pg.Pool, runStart: Date): Promise<RunFa
     duplicateProviderCalls: Number(duplicates.rows[0]!.n),
     stock: stock.rows.map((row) => ({ sku: row.sku, available: row.available, reserved: Number(row.reserved) })),
     rescheduled: Number(rescheduled.rows[0]!.n),
+    deadSince,
     latencyP50Ms: latency.rows[0]!.p50 ?? Number.NaN,
     latencyP99Ms: latency.rows[0]!.p99 ?? Number.NaN,
   };

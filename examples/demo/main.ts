@@ -20,6 +20,11 @@ import { formatProgress, showProgress } from './progress.js';
 import { formatChecks, missingEffects, verifyRun } from './verify.js';
 
 const options = parseDemoOptions(process.argv.slice(2));
+if (options.breakInbox && !process.env.DATABASE_URL) {
+  // It leaves duplicate effects, dead letters and re-scheduled work behind.
+  console.error('--break-inbox is a self-test: point DATABASE_URL (and AMQP_URL, at a vhost) at scratch ones, not at the demo database');
+  process.exit(2);
+}
 const databaseUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/outbox_demo';
 const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const runId = randomUUID().slice(0, 8);
@@ -162,14 +167,17 @@ try {
   console.log(`  repeated provider calls deduplicated by key   ${facts.duplicateProviderCalls}`);
   console.log(`  side effects re-scheduled by the reconciler   ${facts.rescheduled}`);
   console.log(`  event commit to side effect done              p50 ${facts.latencyP50Ms.toFixed(0)} ms, p99 ${facts.latencyP99Ms.toFixed(0)} ms`);
+  const answered = endpointFigures(results);
+  console.log(`  API answers during all this                   p50 ${answered.p50Ms.toFixed(0)} ms, p99 ${answered.p99Ms.toFixed(0)} ms, ${answered.errors} errors`);
 
   if (options.comparison && options.orders > 0) {
     // Fresh orders, alternating between the two endpoints, so that both see the same
-    // machine, the same providers and the same rate (no faults injected now).
+    // machine, the same providers and the same load (--rate in all; no faults now).
     const count = options.orders;
-    console.log(`\nThe brittle endpoint: ${count} orders through each of POST /orders and the old POST /inline/orders (every side effect called inline), ${options.rate}/s each:`);
+    const each = options.rate / 2;
+    console.log(`\nThe brittle endpoint: ${count} orders through each of POST /orders and the old POST /inline/orders (every side effect called inline), alternating, ${each}/s each:`);
     const kinds = Array.from({ length: 2 * count }, (_, index): RequestKind => (index % 2 === 0 ? 'order' : 'inline-order'));
-    const compared = await runLoad({ apiUrl, plan: { kinds, runId }, rate: 2 * options.rate, users: [...facts.users.keys()], onResult: () => {} });
+    const compared = await runLoad({ apiUrl, plan: { kinds, runId }, rate: options.rate, users: [...facts.users.keys()], onResult: () => {} });
     console.log(formatComparison(endpointFigures(compared.filter((result) => result.kind === 'order')), endpointFigures(compared.filter((result) => result.kind === 'inline-order'))));
   }
 

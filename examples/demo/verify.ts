@@ -1,7 +1,6 @@
 // The demo's verdict: every guarantee stated as a check over the facts the
 // database and the broker hold after the run. Any failing check fails the demo.
-import { DISCONTINUED_SKU } from '../shop/catalog.js';
-import { INITIAL_STOCK } from '../shop/catalog.js';
+import { DISCONTINUED_SKU, INITIAL_STOCK } from '../shop/catalog.js';
 import type { RunFacts } from './facts.js';
 import type { RequestResult } from './load.js';
 
@@ -74,8 +73,13 @@ export function verifyRun(evidence: RunEvidence): Check[] {
   const expectedDead = deadRows.filter((row) => row.consumer === 'reserve-inventory' && poisonMessages.has(row.messageId));
   check('poison orders (discontinued SKU): reservation dead-lettered, nothing reserved', poisoned.length, poisoned.filter((order) => order.reservations === 0 && expectedDead.some((row) => row.messageId === order.messageId)).length);
   check('dead letters that were not made to fail', 0, deadRows.length - expectedDead.length);
-  const dlqGrowth = [...evidence.deadLetterQueueGrowth].filter(([, growth]) => growth !== 0).map(([queue, growth]) => `${queue} +${growth}`);
-  check('dead-letter queues grew by the poison messages only', poisoned.length > 0 ? `reserve-inventory.dlq +${poisoned.length}` : 'none', dlqGrowth.join(', ') || 'none');
+  const growthText = (growth: Iterable<[string, number]>) =>
+    [...growth].filter(([, count]) => count !== 0).sort(([a], [b]) => a.localeCompare(b)).map(([queue, count]) => `${queue} +${count}`).join(', ') || 'none';
+  check(
+    'dead-letter queues (broker) = dead inbox rows (database)',
+    growthText([...facts.deadSince].map(([consumer, count]) => [`${consumer}.dlq`, count])),
+    growthText(evidence.deadLetterQueueGrowth),
+  );
 
   const declined = results.filter((result) => result.kind === 'declined-order' && result.status === 402).length;
   check('declined orders (card refused after the event was written) answered 402', results.filter((result) => result.kind === 'declined-order').length, declined);
