@@ -9,6 +9,7 @@ export interface BrokerAdmin {
   closeConnections(): Promise<string>;
   /** Messages ready in a queue, or 0 when it does not exist. */
   queueDepth(queue: string): Promise<number>;
+  queueExists(queue: string): Promise<boolean>;
   unbind(queue: string, exchange: string, pattern: string): Promise<void>;
   bind(queue: string, exchange: string, pattern: string): Promise<void>;
   managementUrl: string;
@@ -59,6 +60,7 @@ export function brokerAdmin(amqpUrl: string): BrokerAdmin {
       }
     },
     queueDepth: (queue) => withChannel((channel) => channel.checkQueue(queue).then((ok) => ok.messageCount)).catch(() => 0),
+    queueExists: (queue) => withChannel((channel) => channel.checkQueue(queue).then(() => true)).catch(() => false),
     unbind: (queue, exchange, pattern) => withChannel(async (channel) => void (await channel.unbindQueue(queue, exchange, pattern))),
     bind: (queue, exchange, pattern) => withChannel(async (channel) => void (await channel.bindQueue(queue, exchange, pattern))),
   };

@@ -88,6 +88,15 @@ try {
     await Promise.all(processes.map((each) => each.start()));
     console.log(`started ${processes.map((each) => each.name).join(', ')} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; logs in ${logDir}/`);
   }
+  if (options.attach) {
+    // The workers elsewhere declare the queues; an event published before they are
+    // bound would reach none of them.
+    const deadline = Date.now() + 120_000;
+    while (!(await Promise.all(SHOP_CONSUMER_NAMES.map((name) => broker.queueExists(name)))).every(Boolean)) {
+      if (Date.now() > deadline) throw new Error(`the workers' queues (${SHOP_CONSUMER_NAMES.join(', ')}) do not exist after 120 s: are the workers running?`);
+      await sleep(1_000);
+    }
+  }
   console.log(`API ${apiUrl}, providers ${providersUrl}\n`);
 
   // The load, with the faults.
