@@ -59,16 +59,12 @@ async function post(url: string, body: unknown): Promise<{ status: number; body:
   }
 }
 
-/**
- * Sends the plan at `rate` requests per second; `onResult` sees each answer.
- * `progress(sent)` is called as requests go out, for the chaos schedule.
- */
+/** Sends the plan at `rate` requests per second; `progress(sent)` is called as requests go out (the chaos schedule). */
 export async function runLoad(options: {
   apiUrl: string;
   plan: LoadPlan;
   rate: number;
   users?: string[];
-  onResult(result: RequestResult): void;
   progress?(sent: number): void;
 }): Promise<RequestResult[]> {
   const results: RequestResult[] = [];
@@ -102,7 +98,6 @@ export async function runLoad(options: {
       firstUser?.();
     }
     results.push(result);
-    options.onResult(result);
   };
 
   for (const [index, kind] of options.plan.kinds.entries()) {

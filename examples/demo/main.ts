@@ -119,7 +119,6 @@ try {
     apiUrl,
     plan,
     rate: options.rate,
-    onResult: () => {},
     progress: (count) => {
       sent = count;
       chaos?.progress(count);
@@ -186,7 +185,7 @@ try {
     const each = options.rate / 2;
     console.log(`\nThe brittle endpoint: ${count} orders through each of POST /orders and the old POST /inline/orders (every side effect called inline), alternating, ${each}/s each:`);
     const kinds = Array.from({ length: 2 * count }, (_, index): RequestKind => (index % 2 === 0 ? 'order' : 'inline-order'));
-    const compared = await runLoad({ apiUrl, plan: { kinds, runId }, rate: options.rate, users: [...facts.users.keys()], onResult: () => {} });
+    const compared = await runLoad({ apiUrl, plan: { kinds, runId }, rate: options.rate, users: [...facts.users.keys()] });
     console.log(formatComparison(endpointFigures(compared.filter((result) => result.kind === 'order')), endpointFigures(compared.filter((result) => result.kind === 'inline-order'))));
   }
 
