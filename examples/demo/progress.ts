@@ -27,7 +27,15 @@ export async function readProgress(pool: pg.Pool, runStart: Date): Promise<Progr
     [runStart],
   );
   const row = rows[0]!;
-  return Object.fromEntries(Object.entries(row).map(([key, value]) => [key, Number(value)])) as unknown as Progress;
+  return {
+    written: Number(row.written),
+    published: Number(row.published),
+    owed: Number(row.owed),
+    handled: Number(row.handled),
+    retried: Number(row.retried),
+    dead: Number(row.dead),
+    relayLagS: Number(row.relayLagS),
+  };
 }
 
 export function formatProgress(elapsedS: number, sent: number, total: number, progress: Progress): string {
