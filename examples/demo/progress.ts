@@ -1,10 +1,11 @@
 // The live progress line, computed from the database every second.
 import type pg from 'pg';
+import { SIDE_EFFECTS_PER_EVENT } from '../shop/consumers.js';
 
 export interface Progress {
   written: number;
   published: number;
-  /** Side effects owed by the events written so far: 3 per signup, 4 per order. */
+  /** Side effects owed by the events written so far (a consumer per side effect). */
   owed: number;
   handled: number;
   retried: number;
@@ -17,14 +18,14 @@ export async function readProgress(pool: pg.Pool, runStart: Date): Promise<Progr
   const { rows } = await pool.query<Record<keyof Progress, string>>(
     `SELECT (SELECT count(*) FROM outbox_message WHERE created_at >= $1) AS written,
             (SELECT count(*) FROM outbox_message WHERE created_at >= $1 AND status = 'published') AS published,
-            (SELECT coalesce(sum(CASE event_type WHEN 'user.signed-up' THEN 3 ELSE 4 END), 0) FROM outbox_message WHERE created_at >= $1) AS owed,
+            (SELECT coalesce(sum(($2::jsonb ->> event_type)::int), 0) FROM outbox_message WHERE created_at >= $1) AS owed,
             count(*) FILTER (WHERE i.status = 'done') AS handled,
             coalesce(sum(i.attempts - 1) FILTER (WHERE i.attempts > 1), 0) AS retried,
             count(*) FILTER (WHERE i.status = 'dead') AS dead,
             coalesce((SELECT extract(epoch FROM now() - min(created_at)) FROM outbox_message WHERE created_at >= $1 AND status = 'pending'), 0) AS "relayLagS"
        FROM outbox_inbox i JOIN outbox_message m ON m.id = i.message_id
       WHERE m.created_at >= $1`,
-    [runStart],
+    [runStart, JSON.stringify(SIDE_EFFECTS_PER_EVENT)],
   );
   const row = rows[0]!;
   return {

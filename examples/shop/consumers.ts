@@ -1,10 +1,11 @@
 // The shop's side effects, one consumer (one durable queue) each. Database effects
 // are written through `tx`, in the inbox's transaction: exactly once. External
 // ones hand the provider the idempotency key: at least once, deduplicated there.
-import type { Logger } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { Prisma } from '../../generated/prisma/client.js';
+import { matchesTopic } from '../../src/consumers/topicPattern.js';
 import { defineConsumer, type ConsumerDefinition, type HandlerContext } from '../../src/index.js';
-import type { ShopEvents } from './events.js';
+import { shopEvents, type ShopEvents } from './events.js';
 import { reserveStock } from './inventory.js';
 import { callProvider } from './providers.js';
 
@@ -73,4 +74,9 @@ export function shopConsumers(options: ShopConsumerOptions): ConsumerDefinition<
   ];
 }
 
-export const SHOP_CONSUMER_NAMES = ['send-welcome-email', 'create-profile', 'log-signup', 'send-order-confirmation', 'reserve-inventory', 'record-analytics', 'notify-webhook'] as const;
+const described = shopConsumers({ logger: pino({ level: 'silent' }) });
+export const SHOP_CONSUMER_NAMES: readonly string[] = described.map((consumer) => consumer.name);
+/** Side effects owed per event: how many consumers subscribe to each type. */
+export const SIDE_EFFECTS_PER_EVENT: Readonly<Record<string, number>> = Object.fromEntries(
+  shopEvents.map((event) => [event.type, described.filter((consumer) => consumer.events.some((pattern) => matchesTopic(pattern, event.type))).length]),
+);
