@@ -10,13 +10,19 @@ export default defineConfig({
         // Each file has its own database (cloned from a migrated template) and its own
         // RabbitMQ vhost, so these run in parallel.
         extends: true,
-        test: { name: 'isolated', include: ['test/**/*.test.ts'], exclude: ['test/faults/**'], sequence: { groupOrder: 0 } },
+        test: { name: 'isolated', include: ['test/**/*.test.ts'], exclude: ['test/faults/**', 'test/chaos/**'], sequence: { groupOrder: 0 } },
       },
       {
         // Faults that touch the whole broker (close every connection, stop the app,
         // a memory alarm) run alone, after everything else.
         extends: true,
         test: { name: 'faults', include: ['test/faults/**/*.test.ts'], fileParallelism: false, sequence: { groupOrder: 1 }, testTimeout: 120_000 },
+      },
+      {
+        // The whole pipeline under combined faults (it stops the broker and restarts
+        // PostgreSQL): alone, last. `npm run test:chaos` runs only these.
+        extends: true,
+        test: { name: 'chaos', include: ['test/chaos/**/*.test.ts'], fileParallelism: false, sequence: { groupOrder: 2 }, testTimeout: 420_000 },
       },
     ],
   },

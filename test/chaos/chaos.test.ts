@@ -1,0 +1,130 @@
+// The whole pipeline under combined faults: two relays, two workers and the
+// reconciler as child processes, writers on the write API, and a schedule of
+// crashes, broker and database outages, a purged queue, failing handlers, poison
+// and unroutable events. The invariant checker then judges the run from the
+// database and the broker alone. Runs alone (the "chaos" project): it stops the
+// broker and restarts PostgreSQL.
+import { writeFileSync, mkdirSync } from 'node:fs';
+import amqp from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestBroker, type TestBroker } from '../support/testBroker.js';
+import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
+import { CHAOS_CONSUMERS, CHAOS_TABLES_SQL } from './chaosEvents.js';
+import { driveLoad, ensurePostgres, managedProcess, postgresRestart, rabbitmqctl, sleep, terminateBackends, type ManagedProcess } from './harness.js';
+import { judge, missingWork, readBrokerFacts, readDatabaseFacts, type Expectations } from './invariants.js';
+
+const TAP = 'chaos.tap';
+const LOAD_MS = Number(process.env.CHAOS_LOAD_MS ?? 24_000);
+let db: TestDatabase;
+let broker: TestBroker;
+const processes: ManagedProcess[] = [];
+
+beforeAll(async () => {
+  [db, broker] = await Promise.all([createTestDatabase(import.meta.url), createTestBroker('chaos')]);
+  await db.pool.query(CHAOS_TABLES_SQL);
+  // The tap: a queue of our own on the events exchange, so the checker sees what the broker received, in order.
+  await broker.channel.assertExchange('outbox.unroutable', 'fanout', { durable: true });
+  await broker.channel.assertExchange('outbox.events', 'topic', { durable: true, alternateExchange: 'outbox.unroutable' });
+  await broker.channel.assertQueue(TAP, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await broker.channel.bindQueue(TAP, 'outbox.events', 'chaos.#');
+});
+
+afterAll(async () => {
+  await Promise.all(processes.map((each) => each.kill('SIGKILL')));
+  await rabbitmqctl('start_app').catch(() => {});
+  await rabbitmqctl('await_startup').catch(() => {});
+  await ensurePostgres();
+  await broker?.delete().catch(() => {});
+  await db?.drop().catch(() => {});
+});
+
+describe('the pipeline under combined faults', () => {
+  it('loses nothing, does no side effect twice, dead-letters only the poison, keeps per-key order', async () => {
+    const env = { DATABASE_URL: db.url, AMQP_URL: broker.url, CHAOS_FAIL_RATE: '0.1' };
+    const config = ['--config', 'test/chaos/chaos.config.ts'];
+    const relays = ['relay-1', 'relay-2'].map((name) => managedProcess(name, ['relay'], env, /relay started/));
+    const workers = ['worker-1', 'worker-2'].map((name) => managedProcess(name, ['worker', ...config], env, /"consuming"/));
+    const reconciler = managedProcess('reconciler', ['reconcile', ...config, '--schedule', '*/2 * * * * *', '--grace', '0.15'], env, /reconciler scheduled/);
+    processes.push(...relays, ...workers, reconciler);
+    await Promise.all(processes.map((each) => each.start()));
+
+    const faults: string[] = [];
+    const inject = async (name: string, fault: () => Promise<unknown>) => {
+      await fault();
+      faults.push(name);
+    };
+    const crash = (target: ManagedProcess) => async () => {
+      await target.kill('SIGKILL');
+      await sleep(1_000);
+      await target.start();
+    };
+    const stopLoad = new AbortController();
+    const load = driveLoad(db.prisma, { writers: 6, keysPerWriter: 4, pauseMs: 40, signal: stopLoad.signal });
+    const at = (fraction: number) => sleep(LOAD_MS * fraction);
+    const schedule = (async () => {
+      await at(0.08);
+      await inject('relay SIGKILL + restart', crash(relays[0]!));
+      await at(0.06);
+      await inject('worker SIGKILL + restart', crash(workers[0]!));
+      await at(0.06);
+      await inject('rabbitmqctl close_all_connections (vhost)', () => rabbitmqctl('close_all_connections', '--vhost', broker.vhost, 'chaos'));
+      await at(0.06);
+      await inject('pg_terminate_backend (every session of the database)', () => terminateBackends(db.pool, db.name));
+      await at(0.06);
+      await inject('queue chaos-audit purged', async () => {
+        const connection = await amqp.connect(broker.url);
+        await (await connection.createChannel()).purgeQueue('chaos-audit');
+        await connection.close();
+      });
+      await at(0.06);
+      await inject('rabbitmqctl stop_app, 3 s, start_app', async () => {
+        await rabbitmqctl('stop_app');
+        await sleep(3_000);
+        await rabbitmqctl('start_app');
+        await rabbitmqctl('await_startup');
+      });
+      await at(0.1);
+      await inject('PostgreSQL restart', postgresRestart);
+      await at(0.08);
+      await inject('relay + worker SIGKILL together + restart', () => Promise.all([crash(relays[1]!)(), crash(workers[1]!)()]));
+    })();
+    await schedule;
+    await sleep(Math.max(0, LOAD_MS * 0.2));
+    stopLoad.abort();
+    const written = await load;
+
+    const expectations: Expectations = { consumers: CHAOS_CONSUMERS, poisonRefusedBy: 'chaos-effect', rolledBack: written.rolledBack };
+    const settleUntil = Date.now() + 180_000;
+    let missing = Number.POSITIVE_INFINITY;
+    while (missing > 0 && Date.now() < settleUntil) {
+      await sleep(1_000);
+      missing = missingWork(await readDatabaseFacts(db.pool), expectations);
+    }
+    await sleep(2_000); // late duplicates, if any, land now
+    await Promise.all(processes.map((each) => each.kill('SIGTERM')));
+
+    const verdict = judge(
+      await readDatabaseFacts(db.pool),
+      await readBrokerFacts(broker.url, TAP, CHAOS_CONSUMERS.map((consumer) => `${consumer}.dlq`)),
+      expectations,
+    );
+    const workerOutput = workers.map((each) => each.output()).join('');
+    const summary = {
+      faults,
+      transactions: { committed: written.committed, rolledBackOnPurpose: written.rolledBack.length, failedByFaults: written.failed, outOfOrderPairs: written.outOfOrderPairs },
+      ...verdict.stats,
+      duplicatesAbsorbedByInbox: (workerOutput.match(/duplicate delivery/g) ?? []).length,
+      rescheduledByReconciler: (await db.pool.query<{ n: number }>('SELECT coalesce(sum(rescheduled), 0)::int AS n FROM outbox_reconciler_run')).rows[0]!.n,
+      violations: verdict.violations,
+    };
+    mkdirSync('.chaos', { recursive: true });
+    writeFileSync(`.chaos/run-${Date.now()}.json`, JSON.stringify(summary, null, 2));
+    console.log(`chaos run: ${JSON.stringify(summary)}`);
+
+    expect(faults).toHaveLength(8);
+    expect(verdict.stats.committed).toBeGreaterThan(200);
+    expect(verdict.stats.poison).toBeGreaterThan(0);
+    expect(verdict.stats.unroutable).toBeGreaterThan(0);
+    expect(verdict.violations, verdict.violations.join('\n')).toEqual([]);
+  }, 420_000);
+});
