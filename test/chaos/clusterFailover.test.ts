@@ -1,0 +1,66 @@
+// RabbitMQ as a 3-node cluster with quorum queues: every process is given all
+// three nodes in AMQP_URL; the node they all use is stopped during the load. No
+// confirmed message may be lost and the pipeline must carry on, on the others.
+import amqp from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRabbitCluster, type RabbitCluster } from '../support/rabbitCluster.js';
+import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
+import { CHAOS_CONSUMERS, CHAOS_TABLES_SQL } from './chaosEvents.js';
+import { driveLoad, managedProcess, sleep, type ManagedProcess } from './harness.js';
+import { judge, missingWork, readBrokerFacts, readDatabaseFacts, type Expectations } from './invariants.js';
+
+const TAP = 'chaos.tap';
+let db: TestDatabase;
+let cluster: RabbitCluster | undefined;
+const processes: ManagedProcess[] = [];
+
+beforeAll(async () => {
+  [db, cluster] = await Promise.all([createTestDatabase(import.meta.url), startRabbitCluster()]);
+  await db.pool.query(CHAOS_TABLES_SQL);
+  const connection = await amqp.connect(cluster.urls[1]!);
+  const channel = await connection.createChannel();
+  await channel.assertExchange('outbox.unroutable', 'fanout', { durable: true });
+  await channel.assertExchange('outbox.events', 'topic', { durable: true, alternateExchange: 'outbox.unroutable' });
+  await channel.assertQueue(TAP, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await channel.bindQueue(TAP, 'outbox.events', 'chaos.#');
+  await connection.close();
+}, 300_000);
+afterAll(async () => {
+  await Promise.all(processes.map((each) => each.kill('SIGKILL')));
+  await cluster?.destroy();
+  await db?.drop();
+}, 120_000);
+
+describe('a 3-node RabbitMQ cluster', () => {
+  it('loses no confirmed message when the node in use stops during the load, and the pipeline carries on', async () => {
+    const env = { DATABASE_URL: db.url, AMQP_URL: cluster!.urls.join(','), CHAOS_FAIL_RATE: '0.05' };
+    processes.push(
+      managedProcess('relay-1', ['relay'], env, /relay started/),
+      managedProcess('relay-2', ['relay'], env, /relay started/),
+      managedProcess('worker', ['worker', '--config', 'test/chaos/chaos.config.ts'], env, /"consuming"/),
+    );
+    await Promise.all(processes.map((each) => each.start()));
+    // Every process starts on the first node listed.
+    expect(processes.every((each) => each.output().includes(':5681'))).toBe(true);
+
+    const stop = new AbortController();
+    const load = driveLoad(db.prisma, { writers: 4, keysPerWriter: 4, pauseMs: 30, signal: stop.signal });
+    await sleep(5_000);
+    await cluster!.stopNode('a');
+    await sleep(8_000);
+    stop.abort();
+    const written = await load;
+
+    const expectations: Expectations = { consumers: CHAOS_CONSUMERS, poisonRefusedBy: 'chaos-effect', rolledBack: written.rolledBack };
+    for (let until = Date.now() + 120_000; missingWork(await readDatabaseFacts(db.pool), expectations) > 0 && Date.now() < until; ) await sleep(1_000);
+    await sleep(2_000);
+    await Promise.all(processes.map((each) => each.kill('SIGTERM')));
+
+    const verdict = judge(await readDatabaseFacts(db.pool), await readBrokerFacts(cluster!.urls[1]!, TAP, CHAOS_CONSUMERS.map((name) => `${name}.dlq`)), expectations);
+    console.log(`cluster failover run: ${JSON.stringify({ ...verdict.stats, violations: verdict.violations })}`);
+    // They moved to another node and kept going.
+    expect(processes.every((each) => /broker connected.*:568[23]|:568[23].*broker connected/.test(each.output()))).toBe(true);
+    expect(verdict.stats.committed).toBeGreaterThan(100);
+    expect(verdict.violations, verdict.violations.join('\n')).toEqual([]);
+  }, 300_000);
+});
