@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { OutboxError, type OutboxIssue } from '../errors.js';
+import { unstorableText } from './serializePayload.js';
 
 /** Options of one published message. */
 export interface PublishOptions {
@@ -18,14 +19,21 @@ export interface PublishOptions {
   availableAt?: Date;
 }
 
+// Text the outbox row stores (a text or jsonb column): no U+0000, valid Unicode.
+const storableText = () =>
+  z.string().superRefine((value, context) => {
+    const problem = unstorableText(value);
+    if (problem) context.addIssue({ code: 'custom', message: `must not be ${problem}` });
+  });
+
 // AMQP short strings (correlation-id, header names) are at most 255 bytes.
 const shortString = (max: number) =>
-  z.string().min(1).refine((value) => Buffer.byteLength(value, 'utf8') <= max, `at most ${max} bytes`);
+  storableText().min(1).refine((value) => Buffer.byteLength(value, 'utf8') <= max, `at most ${max} bytes`);
 
 const publishOptionsSchema = z.strictObject({
   key: shortString(255).optional(),
   headers: z
-    .record(z.string(), z.union([z.string().max(65_536), z.number().finite(), z.boolean()]))
+    .record(storableText(), z.union([storableText().max(65_536), z.number().finite(), z.boolean()]))
     .superRefine((headers, context) => {
       const names = Object.keys(headers);
       if (names.length > 64) context.addIssue({ code: 'custom', message: 'at most 64 headers' });

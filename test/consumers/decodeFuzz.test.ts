@@ -65,7 +65,7 @@ function fuzzCase(random: Random, index: number): FuzzCase {
       break;
     case 'type':
       // Without a type property the routing key (the queue's name) stands in: not an event type either.
-      properties.type = random.pick([undefined, '', 'no.such.event', 'Test.Anything', 'x'.repeat(300)]);
+      properties.type = random.pick([undefined, '', 'no.such.event', 'Test.Anything', 'x'.repeat(255)]);
       break;
     case 'content type':
       properties.contentType = random.pick(['text/plain', 'application/octet-stream', 'application/json; charset=latin1', 'APPLICATION/JSON', '']);

@@ -67,6 +67,11 @@ describe('invalid payloads', () => {
       [{ id: Symbol('x') }, 'symbol'],
       [[1, undefined], 'undefined'],
       [{ when: new Date(Number.NaN) }, 'invalid Date'],
+      [{ note: 'a\u0000b' }, 'U+0000'],
+      [{ ['k\u0000']: 1 }, 'U+0000'],
+      [{ note: 'x\ud800y' }, 'unpaired surrogate'],
+      [['\udc00'], 'unpaired surrogate'],
+      [{ when: Object.create(Date.prototype) as unknown }, 'toJSON throws'],
     ];
     for (const [payload, what] of cases) {
       const error = await expectRejected('OUTBOX_PAYLOAD_NOT_SERIALIZABLE', (tx) => outbox.publish(tx, anything, payload));
