@@ -25,6 +25,19 @@ function ctl(letter: NodeLetter, ...args: string[]) {
   return run('rabbitmqctl', ['-q', '-n', nodeName(letter), ...args], { timeout: 120_000 });
 }
 
+/** await_startup refuses a node that has not reached epmd yet: retry until it has. */
+async function awaitStartup(letter: NodeLetter): Promise<void> {
+  for (let until = Date.now() + 90_000; ; ) {
+    try {
+      await ctl(letter, 'await_startup');
+      return;
+    } catch (error) {
+      if (Date.now() > until) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  }
+}
+
 export async function startRabbitCluster(): Promise<RabbitCluster> {
   const base = `/tmp/outbox-rabbit-cluster-${process.pid}`;
   const destroy = async () => {
@@ -38,6 +51,8 @@ export async function startRabbitCluster(): Promise<RabbitCluster> {
       const folder = `${base}/${letter}`;
       mkdirSync(`${folder}/log`, { recursive: true });
       writeFileSync(`${folder}/enabled_plugins`, '[].\n');
+      // Its own config: the machine's /etc/rabbitmq/rabbitmq.conf pins the listener to 5672.
+      writeFileSync(`${folder}/rabbitmq.conf`, `listeners.tcp.local = 127.0.0.1:${port(letter)}\n`);
       await run('chown', ['-R', 'rabbitmq:rabbitmq', base]);
       await run(
         'runuser',
@@ -51,12 +66,13 @@ export async function startRabbitCluster(): Promise<RabbitCluster> {
           `RABBITMQ_LOG_BASE=${folder}/log`,
           `RABBITMQ_PID_FILE=${folder}/pid`,
           `RABBITMQ_ENABLED_PLUGINS_FILE=${folder}/enabled_plugins`,
+          `RABBITMQ_CONFIG_FILE=${folder}/rabbitmq.conf`,
           '/usr/lib/rabbitmq/bin/rabbitmq-server', '-detached',
         ],
         { timeout: 60_000 },
       );
     }
-    await Promise.all(NODES.map((letter) => ctl(letter, 'await_startup')));
+    await Promise.all(NODES.map((letter) => awaitStartup(letter)));
     for (const letter of ['b', 'c'] as const) {
       await ctl(letter, 'stop_app');
       await ctl(letter, 'join_cluster', nodeName('a'));
