@@ -22,6 +22,7 @@ import { HEADER_DEAD_AT, HEADER_DEAD_CONSUMER, HEADER_DEAD_ERROR, HEADER_DEAD_RE
 import { HEADER_ATTEMPT } from './decodeDelivery.js';
 import { resolveConsumer, type ConsumerDefinition, type DeadLetter, type ResolvedConsumer } from './defineConsumer.js';
 import { handleDelivery, type Verdict } from './handleDelivery.js';
+import { recordInboxFailure } from './inbox.js';
 import { matchesTopic } from './topicPattern.js';
 import { registerConsumers } from './registerConsumers.js';
 import { createConcurrencyLimiter } from './concurrencyLimiter.js';
@@ -162,6 +163,11 @@ export function createWorker(options: WorkerOptions): Worker {
           [HEADER_DEAD_AT]: new Date().toISOString(),
           [HEADER_ATTEMPT]: verdict.attempts,
         });
+        // Only now, with the DLQ's confirm in: a failure here leaves the delivery
+        // unacknowledged, and its redelivery dead-letters it again.
+        if (verdict.reason !== 'malformed' && verdict.messageId) {
+          await recordInboxFailure(prismaQueryRows(options.prisma), consumer.name, verdict.messageId, 'dead', verdict.attempts, verdict.error);
+        }
         await deadLetter(consumer, verdict);
         break;
       }

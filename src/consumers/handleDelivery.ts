@@ -72,9 +72,12 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
     const nonRetryable = error instanceof NonRetryableError;
     const dead = nonRetryable || attempt >= consumer.maxAttempts;
     // Recording the failure doubles as a database health check: if it fails too,
-    // the database is away and the attempt is not the message's fault.
+    // the database is away and the attempt is not the message's fault. A message
+    // to dead-letter stays 'processing' here: the worker marks it dead once the
+    // dead-letter queue has confirmed it, so a dead inbox row always has its copy
+    // in the DLQ (a redelivery of a dead message is skipped).
     try {
-      await recordInboxFailure(prismaQueryRows(prisma), consumer.name, messageId, dead && handlerFailed ? 'dead' : 'processing', attempt, text);
+      await recordInboxFailure(prismaQueryRows(prisma), consumer.name, messageId, 'processing', attempt, text);
     } catch {
       return { action: 'defer', messageId, eventType, attempt, error: text };
     }

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import type pg from 'pg';
 import { createOutbox } from '../../src/index.js';
 import { startOutboxCli, type CliProcess } from '../support/outboxCli.js';
-import type { TestPrismaClient } from '../support/testDatabase.js';
+import type { Prisma } from '../../generated/prisma/client.js';
 import { chaosEvents, chaosItem, orphanEvent } from './chaosEvents.js';
 
 const run = promisify(execFile);
@@ -18,6 +18,8 @@ export interface ManagedProcess {
   kill(signal: NodeJS.Signals): Promise<void>;
   /** Everything it printed, across restarts. */
   output(): string;
+  /** The running process's pid, if it runs. */
+  pid(): number | undefined;
 }
 
 export function managedProcess(name: string, args: string[], env: Record<string, string>, ready: RegExp): ManagedProcess {
@@ -44,6 +46,7 @@ export function managedProcess(name: string, args: string[], env: Record<string,
       clearTimeout(force);
     },
     output: () => earlier + (current?.output() ?? ''),
+    pid: () => (current && current.child.exitCode === null && current.child.signalCode === null ? current.child.pid : undefined),
   };
 }
 
@@ -78,7 +81,12 @@ export interface LoadReport {
  * apps). Mixed in: rollbacks after the publish, poison items, events nobody
  * consumes, and pairs of transactions committing in the opposite order of their ids.
  */
-export async function driveLoad(prisma: TestPrismaClient, options: { writers: number; keysPerWriter: number; pauseMs: number; signal: AbortSignal }): Promise<LoadReport> {
+/** Any Prisma client of the generated schema (the test's, or one of your own). */
+export interface TransactionRunner {
+  $transaction<R>(work: (tx: Prisma.TransactionClient) => Promise<R>): Promise<R>;
+}
+
+export async function driveLoad(prisma: TransactionRunner, options: { writers: number; keysPerWriter: number; pauseMs: number; signal: AbortSignal }): Promise<LoadReport> {
   const outbox = createOutbox({ events: chaosEvents });
   const report: LoadReport = { committed: 0, rolledBack: [], failed: 0, outOfOrderPairs: 0 };
   const keySeq = new Map<string, number>();
@@ -87,8 +95,7 @@ export async function driveLoad(prisma: TestPrismaClient, options: { writers: nu
     keySeq.set(key, seq + 1);
     return seq;
   };
-  type Tx = Parameters<Parameters<TestPrismaClient['$transaction']>[0]>[0];
-  const writeItem = async (tx: Tx, key: string, poison = false) => {
+  const writeItem = async (tx: Prisma.TransactionClient, key: string, poison = false) => {
     const itemId = randomUUID();
     const seq = nextSeq(key);
     await tx.$executeRaw`INSERT INTO chaos_item (id, key, key_seq, poison) VALUES (${itemId}::uuid, ${key}, ${seq}, ${poison})`;

@@ -1,35 +1,27 @@
-// A 3-node RabbitMQ cluster beside the machine's own broker (ports 5681-5683),
-// for quorum-queue replication and node-failure tests; the recipe is in
-// ../shared/ENVIRONMENT.md. The default node on 5672 is never touched.
+// Extra RabbitMQ nodes beside the machine's own broker: a 3-node cluster (ports
+// 5681-5683) for quorum-queue replication and node failure, or a single node with
+// its own listener configuration (TLS). The recipe is in ../shared/ENVIRONMENT.md.
+// The default node on 5672 is never touched.
 import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const NODES = ['a', 'b', 'c'] as const;
-type NodeLetter = (typeof NODES)[number];
 
-export interface RabbitCluster {
-  /** One AMQP URL per node, in node order. */
-  urls: string[];
-  nodeName(letter: NodeLetter): string;
-  stopNode(letter: NodeLetter): Promise<void>;
-  /** Stops every node and deletes the scratch folder; safe to call twice. */
-  destroy(): Promise<void>;
+export interface RabbitNode {
+  name: string;
+  stop(): Promise<void>;
 }
 
-const nodeName = (letter: NodeLetter) => `rmq${letter}@localhost`;
-const port = (letter: NodeLetter) => 5681 + NODES.indexOf(letter);
-
-function ctl(letter: NodeLetter, ...args: string[]) {
-  return run('rabbitmqctl', ['-q', '-n', nodeName(letter), ...args], { timeout: 120_000 });
+function ctl(node: string, ...args: string[]) {
+  return run('rabbitmqctl', ['-q', '-n', node, ...args], { timeout: 120_000 });
 }
 
 /** await_startup refuses a node that has not reached epmd yet: retry until it has. */
-async function awaitStartup(letter: NodeLetter): Promise<void> {
+async function awaitStartup(node: string): Promise<void> {
   for (let until = Date.now() + 90_000; ; ) {
     try {
-      await ctl(letter, 'await_startup');
+      await ctl(node, 'await_startup');
       return;
     } catch (error) {
       if (Date.now() > until) throw error;
@@ -38,54 +30,84 @@ async function awaitStartup(letter: NodeLetter): Promise<void> {
   }
 }
 
+/**
+ * Starts one node named `<short>@localhost` in `folder`, with `config` as its
+ * rabbitmq.conf (the machine's /etc/rabbitmq/rabbitmq.conf pins a listener to 5672,
+ * so every extra node needs its own). Files the config names must be in `folder`.
+ */
+export async function startRabbitNode(short: string, distPort: number, folder: string, config: string): Promise<RabbitNode> {
+  const name = `${short}@localhost`;
+  await ctl(name, 'stop').catch(() => {}); // a leftover of a run that died would hold the ports
+  mkdirSync(`${folder}/log`, { recursive: true });
+  writeFileSync(`${folder}/enabled_plugins`, '[].\n');
+  writeFileSync(`${folder}/rabbitmq.conf`, config);
+  await run('chown', ['-R', 'rabbitmq:rabbitmq', folder]);
+  // runuser, not the rabbitmq-server wrapper: the node runs as rabbitmq with these settings.
+  await run(
+    'runuser',
+    [
+      '-u', 'rabbitmq', '--', 'env',
+      'HOME=/var/lib/rabbitmq',
+      `RABBITMQ_NODENAME=${name}`,
+      `RABBITMQ_DIST_PORT=${distPort}`,
+      `RABBITMQ_MNESIA_BASE=${folder}/mnesia`,
+      `RABBITMQ_LOG_BASE=${folder}/log`,
+      `RABBITMQ_PID_FILE=${folder}/pid`,
+      `RABBITMQ_ENABLED_PLUGINS_FILE=${folder}/enabled_plugins`,
+      `RABBITMQ_CONFIG_FILE=${folder}/rabbitmq.conf`,
+      '/usr/lib/rabbitmq/bin/rabbitmq-server', '-detached',
+    ],
+    { timeout: 60_000 },
+  );
+  const node = { name, stop: async () => void (await ctl(name, 'stop').catch(() => {})) };
+  try {
+    await awaitStartup(name);
+  } catch (error) {
+    await node.stop();
+    throw error;
+  }
+  return node;
+}
+
+const LETTERS = ['a', 'b', 'c'] as const;
+type NodeLetter = (typeof LETTERS)[number];
+
+export interface RabbitCluster {
+  /** One AMQP URL per node, in node order. */
+  urls: string[];
+  stopNode(letter: NodeLetter): Promise<void>;
+  /** `rabbitmqctl list_queues` on a node: depths, type, leader. */
+  listQueues(letter: NodeLetter): Promise<string>;
+  /** Stops every node and deletes the scratch folder; safe to call twice. */
+  destroy(): Promise<void>;
+}
+
 export async function startRabbitCluster(): Promise<RabbitCluster> {
   const base = `/tmp/outbox-rabbit-cluster-${process.pid}`;
+  const port = (letter: NodeLetter) => 5681 + LETTERS.indexOf(letter);
+  const nodes: RabbitNode[] = [];
   const destroy = async () => {
-    await Promise.all(NODES.map((letter) => ctl(letter, 'stop').catch(() => {})));
+    await Promise.all(nodes.map((node) => node.stop()));
     rmSync(base, { recursive: true, force: true });
   };
-  // Leftovers of an earlier run that died would hold the ports.
-  await Promise.all(NODES.map((letter) => ctl(letter, 'stop').catch(() => {})));
   try {
-    for (const letter of NODES) {
-      const folder = `${base}/${letter}`;
-      mkdirSync(`${folder}/log`, { recursive: true });
-      writeFileSync(`${folder}/enabled_plugins`, '[].\n');
-      // Its own config: the machine's /etc/rabbitmq/rabbitmq.conf pins the listener to 5672.
-      writeFileSync(`${folder}/rabbitmq.conf`, `listeners.tcp.local = 127.0.0.1:${port(letter)}\n`);
-      await run('chown', ['-R', 'rabbitmq:rabbitmq', base]);
-      await run(
-        'runuser',
-        [
-          '-u', 'rabbitmq', '--', 'env',
-          'HOME=/var/lib/rabbitmq',
-          `RABBITMQ_NODENAME=${nodeName(letter)}`,
-          `RABBITMQ_NODE_PORT=${port(letter)}`,
-          `RABBITMQ_DIST_PORT=${25681 + NODES.indexOf(letter)}`,
-          `RABBITMQ_MNESIA_BASE=${folder}/mnesia`,
-          `RABBITMQ_LOG_BASE=${folder}/log`,
-          `RABBITMQ_PID_FILE=${folder}/pid`,
-          `RABBITMQ_ENABLED_PLUGINS_FILE=${folder}/enabled_plugins`,
-          `RABBITMQ_CONFIG_FILE=${folder}/rabbitmq.conf`,
-          '/usr/lib/rabbitmq/bin/rabbitmq-server', '-detached',
-        ],
-        { timeout: 60_000 },
-      );
+    for (const letter of LETTERS) {
+      nodes.push(await startRabbitNode(`rmq${letter}`, 25681 + LETTERS.indexOf(letter), `${base}/${letter}`, `listeners.tcp.local = 127.0.0.1:${port(letter)}\n`));
     }
-    await Promise.all(NODES.map((letter) => awaitStartup(letter)));
-    for (const letter of ['b', 'c'] as const) {
-      await ctl(letter, 'stop_app');
-      await ctl(letter, 'join_cluster', nodeName('a'));
-      await ctl(letter, 'start_app');
+    for (const node of nodes.slice(1)) {
+      await ctl(node.name, 'stop_app');
+      await ctl(node.name, 'join_cluster', nodes[0]!.name);
+      await ctl(node.name, 'start_app');
     }
   } catch (error) {
     await destroy();
     throw error;
   }
   return {
-    urls: NODES.map((letter) => `amqp://guest:guest@127.0.0.1:${port(letter)}`),
-    nodeName,
-    stopNode: async (letter) => void (await ctl(letter, 'stop')),
+    urls: LETTERS.map((letter) => `amqp://guest:guest@127.0.0.1:${port(letter)}`),
+    stopNode: (letter) => nodes[LETTERS.indexOf(letter)]!.stop(),
+    listQueues: async (letter) =>
+      (await ctl(nodes[LETTERS.indexOf(letter)]!.name, 'list_queues', 'name', 'type', 'messages_ready', 'messages_unacknowledged', 'leader', 'members', 'online')).stdout,
     destroy,
   };
 }
