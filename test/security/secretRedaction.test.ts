@@ -26,13 +26,22 @@ function withPassword(url: string, username: string, password: string, change: (
   return parsed.toString();
 }
 
-/** Runs a command until it exits or `lifetimeMs` passes (then SIGTERM); resolves with its whole output. */
-async function run(args: string[], env: Record<string, string>, lifetimeMs: number): Promise<{ output: string; code: number | null }> {
+/**
+ * Runs a command until it exits, or until its output matches `until` (then a
+ * moment more, and SIGTERM), at most `maxMs`; resolves with its whole output.
+ */
+async function run(args: string[], env: Record<string, string>, until: RegExp | (() => Promise<boolean>), maxMs = 45_000): Promise<{ output: string; code: number | null }> {
   const cli = startOutboxCli(args, { CONSUMER_NAME: 'secret-test', ...env });
-  const timer = setTimeout(() => cli.child.kill('SIGTERM'), lifetimeMs);
-  const force = setTimeout(() => cli.child.kill('SIGKILL'), lifetimeMs + 20_000);
+  let exited = false;
+  void cli.exited.then(() => (exited = true));
+  const done = () => (until instanceof RegExp ? Promise.resolve(until.test(cli.output())) : until());
+  for (const deadline = Date.now() + maxMs; !exited && !(await done()) && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 100));
+  if (!exited) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    cli.child.kill('SIGTERM');
+  }
+  const force = setTimeout(() => cli.child.kill('SIGKILL'), 20_000);
   const { code } = await cli.exited;
-  clearTimeout(timer);
   clearTimeout(force);
   return { output: cli.output(), code };
 }
@@ -57,7 +66,8 @@ describe('secrets in connection URLs', () => {
   it('a working relay logs its broker and database without the passwords', async () => {
     await db.pool.query("INSERT INTO outbox_message (id, event_type, payload) VALUES (gen_random_uuid(), 'test.anything', '1')");
     // pg_hba here trusts local connections, so the password travels in the URL unchecked: what matters is where it shows up.
-    const { output } = await run(['relay'], { DATABASE_URL: withPassword(db.url, 'postgres', SECRET), AMQP_URL: withPassword(broker.url, user, SECRET) }, 4_000);
+    const published = async () => (await db.pool.query("SELECT 1 FROM outbox_message WHERE status = 'published'")).rowCount === 1;
+    const { output } = await run(['relay'], { DATABASE_URL: withPassword(db.url, 'postgres', SECRET), AMQP_URL: withPassword(broker.url, user, SECRET) }, published);
     expect(output).toContain('relay started');
     expect(output).toContain('***');
     expectNoSecret(output);
@@ -68,13 +78,13 @@ describe('secrets in connection URLs', () => {
   it('a refused broker login, an unreachable broker and a missing database: errors logged, passwords not', async () => {
     const goodDatabase = withPassword(db.url, 'postgres', SECRET);
     const outputs = await Promise.all([
-      run(['relay'], { DATABASE_URL: goodDatabase, AMQP_URL: withPassword(broker.url, user, WRONG) }, 4_000),
-      run(['relay'], { DATABASE_URL: goodDatabase, AMQP_URL: withPassword(broker.url, user, SECRET, (url) => (url.port = '1')) }, 4_000),
-      run(['relay'], { DATABASE_URL: withPassword(db.url, 'postgres', SECRET, (url) => (url.pathname = '/no_such_database')), AMQP_URL: withPassword(broker.url, user, SECRET) }, 4_000),
-      run(['worker', '--config', 'test/fixtures/worker.config.ts'], { DATABASE_URL: goodDatabase, AMQP_URL: withPassword(broker.url, user, WRONG) }, 4_000),
-      run(['migrate'], { DATABASE_URL: withPassword(db.url, 'postgres', SECRET, (url) => (url.port = '1')) }, 30_000),
-      run(['dlq', 'list', 'secret-test'], { DATABASE_URL: goodDatabase, AMQP_URL: withPassword(broker.url, user, WRONG, (url) => (url.port = '1')) }, 30_000),
-      run(['status', '--config', 'test/fixtures/worker.config.ts'], { DATABASE_URL: goodDatabase, AMQP_URL: withPassword(broker.url, user, WRONG) }, 30_000),
+      run(['relay'], { DATABASE_URL: goodDatabase, AMQP_URL: withPassword(broker.url, user, WRONG) }, /ACCESS_REFUSED|403/),
+      run(['relay'], { DATABASE_URL: goodDatabase, AMQP_URL: withPassword(broker.url, user, SECRET, (url) => (url.port = '1')) }, /ECONNREFUSED/),
+      run(['relay'], { DATABASE_URL: withPassword(db.url, 'postgres', SECRET, (url) => (url.pathname = '/no_such_database')), AMQP_URL: withPassword(broker.url, user, SECRET) }, /no_such_database/),
+      run(['worker', '--config', 'test/fixtures/worker.config.ts'], { DATABASE_URL: goodDatabase, AMQP_URL: withPassword(broker.url, user, WRONG) }, /ACCESS_REFUSED|403/),
+      run(['migrate'], { DATABASE_URL: withPassword(db.url, 'postgres', SECRET, (url) => (url.port = '1')) }, /(?!)/),
+      run(['dlq', 'list', 'secret-test'], { DATABASE_URL: goodDatabase, AMQP_URL: withPassword(broker.url, user, WRONG, (url) => (url.port = '1')) }, /(?!)/),
+      run(['status', '--config', 'test/fixtures/worker.config.ts'], { DATABASE_URL: goodDatabase, AMQP_URL: withPassword(broker.url, user, WRONG) }, /(?!)/),
     ]);
     const [refused, unreachable, missingDatabase, worker, migrate, dlq, status] = outputs;
     expect(refused!.output).toMatch(/ACCESS_REFUSED|403/);
