@@ -60,6 +60,16 @@ const processes = [
   managedProcess('worker-1', ['worker', '--config', 'test/chaos/chaos.config.ts'], { ...env, LOG_LEVEL: 'info' }, /"consuming"/),
   managedProcess('worker-2', ['worker', '--config', 'test/chaos/chaos.config.ts'], { ...env, LOG_LEVEL: 'info' }, /"consuming"/),
 ];
+// Children must not outlive the script, whatever happens to it.
+process.on('exit', () => processes.forEach((each) => each.kill('SIGKILL')));
+process.on('uncaughtException', (error) => {
+  console.error(error);
+  process.exit(1);
+});
+process.on('unhandledRejection', (error) => {
+  console.error(error);
+  process.exit(1);
+});
 await Promise.all(processes.map((each) => each.start()));
 
 const rssMb = (pid: number | undefined) => {
@@ -79,7 +89,7 @@ console.log(`soak: ${values.minutes} min, ${values.writers} writers, pause ${val
 while (Date.now() - started < durationMs) {
   await sleep(Math.min(SAMPLE_MS, durationMs - (Date.now() - started)));
   const since = new Date(last.at);
-  const { rows } = await pool.query<{ committed: number; effects: number; p50: number | null; p99: number | null; lag: number | null }>(
+  const { rows } = await pool.query<{ committed: number; effects: number; p50: number | null; p99: number | null; lag: string | null }>(
     `SELECT (SELECT count(*)::int FROM chaos_item) AS committed,
             (SELECT count(*)::int FROM chaos_effect) AS effects,
             (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM e.created_at - m.created_at)) * 1000 FROM chaos_effect e JOIN outbox_message m ON m.id = e.message_id WHERE e.created_at >= $1) AS p50,
@@ -96,7 +106,7 @@ while (Date.now() - started < durationMs) {
     effectsPerS: Math.round((row.effects - last.effects) / seconds),
     p50Ms: Math.round(row.p50 ?? Number.NaN),
     p99Ms: Math.round(row.p99 ?? Number.NaN),
-    relayLagS: Number((row.lag ?? 0).toFixed(2)),
+    relayLagS: Number(Number(row.lag ?? 0).toFixed(2)),
     rss: processes.map((each) => `${each.name} ${rssMb(each.pid()).toFixed(0)}`).join(', '),
   };
   samples.push(sample);

@@ -113,7 +113,13 @@ export function createWorker(options: WorkerOptions): Worker {
     };
     return new Promise((resolve, reject) => {
       try {
-        channel.publish(exchange, routingKey, message.content, publishOptions, (error: unknown) => (error ? reject(error) : resolve()));
+        channel.publish(exchange, routingKey, message.content, publishOptions, (error: unknown) => {
+          if (!error) return resolve();
+          // A quorum queue that refused a publish (full, or leaderless for a moment) may
+          // keep refusing this channel after it recovered: the next publish gets a fresh one.
+          channel.close().catch(() => {});
+          reject(error);
+        });
       } catch (error) {
         reject(error);
       }
@@ -179,6 +185,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const OUTCOME = { retry: 'retried', 'dead-letter': 'dead_lettered', defer: 'deferred' } as const;
 
   let databaseAway = false;
+  const REQUEUE_PAUSE_MS = 1_000;
   async function onDelivery(channel: Channel, consumer: ResolvedConsumer, message: ConsumeMessage): Promise<void> {
     try {
       const stopTimer = metrics?.handlerDuration.startTimer({ consumer: consumer.name });
@@ -194,9 +201,18 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       await act(channel, consumer, message, verdict);
     } catch (error) {
-      // The channel or connection went away mid-way: without an ack the broker
-      // redelivers, and the inbox turns a repeat of committed work into a skip.
-      logger.warn({ err: { message: describe(error) }, consumer: consumer.name, messageId: message.properties.messageId }, 'delivery left unacknowledged; the broker will redeliver it');
+      // A republish the broker refused or never confirmed (a queue without a leader
+      // during a node failure, a full queue), or a channel gone. Where the consumer
+      // channel lives on, the delivery must be handed back: left unacknowledged on an
+      // open channel, it would never come back. After a pause, so that a refusal that
+      // lasts does not spin; the inbox turns a repeat of committed work into a skip.
+      logger.warn({ err: { message: describe(error) }, consumer: consumer.name, messageId: message.properties.messageId }, 'delivery not settled; handing it back to the broker');
+      await sleep(REQUEUE_PAUSE_MS);
+      try {
+        channel.nack(message, false, true);
+      } catch {
+        // The channel is gone: the broker redelivers unacknowledged deliveries by itself.
+      }
     }
   }
 
