@@ -117,7 +117,7 @@ export function createWorker(options: WorkerOptions): Worker {
           if (!error) return resolve();
           // A quorum queue that refused a publish (full, or leaderless for a moment) may
           // keep refusing this channel after it recovered: the next publish gets a fresh one.
-          channel.close().catch(() => {});
+          broker!.discardChannel(channel);
           reject(error);
         });
       } catch (error) {

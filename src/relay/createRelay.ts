@@ -144,8 +144,10 @@ export function createRelay(options: RelayOptions): Relay {
       const messages = await claimBatch(query, batchSize);
       if (messages.length === 0) return undefined;
       const outcome = await publishBatch(channel, messages, { exchange: config.exchange, appId: config.appId, confirmTimeoutMs: config.confirmTimeoutMs, rateLimiter });
-      // Unconfirmed messages may still be confirmed later on this channel: start afresh.
-      if (outcome.timedOut.length > 0) mq.discardChannel(channel);
+      // Unconfirmed messages may still be confirmed later on this channel, and a quorum
+      // queue that refused a publish may keep refusing this channel after it recovered:
+      // either way, start afresh.
+      if (outcome.timedOut.length > 0 || outcome.nacked.length > 0) mq.discardChannel(channel);
       return settle(query, messages, outcome);
     }, config.confirmTimeoutMs + 30_000);
     if (report) logger.debug(report, 'batch done');

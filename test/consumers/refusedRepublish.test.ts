@@ -3,13 +3,13 @@
 // the broker and is handled again, and a dead letter's inbox row says dead only
 // once the dead-letter queue holds it. Both were found by the 3-node cluster test.
 import { randomUUID } from 'node:crypto';
-import amqp from 'amqplib';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorker, defineConsumer, NonRetryableError, type ConsumerDefinition, type DeadLetter, type Worker } from '../../src/index.js';
 import { testEvents } from '../support/events.js';
 import { publishRaw } from '../support/publishRaw.js';
-import { createTestBroker, eventually, managementApi, takeAll, type TestBroker } from '../support/testBroker.js';
+import { refusePublishes, queueDepth } from '../support/refusingQueue.js';
+import { createTestBroker, eventually, type TestBroker } from '../support/testBroker.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
 
 type Tx = Parameters<Parameters<TestDatabase['prisma']['$transaction']>[0]>[0];
@@ -30,47 +30,14 @@ afterAll(async () => {
 const inbox = async (consumer: string, messageId: string) =>
   (await db.pool.query<{ status: string; attempts: number }>('SELECT status::text, attempts FROM outbox_inbox WHERE consumer = $1 AND message_id = $2', [consumer, messageId])).rows[0];
 
-/** On a connection of its own: a test may close every connection of the vhost. */
-async function depth(queue: string): Promise<number> {
-  const connection = await amqp.connect(broker.url);
-  try {
-    return (await (await connection.createChannel()).checkQueue(queue)).messageCount;
-  } finally {
-    await connection.close();
-  }
-}
+const depth = (queue: string) => queueDepth(broker, queue);
+const refusePublishesTo = (queue: string) => refusePublishes(broker, queue);
 
 async function startWorker(consumer: ConsumerDefinition<typeof testEvents, Tx>): Promise<void> {
   const worker = createWorker({ prisma: db.prisma, amqpUrl: broker.url, events: testEvents, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), consumers: [consumer] });
   workers.push(worker);
   await worker.start();
   await eventually(async () => (await broker.channel.checkQueue(consumer.name)).consumerCount === 1, 10_000, 'the worker consuming');
-}
-
-/**
- * Makes a queue refuse every publish (as a full one would), until the returned
- * function lifts the limit (and, with `drain`, takes the fillers out, as an
- * operator emptying a full queue would: a quorum queue lets refused publishers in
- * again when a message leaves it).
- */
-async function refusePublishesTo(queue: string) {
-  const policy = `/policies/${encodeURIComponent(broker.vhost)}/refuse-${randomUUID().slice(0, 8)}`;
-  await managementApi('PUT', policy, { pattern: `^${queue.replace(/\./g, '\\.')}$`, 'apply-to': 'queues', definition: { 'max-length': 0, overflow: 'reject-publish' } });
-  const info = async () => (await (await managementApi('GET', `/queues/${encodeURIComponent(broker.vhost)}/${encodeURIComponent(queue)}`)).json()) as { effective_policy_definition?: Record<string, unknown> };
-  await eventually(async () => (await info()).effective_policy_definition?.['max-length'] === 0, 20_000, 'the policy in force');
-  // A quorum queue enforces the limit once it is exceeded: fill it until it refuses.
-  const confirms = await broker.connection.createConfirmChannel();
-  const refused = () => new Promise<boolean>((resolve) => confirms.sendToQueue(queue, Buffer.from('filler'), { messageId: 'filler' }, (error: unknown) => resolve(Boolean(error))));
-  for (let tries = 0; !(await refused()); tries++) expect(tries).toBeLessThan(5);
-  await confirms.close();
-  const lifted: { fillers: number; lift(options: { drain: boolean }): Promise<void> } = {
-    fillers: await depth(queue),
-    async lift(options: { drain: boolean }) {
-      await managementApi('DELETE', policy);
-      if (options.drain) await takeAll(broker.channel, queue);
-    },
-  };
-  return lifted;
 }
 
 describe('a republish the broker refuses', () => {
