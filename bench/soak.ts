@@ -12,7 +12,7 @@ import amqp from 'amqplib';
 import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { CHAOS_CONSUMERS, CHAOS_TABLES_SQL } from '../test/chaos/chaosEvents.js';
-import { driveLoad, managedProcess, sleep } from '../test/chaos/harness.js';
+import { declareTap, driveLoad, managedProcess, sleep, TAP } from '../test/chaos/harness.js';
 import { judge, missingWork, readBrokerFacts, readDatabaseFacts } from '../test/chaos/invariants.js';
 import { createBenchDatabase } from './support/benchDatabase.js';
 
@@ -26,7 +26,6 @@ const { values } = parseArgs({
 });
 const durationMs = Number(values.minutes) * 60_000;
 const SAMPLE_MS = 30_000;
-const TAP = 'chaos.tap';
 
 const amqpBase = new URL(process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
 const management = process.env.RABBITMQ_MANAGEMENT_URL ?? `http://${amqpBase.hostname}:15672`;
@@ -46,10 +45,7 @@ await pool.query(CHAOS_TABLES_SQL);
 {
   const connection = await amqp.connect(amqpUrl.toString());
   const channel = await connection.createChannel();
-  await channel.assertExchange('outbox.unroutable', 'fanout', { durable: true });
-  await channel.assertExchange('outbox.events', 'topic', { durable: true, alternateExchange: 'outbox.unroutable' });
-  await channel.assertQueue(TAP, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-  await channel.bindQueue(TAP, 'outbox.events', 'chaos.#');
+  await declareTap(channel);
   await connection.close();
 }
 

@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestBroker, type TestBroker } from '../support/testBroker.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
 import { CHAOS_CONSUMERS, CHAOS_TABLES_SQL } from './chaosEvents.js';
-import { driveLoad, ensurePostgres, managedProcess, postgresRestart, rabbitmqctl, sleep, terminateBackends, type ManagedProcess } from './harness.js';
+import { rabbitmqctl } from '../support/rabbitmqctl.js';
+import { declareTap, driveLoad, ensurePostgres, type ManagedProcess, managedProcess, postgresRestart, sleep, TAP, terminateBackends } from './harness.js';
 import { judge, missingWork, readBrokerFacts, readDatabaseFacts, type Expectations } from './invariants.js';
 
-const TAP = 'chaos.tap';
 const LOAD_MS = Number(process.env.CHAOS_LOAD_MS ?? 24_000);
 let db: TestDatabase;
 let broker: TestBroker;
@@ -22,11 +22,7 @@ const processes: ManagedProcess[] = [];
 beforeAll(async () => {
   [db, broker] = await Promise.all([createTestDatabase(import.meta.url), createTestBroker('chaos')]);
   await db.pool.query(CHAOS_TABLES_SQL);
-  // The tap: a queue of our own on the events exchange, so the checker sees what the broker received, in order.
-  await broker.channel.assertExchange('outbox.unroutable', 'fanout', { durable: true });
-  await broker.channel.assertExchange('outbox.events', 'topic', { durable: true, alternateExchange: 'outbox.unroutable' });
-  await broker.channel.assertQueue(TAP, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-  await broker.channel.bindQueue(TAP, 'outbox.events', 'chaos.#');
+  await declareTap(broker.channel);
 });
 
 afterAll(async () => {

@@ -5,10 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestBroker, type TestBroker } from '../support/testBroker.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
 import { CHAOS_CONSUMERS, CHAOS_TABLES_SQL } from './chaosEvents.js';
-import { driveLoad, managedProcess, sleep, type ManagedProcess } from './harness.js';
+import { declareTap, driveLoad, type ManagedProcess, managedProcess, sleep, TAP } from './harness.js';
 import { judge, missingWork, readBrokerFacts, readDatabaseFacts, type BrokerFacts, type Expectations } from './invariants.js';
 
-const TAP = 'chaos.tap';
 let db: TestDatabase;
 let broker: TestBroker;
 const processes: ManagedProcess[] = [];
@@ -16,10 +15,7 @@ const processes: ManagedProcess[] = [];
 beforeAll(async () => {
   [db, broker] = await Promise.all([createTestDatabase(import.meta.url), createTestBroker('checker')]);
   await db.pool.query(CHAOS_TABLES_SQL);
-  await broker.channel.assertExchange('outbox.unroutable', 'fanout', { durable: true });
-  await broker.channel.assertExchange('outbox.events', 'topic', { durable: true, alternateExchange: 'outbox.unroutable' });
-  await broker.channel.assertQueue(TAP, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-  await broker.channel.bindQueue(TAP, 'outbox.events', 'chaos.#');
+  await declareTap(broker.channel);
 });
 afterAll(async () => {
   await Promise.all(processes.map((each) => each.kill('SIGKILL')));

@@ -6,10 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRabbitCluster, type RabbitCluster } from '../support/rabbitCluster.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
 import { CHAOS_CONSUMERS, CHAOS_TABLES_SQL } from './chaosEvents.js';
-import { driveLoad, managedProcess, sleep, type ManagedProcess } from './harness.js';
+import { declareTap, driveLoad, type ManagedProcess, managedProcess, sleep, TAP } from './harness.js';
 import { judge, missingWork, readBrokerFacts, readDatabaseFacts, type Expectations } from './invariants.js';
 
-const TAP = 'chaos.tap';
 let db: TestDatabase;
 let cluster: RabbitCluster | undefined;
 const processes: ManagedProcess[] = [];
@@ -19,10 +18,7 @@ beforeAll(async () => {
   await db.pool.query(CHAOS_TABLES_SQL);
   const connection = await amqp.connect(cluster.urls[1]!);
   const channel = await connection.createChannel();
-  await channel.assertExchange('outbox.unroutable', 'fanout', { durable: true });
-  await channel.assertExchange('outbox.events', 'topic', { durable: true, alternateExchange: 'outbox.unroutable' });
-  await channel.assertQueue(TAP, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-  await channel.bindQueue(TAP, 'outbox.events', 'chaos.#');
+  await declareTap(channel);
   await connection.close();
 }, 300_000);
 afterAll(async () => {

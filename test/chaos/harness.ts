@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { Channel } from 'amqplib';
 import type pg from 'pg';
 import { createOutbox } from '../../src/index.js';
 import { startOutboxCli, type CliProcess } from '../support/outboxCli.js';
@@ -48,10 +49,6 @@ export function managedProcess(name: string, args: string[], env: Record<string,
     output: () => earlier + (current?.output() ?? ''),
     pid: () => (current && current.child.exitCode === null && current.child.signalCode === null ? current.child.pid : undefined),
   };
-}
-
-export async function rabbitmqctl(...args: string[]): Promise<void> {
-  await run('rabbitmqctl', ['-q', ...args], { timeout: 120_000 });
 }
 
 export async function postgresRestart(): Promise<void> {
@@ -159,4 +156,14 @@ export async function driveLoad(prisma: TransactionRunner, options: { writers: n
 export async function terminateBackends(pool: pg.Pool, database: string): Promise<number> {
   const { rowCount } = await pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database]);
   return rowCount ?? 0;
+}
+
+/** A queue of the harness's own on the events exchange: the checker sees what the broker received, in order. */
+export const TAP = 'chaos.tap';
+
+export async function declareTap(channel: Channel): Promise<void> {
+  await channel.assertExchange('outbox.unroutable', 'fanout', { durable: true });
+  await channel.assertExchange('outbox.events', 'topic', { durable: true, alternateExchange: 'outbox.unroutable' });
+  await channel.assertQueue(TAP, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await channel.bindQueue(TAP, 'outbox.events', 'chaos.#');
 }
