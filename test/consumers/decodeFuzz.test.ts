@@ -77,7 +77,8 @@ function fuzzCase(random: Random, index: number): FuzzCase {
       content = Buffer.concat([Buffer.from('{"a":"'), random.bytes(random.int(200)), Buffer.from([0xff, 0xc3, 0x28]), Buffer.from('"}')]);
       break;
     case 'not JSON':
-      content = random.pick([Buffer.from('{not json'), random.bytes(random.pick([1, 1000, 2_000_000])), Buffer.from('[1,2'), Buffer.from('NaN')]);
+      // '#' first: random bytes alone may happen to be JSON (a lone digit is).
+      content = random.pick([Buffer.from('{not json'), Buffer.concat([Buffer.from('#'), random.bytes(random.pick([1, 1000, 2_000_000]))]), Buffer.from('[1,2'), Buffer.from('NaN')]);
       break;
     case 'unknown version':
       properties.headers = { ...properties.headers, 'outbox-event-version': random.pick([2, 7, 1000]) };
@@ -105,6 +106,9 @@ describe('worker decoding, fuzzed', () => {
 
     const context = `seed ${random.seed}`;
     const { rows } = await db.pool.query<{ message_id: string; n: number }>('SELECT message_id::text, count(*)::int AS n FROM demo_signup_log GROUP BY 1');
+    const handledIds = new Set(rows.map((row) => row.message_id));
+    const wronglyHandled = cases.filter((each) => !each.valid && handledIds.has(String(each.properties.messageId).toLowerCase()));
+    expect(wronglyHandled.map((each) => ({ defect: each.defect, properties: each.properties })), context).toEqual([]);
     expect(rows.map((row) => row.message_id).sort(), context).toEqual(valid.map((each) => String(each.properties.messageId).toLowerCase()).sort());
     expect(rows.every((row) => row.n === 1), context).toBe(true);
 
