@@ -23,6 +23,8 @@ export type OutboxErrorCode =
   | 'OUTBOX_INVALID_CONSUMER'
   /** A configuration value (e.g. DATABASE_URL) is missing or malformed. */
   | 'OUTBOX_INVALID_CONFIG'
+  /** No config file where --config points, or none in the working directory. */
+  | 'OUTBOX_CONFIG_NOT_FOUND'
   /** Applying migrations failed; nothing after the failing migration was applied. */
   | 'OUTBOX_MIGRATION_FAILED';
 

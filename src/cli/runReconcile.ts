@@ -1,7 +1,7 @@
 // `outbox reconcile [--once] --config outbox.config.ts`: re-schedule side effects
 // not done, on the config's consumers. Without --once: on a schedule until signalled.
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/defineConfig.js';
+import { loadConfig, requireConfigFile } from '../config/loadConfig.js';
 import { createLogger } from '../logging/createLogger.js';
 import { createReconciler } from '../reconciler/createReconciler.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
@@ -9,7 +9,7 @@ import { untilSignalled } from './untilSignalled.js';
 import { METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
 
 export const RECONCILE_USAGE = `  reconcile Re-schedule side effects not done (AMQP_URL; the config brings its Prisma client).
-            --config <path>      default outbox.config.ts
+            --config <path>      default ./outbox.config.{ts,mts,js,mjs,cjs}
             --once               one run now, its report as JSON on stdout
             --schedule <cron>    default "0 * * * *" (hourly)
             --grace <minutes>    default 15: younger messages may still be on their way
@@ -19,7 +19,7 @@ export async function runReconcile(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
-      config: { type: 'string', default: 'outbox.config.ts' },
+      config: { type: 'string' },
       once: { type: 'boolean', default: false },
       schedule: { type: 'string' },
       grace: { type: 'string' },
@@ -27,7 +27,7 @@ export async function runReconcile(args: string[]): Promise<void> {
     },
     strict: true,
   });
-  const config = await loadConfig(values.config);
+  const config = await loadConfig(await requireConfigFile(values.config));
   const logger = createLogger();
   const metrics = await startMetrics(values.once ? undefined : values['metrics-port'], logger);
   const reconciler = createReconciler({

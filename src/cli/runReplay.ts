@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
 import { parseAmqpUrls } from '../broker/amqpUrls.js';
-import { loadConfig } from '../config/defineConfig.js';
+import { loadConfig, requireConfigFile } from '../config/loadConfig.js';
 import { resolveConsumer } from '../consumers/defineConsumer.js';
 import { OutboxError } from '../errors.js';
 import { createLogger } from '../logging/createLogger.js';
@@ -19,7 +19,7 @@ export async function runReplay(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
-      config: { type: 'string', default: 'outbox.config.ts' },
+      config: { type: 'string' },
       consumer: { type: 'string' },
       since: { type: 'string' },
       until: { type: 'string' },
@@ -29,7 +29,7 @@ export async function runReplay(args: string[]): Promise<void> {
     strict: true,
   });
   if (!values.consumer || !values.since) throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'replay needs --consumer <name> and --since <ISO time>');
-  const config = await loadConfig(values.config);
+  const config = await loadConfig(await requireConfigFile(values.config));
   const definition = config.consumers.find((consumer) => consumer.name === values.consumer);
   if (!definition) throw new OutboxError('OUTBOX_INVALID_OPTIONS', `no consumer ${JSON.stringify(values.consumer)} in ${values.config}`);
   const window = {

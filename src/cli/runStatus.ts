@@ -1,12 +1,12 @@
 // `outbox status --config outbox.config.ts [--json]`.
 import { parseArgs } from 'node:util';
 import { parseAmqpUrls } from '../broker/amqpUrls.js';
-import { loadConfig } from '../config/defineConfig.js';
+import { loadConfig, requireConfigFile } from '../config/loadConfig.js';
 import { readStatus, type OutboxStatus } from '../operations/readStatus.js';
 import { prismaQueryRows } from '../database/sqlStore.js';
 
 export const STATUS_USAGE = `  status    Relay lag, failed rows, per consumer what is not done, queue and DLQ depths, last reconciler run.
-            --config <path>      default outbox.config.ts        --json
+            --config <path>      default ./outbox.config.{ts,mts,js,mjs,cjs}        --json
             (queue depths from RABBITMQ_MANAGEMENT_URL, or the AMQP_URL host on port 15672)`;
 
 /** The management API beside the first AMQP node: same host, credentials and vhost, port 15672. */
@@ -35,8 +35,8 @@ function printStatus(status: OutboxStatus): void {
 }
 
 export async function runStatus(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', default: 'outbox.config.ts' }, json: { type: 'boolean', default: false } }, strict: true });
-  const config = await loadConfig(values.config);
+  const { values } = parseArgs({ args, options: { config: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true });
+  const config = await loadConfig(await requireConfigFile(values.config));
   const prisma = await config.prismaClient();
   const status = await readStatus(prismaQueryRows(prisma), { events: config.events, consumers: config.consumers, managementUrl: managementUrl(process.env) });
   if (values.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);

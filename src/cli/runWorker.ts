@@ -1,7 +1,7 @@
 // `outbox worker --config outbox.config.ts`: the consumers as a process. SIGTERM /
 // SIGINT stop consuming and let handlers in flight finish; a second signal exits at once.
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/defineConfig.js';
+import { loadConfig, requireConfigFile } from '../config/loadConfig.js';
 import { createWorker } from '../consumers/createWorker.js';
 import { createLogger } from '../logging/createLogger.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
@@ -9,12 +9,12 @@ import { untilSignalled } from './untilSignalled.js';
 import { METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
 
 export const WORKER_USAGE = `  worker    Run the consumers of a config module (AMQP_URL; the config brings its Prisma client).
-            --config <path>      default outbox.config.ts
+            --config <path>      default ./outbox.config.{ts,mts,js,mjs,cjs}
             ${METRICS_USAGE}`;
 
 export async function runWorker(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', default: 'outbox.config.ts' }, ...METRICS_OPTION }, strict: true });
-  const config = await loadConfig(values.config);
+  const { values } = parseArgs({ args, options: { config: { type: 'string' }, ...METRICS_OPTION }, strict: true });
+  const config = await loadConfig(await requireConfigFile(values.config));
   const logger = createLogger();
   const metrics = await startMetrics(values['metrics-port'], logger);
   const worker = createWorker({

@@ -1,0 +1,86 @@
+// Loads an outbox.config.* the way Prisma loads prisma.config.ts: TypeScript or
+// JavaScript, ESM or CommonJS, with no loader for the user to install. tsx's
+// tsImport registers its loader for this import only (a namespace of its own),
+// so the rest of the process keeps Node's own resolution. Chosen over jiti, which
+// also loads .ts files but breaks @prisma/client's runtime when it loads it through
+// its CommonJS interop (checked: "Cannot read properties of undefined (reading 'sep')").
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
+import type { PrismaRootClient } from '../database/sqlStore.js';
+import { OutboxError } from '../errors.js';
+import type { OutboxConfig } from './defineConfig.js';
+
+/** Looked for in the working directory, in this order, when --config is not given. */
+export const DEFAULT_CONFIG_FILES = ['outbox.config.ts', 'outbox.config.mts', 'outbox.config.cts', 'outbox.config.js', 'outbox.config.mjs', 'outbox.config.cjs'];
+
+export interface LoadedConfig extends OutboxConfig {
+  /** The file it came from, absolute. */
+  file: string;
+  /** The app's Prisma client, created on first call (the config's `prisma` may be a factory). */
+  prismaClient(): Promise<PrismaRootClient>;
+}
+
+const exists = (file: string) => access(file).then(() => true, () => false);
+
+/**
+ * The config file a command should load: `explicit` (which must exist), else the first
+ * default file in `cwd`, else undefined (commands that can run without one decide).
+ */
+export async function findConfigFile(explicit: string | undefined, cwd = process.cwd()): Promise<string | undefined> {
+  if (explicit !== undefined) {
+    const file = path.resolve(cwd, explicit);
+    if (!(await exists(file))) throw new OutboxError('OUTBOX_CONFIG_NOT_FOUND', `no config file at ${file} (from --config ${explicit})`);
+    return file;
+  }
+  for (const name of DEFAULT_CONFIG_FILES) {
+    const file = path.join(cwd, name);
+    if (await exists(file)) return file;
+  }
+  return undefined;
+}
+
+/** findConfigFile, for commands that cannot run without a config. */
+export async function requireConfigFile(explicit: string | undefined, cwd = process.cwd()): Promise<string> {
+  const file = await findConfigFile(explicit, cwd);
+  if (file === undefined) {
+    throw new OutboxError(
+      'OUTBOX_CONFIG_NOT_FOUND',
+      `no ${DEFAULT_CONFIG_FILES[0]} (or .mts/.js/.mjs/.cjs) in ${cwd}: create one exporting defineConfig({ events, consumers, prisma }), or pass --config <file>`,
+    );
+  }
+  return file;
+}
+
+/** The innermost useful message of an import failure (a syntax error's location, a missing module's name). */
+function describeImportFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: string }).code;
+  return code ? `${error.message} (${code})` : error.message;
+}
+
+export async function loadConfig(configFile: string): Promise<LoadedConfig> {
+  const file = path.resolve(configFile);
+  let module: { default?: unknown };
+  try {
+    module = (await tsImport(pathToFileURL(file).href, { parentURL: import.meta.url })) as { default?: unknown };
+  } catch (error) {
+    throw new OutboxError('OUTBOX_INVALID_CONFIG', `cannot load ${file}: ${describeImportFailure(error)}`, { cause: error });
+  }
+  // CommonJS configs arrive as { default: module.exports }, where exports may itself hold a default.
+  let config = module.default as (Partial<OutboxConfig> & { default?: unknown }) | undefined;
+  if (config && !Array.isArray(config.events) && config.default !== undefined) config = config.default as Partial<OutboxConfig>;
+  if (!config || !Array.isArray(config.events) || !Array.isArray(config.consumers) || config.prisma === undefined) {
+    throw new OutboxError('OUTBOX_INVALID_CONFIG', `${file} must default-export defineConfig({ events, consumers, prisma })`);
+  }
+  const { prisma } = config;
+  let client: Promise<PrismaRootClient> | undefined;
+  return {
+    file,
+    events: config.events,
+    consumers: config.consumers,
+    prisma,
+    prismaClient: () => (client ??= Promise.resolve(typeof prisma === 'function' ? prisma() : prisma)),
+  };
+}
