@@ -52,7 +52,8 @@ async function runMigrate(args: string[]): Promise<void> {
   );
 }
 
-const commands: Record<string, (args: string[]) => Promise<void>> = {
+// A command returns its exit code when it has one to say (e.g. `status` with alerts); nothing means 0.
+const commands: Record<string, (args: string[]) => Promise<void | number>> = {
   migrate: runMigrate,
   relay: runRelay,
   'retry-failed': runRetryFailed,
@@ -76,8 +77,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    await run(rest);
-    return 0;
+    return (await run(rest)) ?? 0;
   } catch (error) {
     // Our errors carry a code and an already-redacted message; anything else is a bug.
     if (isOutboxError(error)) {
