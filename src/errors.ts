@@ -25,6 +25,26 @@ export type OutboxErrorCode =
   | 'OUTBOX_INVALID_CONFIG'
   /** No config file where --config points, or none in the working directory. */
   | 'OUTBOX_CONFIG_NOT_FOUND'
+  /** No Prisma schema where --schema, prisma.config.ts or the conventional places point. */
+  | 'OUTBOX_SCHEMA_NOT_FOUND'
+  /** `outbox init` found something it must not overwrite (outbox models copied by hand, another provider). */
+  | 'OUTBOX_INIT_CONFLICT'
+  /** The database in DATABASE_URL (or the config's client) does not exist. */
+  | 'OUTBOX_DATABASE_NOT_FOUND'
+  /** PostgreSQL refused the user or password. */
+  | 'OUTBOX_DATABASE_LOGIN_REFUSED'
+  /** PostgreSQL does not answer at that host and port. */
+  | 'OUTBOX_DATABASE_UNREACHABLE'
+  /** The outbox tables do not exist: init and migrate first. */
+  | 'OUTBOX_TABLES_MISSING'
+  /** RabbitMQ refused the user or password. */
+  | 'OUTBOX_BROKER_LOGIN_REFUSED'
+  /** RabbitMQ refused the virtual host (missing, or no permissions on it). */
+  | 'OUTBOX_BROKER_ACCESS_REFUSED'
+  /** RabbitMQ does not answer at any of the AMQP_URL nodes. */
+  | 'OUTBOX_BROKER_UNREACHABLE'
+  /** A queue or exchange exists on the broker with other settings than the config declares. */
+  | 'OUTBOX_TOPOLOGY_CONFLICT'
   /** Applying migrations failed; nothing after the failing migration was applied. */
   | 'OUTBOX_MIGRATION_FAILED';
 

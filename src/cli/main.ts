@@ -3,9 +3,11 @@
 // dispatches and turns errors into exit codes.
 import { parseArgs } from 'node:util';
 import { isOutboxError } from '../errors.js';
-import { createLogger } from '../logging/createLogger.js';
-import { migrateDatabase } from '../migrations/migrateDatabase.js';
-import { readDatabaseUrl } from './readDatabaseUrl.js';
+import { typedFailure } from '../errorsFromDrivers.js';
+import { redactSecrets } from '../logging/redactUrl.js';
+import { INIT_USAGE, runInit } from './runInit.js';
+import { MIGRATE_USAGE, runMigrate } from './runMigrate.js';
+import { runSetup, SETUP_USAGE } from './runSetup.js';
 import { RELAY_USAGE, runRelay } from './runRelay.js';
 import { RETRY_FAILED_USAGE, runRetryFailed } from './runRetryFailed.js';
 import { runWorker, WORKER_USAGE } from './runWorker.js';
@@ -18,10 +20,9 @@ import { PRUNE_USAGE, runPrune } from './runPrune.js';
 const USAGE = `Usage: outbox <command> [options]
 
 Commands:
-  migrate   Apply the Prisma migrations folder to DATABASE_URL (works without
-            Prisma's downloadable engines; records them as \`prisma migrate deploy\`).
-            --migrations <dir>   default prisma/migrations
-            --schema <path>      schema file or folder, default prisma/schema
+${INIT_USAGE}
+${MIGRATE_USAGE}
+${SETUP_USAGE}
 ${RELAY_USAGE}
 ${RETRY_FAILED_USAGE}
 ${WORKER_USAGE}
@@ -33,28 +34,11 @@ ${PRUNE_USAGE}
 
 Environment: DATABASE_URL, AMQP_URL, LOG_LEVEL (default info).`;
 
-async function runMigrate(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: { migrations: { type: 'string' }, schema: { type: 'string' } },
-    strict: true,
-  });
-  const logger = createLogger();
-  const result = await migrateDatabase({
-    databaseUrl: readDatabaseUrl(),
-    migrationsDir: values.migrations,
-    schemaPath: values.schema,
-    logger,
-  });
-  logger.info(
-    { appliedMigrations: result.appliedMigrations, createdDatabase: result.createdDatabase },
-    result.appliedMigrations.length === 0 ? 'database is up to date' : `applied ${result.appliedMigrations.length} migration(s)`,
-  );
-}
-
 // A command returns its exit code when it has one to say (e.g. `status` with alerts); nothing means 0.
 const commands: Record<string, (args: string[]) => Promise<void | number>> = {
+  init: runInit,
   migrate: runMigrate,
+  setup: runSetup,
   relay: runRelay,
   'retry-failed': runRetryFailed,
   worker: runWorker,
@@ -79,9 +63,13 @@ async function main(argv: string[]): Promise<number> {
   try {
     return (await run(rest)) ?? 0;
   } catch (error) {
-    // Our errors carry a code and an already-redacted message; anything else is a bug.
-    if (isOutboxError(error)) {
-      process.stderr.write(`outbox ${command}: ${error.code}: ${error.message}\n`);
+    // Our errors, and the drivers' first-run failures typed here, carry a code and say
+    // what to do; anything else is a bug and shows its stack.
+    const urls = { databaseUrl: process.env.DATABASE_URL, amqpUrl: process.env.AMQP_URL };
+    const typed = isOutboxError(error) ? error : typedFailure(error, urls);
+    if (typed) {
+      const secrets = [urls.databaseUrl ?? '', ...(urls.amqpUrl ?? '').split(',')];
+      process.stderr.write(`outbox ${command}: ${typed.code}: ${redactSecrets(typed.message, secrets)}\n`);
     } else if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`outbox ${command}: ${error.message}\n\n${USAGE}\n`);
       return 2;

@@ -18,6 +18,12 @@ export const workerTopologyOptions = {
   deadLetterExchange: z.string().min(1).max(255).default('outbox.dlx'),
 };
 
+/** The topology under the given (or default) exchange names: what the CLI's worker, reconciler and setup share. */
+export function workerTopology(names: { exchange?: string; unroutableExchange?: string; deadLetterExchange?: string } = {}): WorkerTopology {
+  const parsed = z.object(workerTopologyOptions).parse(names);
+  return { exchange: parsed.exchange, unroutable: parsed.unroutableExchange, deadLetterExchange: parsed.deadLetterExchange };
+}
+
 export const dlqName = (consumer: string) => `${consumer}.dlq`;
 
 function formatDelay(ms: number): string {

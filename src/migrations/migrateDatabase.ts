@@ -15,6 +15,8 @@ export interface MigrateDatabaseOptions {
   migrationsDir?: string;
   /** Schema file or folder, for the datasource provider. Default: prisma/schema. */
   schemaPath?: string;
+  /** Record this migration as applied without running it first (a baseline the database already has). */
+  markApplied?: string;
   logger?: Logger;
 }
 
@@ -24,6 +26,8 @@ export interface MigrateDatabaseResult {
   /** Applied migrations whose file changed since (checksum mismatch). */
   editedMigrations: string[];
   createdDatabase: boolean;
+  /** The migration recorded as applied without running it, if asked. */
+  markedApplied?: string;
 }
 
 const NO_FILTER = { externalTables: [], externalEnums: [] };
@@ -60,11 +64,24 @@ export async function migrateDatabase(options: MigrateDatabaseOptions): Promise<
     for (const name of diagnosis.editedMigrationNames) {
       logger?.warn({ migration: name }, 'migration was edited after it was applied; add a new migration instead');
     }
+    if (options.markApplied !== undefined) {
+      const name = options.markApplied;
+      if (!migrationsList.migrationDirectories.some((directory) => directory.path === name)) {
+        fail('marking a migration applied', new Error(`no migration ${name} in ${migrationsList.baseDir}`));
+      }
+      await engine.markMigrationApplied({ migrationName: name, migrationsList }).catch((error) => fail(`marking ${name} applied`, error));
+      logger?.info({ migration: name }, 'marked migration applied');
+    }
     const { appliedMigrationNames } = await engine
       .applyMigrations({ migrationsList, filters: NO_FILTER })
       .catch((error) => fail('applying migrations', error));
     for (const name of appliedMigrationNames) logger?.info({ migration: name }, 'applied migration');
-    return { appliedMigrations: appliedMigrationNames, editedMigrations: diagnosis.editedMigrationNames, createdDatabase };
+    return {
+      appliedMigrations: appliedMigrationNames,
+      editedMigrations: diagnosis.editedMigrationNames,
+      createdDatabase,
+      ...(options.markApplied === undefined ? {} : { markedApplied: options.markApplied }),
+    };
   } finally {
     await close();
   }

@@ -1,0 +1,72 @@
+// `outbox setup`: what a deploy does before starting processes. Declares the
+// exchanges and every consumer's queues (work, retry tiers, DLQ) and bindings, and
+// registers the consumers, so an event committed after setup is routed to, and owed
+// to, every configured consumer whatever order the relay and workers start in.
+// Idempotent: the same declarations the worker makes at start.
+import type { Channel } from 'amqplib';
+import { dlqName, declareConsumerTopology, retryQueueName, type WorkerTopology } from '../consumers/consumerTopology.js';
+import { registerConsumers } from '../consumers/registerConsumers.js';
+import { resolveConsumerSet } from '../consumers/resolveConsumerSet.js';
+import { checkOutboxTables } from '../database/checkOutboxTables.js';
+import type { QueryRows } from '../database/sqlStore.js';
+import { OutboxError } from '../errors.js';
+import type { EventDefinition } from '../outbox/defineEvent.js';
+import { createEventCatalog } from '../outbox/eventCatalog.js';
+import { declareRelayTopology } from '../relay/declareRelayTopology.js';
+
+export interface SetupOptions {
+  query: QueryRows;
+  /** A channel of a connection the caller owns; a refused declaration closes it. */
+  openChannel(): Promise<Channel>;
+  events: readonly EventDefinition[];
+  consumers: readonly unknown[];
+  topology: WorkerTopology;
+}
+
+export interface ConsumerSetup {
+  consumer: string;
+  queues: string[];
+  bindings: string[];
+  /** First registered by this run (events written from now on are owed to it). */
+  newlyRegistered: boolean;
+}
+
+export interface SetupReport {
+  exchanges: string[];
+  consumers: ConsumerSetup[];
+}
+
+export async function setupOutbox(options: SetupOptions): Promise<SetupReport> {
+  const consumers = resolveConsumerSet(options.consumers, createEventCatalog(options.events));
+  await checkOutboxTables(options.query);
+
+  const { topology } = options;
+  const channel = await options.openChannel();
+  const closed = new Promise<Error>((resolve) => channel.once('error', resolve));
+  const declare = async (what: string, work: () => Promise<void>) => {
+    try {
+      await work();
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(await closed);
+      throw new OutboxError(
+        'OUTBOX_TOPOLOGY_CONFLICT',
+        `declaring ${what} failed: ${reason}. A queue that exists with other arguments (e.g. classic instead of quorum) must be deleted or renamed first`,
+        { cause: error },
+      );
+    }
+  };
+  await declare('the exchanges', () => declareRelayTopology(channel, topology));
+  for (const consumer of consumers) await declare(`the queues of ${consumer.name}`, () => declareConsumerTopology(channel, topology, consumer));
+  await channel.close().catch(() => {});
+
+  const registered = await registerConsumers(options.query, consumers.map((consumer) => consumer.name));
+  return {
+    exchanges: [topology.exchange, topology.unroutable, topology.deadLetterExchange],
+    consumers: consumers.map((consumer) => ({
+      consumer: consumer.name,
+      queues: [consumer.name, ...[...new Set(consumer.retryDelays)].map((delay) => retryQueueName(consumer.name, delay)), dlqName(consumer.name)],
+      bindings: consumer.events.map((pattern) => `${topology.exchange} -> ${consumer.name} (${pattern})`),
+      newlyRegistered: registered.includes(consumer.name),
+    })),
+  };
+}
