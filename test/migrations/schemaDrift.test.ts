@@ -1,27 +1,16 @@
 // The migrations and the schema files must describe the same database. One scratch
 // database is built from the migrations, another from the SQL Prisma derives from
 // the schema alone; their pg_dump --schema-only must match.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrateDatabase } from '../../src/index.js';
 import { diffSchemas } from '../../src/migrations/diffSchemas.js';
 import { readSchemaFiles } from '../../src/migrations/readSchemaFiles.js';
 import { adminQuery, dropDatabase, queryDatabase, scratchDatabaseName } from '../support/adminDatabase.js';
 import { databaseUrl, maintenanceUrl } from '../support/databaseUrls.js';
+import { schemaDump } from '../support/schemaDump.js';
 
-const run = promisify(execFile);
 const created: string[] = [];
 afterAll(() => Promise.all(created.map(dropDatabase)));
-
-async function schemaDump(name: string): Promise<string> {
-  const { stdout } = await run('pg_dump', ['--schema-only', '--no-owner', '--no-privileges', '--exclude-table=_prisma_migrations', databaseUrl(name)]);
-  return stdout
-    .split('\n')
-    .filter((line) => !line.startsWith('--') && !line.startsWith('\\restrict') && !line.startsWith('\\unrestrict'))
-    .join('\n')
-    .replace(/\n{2,}/g, '\n');
-}
 
 describe('schema drift', () => {
   it('prisma/migrations builds exactly the database that prisma/schema describes', async () => {
