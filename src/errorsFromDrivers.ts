@@ -4,11 +4,17 @@
 import { OutboxError } from './errors.js';
 import { redactUrl } from './logging/redactUrl.js';
 
-/** The error and its causes, outermost first (Prisma wraps the driver's error, sometimes twice). */
+/**
+ * The error and its causes, outermost first. Prisma wraps the driver adapter's error
+ * in `meta.driverAdapterError`, whose `cause` holds the mapped PostgreSQL failure.
+ */
 function causeChain(error: unknown): Record<string, unknown>[] {
   const chain: Record<string, unknown>[] = [];
-  for (let current = error; current !== null && typeof current === 'object' && chain.length < 8; current = (current as { cause?: unknown }).cause) {
-    chain.push(current as Record<string, unknown>);
+  let current = error;
+  while (current !== null && typeof current === 'object' && chain.length < 8) {
+    const link = current as Record<string, unknown> & { cause?: unknown; meta?: { driverAdapterError?: unknown } };
+    chain.push(link);
+    current = link.cause ?? link.meta?.driverAdapterError;
   }
   return chain;
 }
@@ -28,11 +34,11 @@ export function databaseError(error: unknown, databaseUrl?: string): OutboxError
   for (const link of causeChain(error)) {
     const code = text(link.code) || text(link.originalCode);
     const kind = text(link.kind);
-    const message = text(link.message);
+    const message = text(link.originalMessage) || text(link.message);
     if (code === '3D000' || code === 'P1003' || kind === 'DatabaseDoesNotExist') {
       return new OutboxError('OUTBOX_DATABASE_NOT_FOUND', `the database does not exist${at}: ${message || 'database not found'}. Create it, or run \`npx outbox migrate\`, which creates it`, { cause: error });
     }
-    if (code === '28P01' || code === '28000' || code === 'P1000' || kind === 'AuthenticationFailed') {
+    if (code === '28P01' || code === '28000' || code === 'P1000' || kind === 'AuthenticationFailed' || kind === 'DatabaseAccessDenied') {
       return new OutboxError('OUTBOX_DATABASE_LOGIN_REFUSED', `PostgreSQL refused the login${at}: ${message || 'authentication failed'}. Check the user and password in DATABASE_URL`, { cause: error });
     }
     if (code === '42P01' || code === 'P2021' || kind === 'TableDoesNotExist') {
@@ -41,7 +47,7 @@ export function databaseError(error: unknown, databaseUrl?: string): OutboxError
       }
     }
     if (UNREACHABLE.has(code) || code === 'P1001' || kind === 'DatabaseNotReachable') {
-      return new OutboxError('OUTBOX_DATABASE_UNREACHABLE', `cannot reach PostgreSQL${at}: ${message || code}. Is it running, and are the host and port in DATABASE_URL right?`, { cause: error });
+      return new OutboxError('OUTBOX_DATABASE_UNREACHABLE', `cannot reach PostgreSQL${at}: ${message || code || kind}. Is it running, and are the host and port in DATABASE_URL right?`, { cause: error });
     }
   }
   return undefined;
