@@ -1,19 +1,13 @@
-// Loads an outbox.config.* the way Prisma loads prisma.config.ts: TypeScript or
-// JavaScript, ESM or CommonJS, with no loader for the user to install. tsx's
-// tsImport registers its loader for this import only (a namespace of its own),
-// so the rest of the process keeps Node's own resolution. Chosen over jiti, which
-// also loads .ts files but breaks @prisma/client's runtime when it loads it through
-// its CommonJS interop (checked: "Cannot read properties of undefined (reading 'sep')").
+// Finds and loads an outbox.config.* (see importUserModule for how).
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { tsImport } from 'tsx/esm/api';
 import type { PrismaRootClient } from '../database/sqlStore.js';
 import { OutboxError } from '../errors.js';
 import type { OutboxConfig } from './defineConfig.js';
+import { importUserModule } from './importUserModule.js';
 
 /** Looked for in the working directory, in this order, when --config is not given. */
-export const DEFAULT_CONFIG_FILES = ['outbox.config.ts', 'outbox.config.mts', 'outbox.config.cts', 'outbox.config.js', 'outbox.config.mjs', 'outbox.config.cjs'];
+export const DEFAULT_CONFIG_FILES = ['outbox.config.ts', 'outbox.config.mts', 'outbox.config.js', 'outbox.config.mjs', 'outbox.config.cjs'];
 
 export interface LoadedConfig extends OutboxConfig {
   /** The file it came from, absolute. */
@@ -64,13 +58,11 @@ export async function loadConfig(configFile: string): Promise<LoadedConfig> {
   const file = path.resolve(configFile);
   let module: { default?: unknown };
   try {
-    module = (await tsImport(pathToFileURL(file).href, { parentURL: import.meta.url })) as { default?: unknown };
+    module = await importUserModule(file);
   } catch (error) {
     throw new OutboxError('OUTBOX_INVALID_CONFIG', `cannot load ${file}: ${describeImportFailure(error)}`, { cause: error });
   }
-  // CommonJS configs arrive as { default: module.exports }, where exports may itself hold a default.
-  let config = module.default as (Partial<OutboxConfig> & { default?: unknown }) | undefined;
-  if (config && !Array.isArray(config.events) && config.default !== undefined) config = config.default as Partial<OutboxConfig>;
+  const config = module.default as Partial<OutboxConfig> | undefined;
   if (!config || !Array.isArray(config.events) || !Array.isArray(config.consumers) || config.prisma === undefined) {
     throw new OutboxError('OUTBOX_INVALID_CONFIG', `${file} must default-export defineConfig({ events, consumers, prisma })`);
   }

@@ -4,8 +4,7 @@
 // `migrations` folder beside the schema file, or inside the schema folder.
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { tsImport } from 'tsx/esm/api';
+import { importUserModule } from '../config/importUserModule.js';
 import { OutboxError } from '../errors.js';
 
 export interface PrismaProject {
@@ -45,10 +44,7 @@ async function readPrismaConfig(cwd: string): Promise<PrismaConfigPaths | undefi
     if ((await kindOf(file)) !== 'file') continue;
     let config: { schema?: unknown; migrations?: { path?: unknown } } | undefined;
     try {
-      const module = (await tsImport(pathToFileURL(file).href, { parentURL: import.meta.url })) as { default?: unknown };
-      let exported = module.default as { default?: unknown } | undefined;
-      if (exported && typeof exported === 'object' && 'default' in exported) exported = exported.default as typeof exported;
-      config = exported as typeof config;
+      config = (await importUserModule(file)).default as typeof config;
     } catch (error) {
       throw new OutboxError(
         'OUTBOX_INVALID_CONFIG',

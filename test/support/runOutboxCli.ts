@@ -9,13 +9,14 @@ export interface CliResult {
   stderr: string;
 }
 
-const MAIN = path.resolve('src/cli/main.ts');
+/** The sources through tsx; a test of what users run passes a built entry instead (plain node, no loader). */
+const FROM_SOURCES = ['--import', 'tsx', path.resolve('src/cli/main.ts')];
 
-export function runOutboxCli(args: string[], env: Record<string, string | undefined> = {}, cwd = process.cwd()): Promise<CliResult> {
+export function runOutboxCli(args: string[], env: Record<string, string | undefined> = {}, cwd = process.cwd(), entry = FROM_SOURCES): Promise<CliResult> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete childEnv[key];
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: childEnv, cwd, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...entry, ...args], { env: childEnv, cwd, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
   });
