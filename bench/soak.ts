@@ -4,7 +4,7 @@
 // workers as processes, the chaos workload's writers on the write API. Every 30 s
 // it samples throughput, end-to-end latency (event commit to side effect
 // committed), relay lag and each process's RSS; at the end the invariant checker
-// judges the run. Not part of CI; results go to RELIABILITY.md.
+// judges the run. Not part of CI; results go to docs/reliability.md.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PrismaPg } from '@prisma/adapter-pg';

@@ -74,7 +74,7 @@ export interface LoadReport {
 
 /**
  * Writers on the write API until `signal` aborts: `writers` loops, each owning its
- * keys (so one key's transactions run one after another, as the README asks of
+ * keys (so one key's transactions run one after another, as docs/relay.md asks of
  * apps). Mixed in: rollbacks after the publish, poison items, events nobody
  * consumes, and pairs of transactions committing in the opposite order of their ids.
  */

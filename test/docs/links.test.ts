@@ -1,8 +1,8 @@
 // No dead links. README.md is read on npm and in the installed package, so each of
 // its relative links must name a file the package ships (`npm pack`'s own list);
-// docs/ and CONTRIBUTING.md are read in the repository, so theirs must resolve
-// there. An #anchor must be a heading (GitHub's slug) or an explicit anchor of the
-// target. No network: links with a scheme are not followed.
+// docs/, CONTRIBUTING.md and src/*/README.md are read in the repository, so theirs
+// must resolve there. An #anchor must be a heading (GitHub's slug) or an explicit
+// anchor of the target. No network: links with a scheme are not followed.
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -12,12 +12,13 @@ import { extractLinks, githubSlug, headingAnchors, isRelativeLink } from './mark
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-const docsFiles = (dir = 'docs'): string[] =>
+const markdownFiles = (dir: string): string[] =>
   readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
     const file = `${dir}/${entry.name}`;
-    if (entry.isDirectory()) return docsFiles(file);
+    if (entry.isDirectory()) return markdownFiles(file);
     return entry.name.endsWith('.md') ? [file] : [];
   });
+const docsFiles = () => markdownFiles('docs');
 
 /** Where a link leads, relative to the root: a file or folder path (posix), and its anchor. */
 function resolveLink(fromFile: string, target: string): { file: string; anchor: string | undefined } {
@@ -105,8 +106,8 @@ describe('the link checker', () => {
   });
 });
 
-describe('relative links in docs/ and CONTRIBUTING.md resolve in the repository', () => {
-  const files = ['CONTRIBUTING.md', ...docsFiles()];
+describe('relative links in docs/, CONTRIBUTING.md and the folders\' READMEs resolve in the repository', () => {
+  const files = ['CONTRIBUTING.md', ...docsFiles(), ...markdownFiles('src').filter((file) => file.endsWith('/README.md'))];
   it.each(files)('%s', (file) => {
     expect(brokenLinks(file, exists, 'the repository')).toEqual([]);
   });

@@ -1,4 +1,4 @@
-// The README's first command runs this demo: with faults injected it must pass
+// CONTRIBUTING.md's first command (npm run demo) runs this demo: with faults injected it must pass
 // every check, and with the inbox broken on purpose its checks must fail.
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -9,7 +9,7 @@ import { createTestBroker, eventually, managementApi, type TestBroker } from '..
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
 
 const CONSUMER = 'billing-sync';
-// The permissions the README documents, for one consumer named billing-sync.
+// The permissions docs/security.md documents, for one consumer named billing-sync.
 const OURS = `^(outbox\\.(events|unroutable|dlx)|${CONSUMER}(\\..*)?)$`;
 const PERMISSIONS = { configure: OURS, write: `^(amq\\.default|outbox\\.(events|unroutable|dlx)|${CONSUMER}(\\..*)?)$`, read: OURS };
 
