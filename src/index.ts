@@ -12,7 +12,7 @@ export {
 } from './outbox/createOutbox.js';
 export { outboxExtension } from './outbox/outboxExtension.js';
 export type { PublishOptions } from './outbox/publishOptions.js';
-export type { TransactionClient } from './outbox/transactionClient.js';
+export type { TransactionClient, RootClientRefused } from './outbox/transactionClient.js';
 export { migrateDatabase, type MigrateDatabaseOptions, type MigrateDatabaseResult } from './migrations/migrateDatabase.js';
 export {
   createRelay,
@@ -25,6 +25,8 @@ export type { RelayOptions } from './relay/relayOptions.js';
 export {
   defineConsumer,
   type ConsumerDefinition,
+  type ConsumerFactory,
+  type SubscribedEvents,
   type HandlerContext,
   type ReceivedEvent,
   type DeadLetter,

@@ -2,19 +2,46 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { OutboxError } from '../errors.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
+import type { EventCatalog } from '../outbox/eventCatalog.js';
 import { toZodIssues } from '../outbox/publishOptions.js';
 import type { TransactionClient } from '../outbox/transactionClient.js';
-import { isValidTopicPattern } from './topicPattern.js';
+import { isValidTopicPattern, matchesTopic, type MatchesTopic } from './topicPattern.js';
 
-/** A received event, decoded and validated against the catalog. */
-export type ReceivedEvent<TEvents extends readonly EventDefinition[] = readonly EventDefinition[]> = {
-  [I in keyof TEvents]: TEvents[I] extends EventDefinition
-    ? { type: TEvents[I]['type']; version: TEvents[I]['version']; payload: z.output<TEvents[I]['schema']> }
+/**
+ * The catalog's definitions, every version of each type, that one of the topic
+ * patterns matches. With the wide `readonly string[]` (patterns unknown until run
+ * time) or a catalog typed only as `EventDefinition[]`, every definition.
+ */
+export type SubscribedEvents<TEvents extends readonly EventDefinition[], TPatterns extends readonly string[]> = TEvents[number] extends infer E
+  ? E extends EventDefinition
+    ? true extends MatchesTopic<TPatterns[number], E['type']>
+      ? E
+      : never
+    : never
+  : never;
+
+/**
+ * A received event, decoded and validated against the catalog: a union over the
+ * (type, version) pairs the patterns subscribe to, so `event.type` and
+ * `event.version` narrow `event.payload`.
+ */
+export type ReceivedEvent<TEvents extends readonly EventDefinition[] = readonly EventDefinition[], TPatterns extends readonly string[] = readonly string[]> =
+  SubscribedEvents<TEvents, TPatterns> extends infer E
+    ? E extends EventDefinition
+      ? { type: E['type']; version: E['version']; payload: z.output<E['schema']> }
+      : never
     : never;
-}[number];
 
-export interface HandlerContext<TEvents extends readonly EventDefinition[], TTx> {
-  event: ReceivedEvent<TEvents>;
+/** The patterns, each one that matches no event of the catalog replaced by a message saying so. */
+export type CheckedPatterns<TEvents extends readonly EventDefinition[], TPatterns> = {
+  readonly [K in keyof TPatterns]: [SubscribedEvents<TEvents, [TPatterns[K] & string]>] extends [never]
+    ? `pattern "${TPatterns[K] & string}" matches no event of the catalog`
+    : TPatterns[K];
+};
+
+export interface HandlerContext<TEvents extends readonly EventDefinition[], TTx, TPatterns extends readonly string[] = readonly string[]> {
+  /** One of the events the consumer subscribes to: switch on `event.type` (and `event.version`) to narrow `event.payload`. */
+  event: ReceivedEvent<TEvents, TPatterns>;
   /** The transaction the inbox row is written in: write your side effects through it. */
   tx: TTx;
   messageId: string;
@@ -36,12 +63,16 @@ export interface DeadLetter {
   error: string;
 }
 
-export interface ConsumerDefinition<TEvents extends readonly EventDefinition[] = readonly EventDefinition[], TTx = TransactionClient> {
+export interface ConsumerDefinition<
+  TEvents extends readonly EventDefinition[] = readonly EventDefinition[],
+  TTx = TransactionClient,
+  TPatterns extends readonly string[] = readonly string[],
+> {
   /** The side effect's name: its queue's name too, e.g. "send-welcome-email". */
   name: string;
-  /** Topic patterns over event types, e.g. ["order.placed", "user.*"]. */
-  events: string[];
-  handle(context: HandlerContext<TEvents, TTx>): Promise<void>;
+  /** Topic patterns over event types, e.g. ["order.placed", "user.*"]: "*" is one word, "#" zero or more. */
+  events: TPatterns;
+  handle(context: HandlerContext<TEvents, TTx, TPatterns>): Promise<void>;
   /** Deliveries in all (first + retries) before the dead-letter queue. Default 5. */
   maxAttempts?: number;
   /** Wait before retry 1, 2, ... (the last repeats), in ms. Default [1000, 10000, 60000, 600000]. */
@@ -78,16 +109,44 @@ export type ResolvedConsumer = Omit<z.output<typeof consumerSchema>, 'handle'> &
 };
 
 /**
- * Declares a side effect. Type it with your catalog and your Prisma transaction
- * client to get typed events and `tx`:
+ * Declares a side effect. Prefer the factory bound once to your catalog and
+ * transaction client, `outbox.consumers<Prisma.TransactionClient>()`; this form
+ * takes both types on every call:
  *
  *   defineConsumer<typeof events, Prisma.TransactionClient>({ name: 'send-welcome-email', events: ['user.signed-up'], handle })
  */
-export function defineConsumer<const TEvents extends readonly EventDefinition[] = readonly EventDefinition[], TTx = TransactionClient>(
-  definition: ConsumerDefinition<TEvents, TTx>,
-): ConsumerDefinition<TEvents, TTx> {
+export function defineConsumer<
+  const TEvents extends readonly EventDefinition[] = readonly EventDefinition[],
+  TTx = TransactionClient,
+  const TPatterns extends readonly string[] = readonly string[],
+>(definition: ConsumerDefinition<TEvents, TTx, TPatterns>): ConsumerDefinition<TEvents, TTx, TPatterns> {
   resolveConsumer(definition);
   return definition;
+}
+
+/**
+ * `defineConsumer` bound to a catalog and a transaction client type: `events` is
+ * read as literal patterns, `event` in the handler is the union of the catalog's
+ * events they match, and a pattern that matches none does not compile.
+ */
+export type ConsumerFactory<TEvents extends readonly EventDefinition[], TTx> = <const TPatterns extends readonly string[] & CheckedPatterns<TEvents, TPatterns>>(
+  definition: ConsumerDefinition<TEvents, TTx, TPatterns>,
+) => ConsumerDefinition<TEvents, TTx, TPatterns>;
+
+/** The factory behind `outbox.consumers()`: validates each definition, and its patterns against the catalog, when it is made. */
+export function consumerFactory<TEvents extends readonly EventDefinition[], TTx>(catalog: EventCatalog<TEvents>): ConsumerFactory<TEvents, TTx> {
+  return (definition) => {
+    const resolved = resolveConsumer(definition);
+    for (const pattern of resolved.events) {
+      if (!catalog.types.some((type) => matchesTopic(pattern, type))) {
+        throw new OutboxError(
+          'OUTBOX_INVALID_CONSUMER',
+          `consumer ${resolved.name}: pattern ${JSON.stringify(pattern)} matches no event of the catalog (${catalog.types.join(', ')})`,
+        );
+      }
+    }
+    return definition;
+  };
 }
 
 export function resolveConsumer(definition: unknown): ResolvedConsumer {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { consumerFactory, type ConsumerFactory } from '../consumers/defineConsumer.js';
 import { OutboxError } from '../errors.js';
 import { assertValidEventType, type EventDefinition, type EventPayloadInput } from './defineEvent.js';
 import { createEventCatalog, type EventCatalog } from './eventCatalog.js';
@@ -6,7 +7,7 @@ import { insertOutboxMessages, type OutboxRow } from './insertOutboxMessages.js'
 import { newMessageId } from './newMessageId.js';
 import { toZodIssues, validatePublishOptions, type PublishOptions } from './publishOptions.js';
 import { serializePayload } from './serializePayload.js';
-import { assertTransactionClient, type TransactionClient } from './transactionClient.js';
+import { assertTransactionClient, type RawSqlClient, type TransactionClient, type TransactionClientArgument } from './transactionClient.js';
 
 export interface OutboxOptions<TEvents extends readonly EventDefinition[]> {
   /** The event catalog: every event this app publishes, from defineEvent(). */
@@ -51,8 +52,8 @@ export interface Outbox<TEvents extends readonly EventDefinition[]> {
    * through the transaction client: the message exists if and only if the
    * caller's transaction commits. Returns the message id (the AMQP message-id).
    */
-  publish<E extends EventRef<TEvents>>(
-    tx: TransactionClient,
+  publish<TClient extends RawSqlClient, E extends EventRef<TEvents>>(
+    tx: TransactionClientArgument<TClient>,
     event: E,
     payload: PayloadOf<TEvents, E>,
     options?: PublishOptions,
@@ -61,7 +62,16 @@ export interface Outbox<TEvents extends readonly EventDefinition[]> {
    * Validates every message, then inserts them all with one statement. Nothing is
    * written when any message is invalid. Returns the ids in input order.
    */
-  publishMany(tx: TransactionClient, messages: readonly OutboxMessageInput<TEvents>[]): Promise<string[]>;
+  publishMany<TClient extends RawSqlClient>(tx: TransactionClientArgument<TClient>, messages: readonly OutboxMessageInput<TEvents>[]): Promise<string[]>;
+  /**
+   * `defineConsumer` bound to this catalog and your transaction client type, once
+   * for the app: handlers then get `event` narrowed to the events their patterns
+   * subscribe to, and `tx` typed.
+   *
+   *   export const defineConsumer = outbox.consumers<Prisma.TransactionClient>();
+   *   defineConsumer({ name: 'send-welcome-email', events: ['user.signed-up'], async handle({ event, tx }) { event.payload.userId } });
+   */
+  consumers<TTx = TransactionClient>(): ConsumerFactory<TEvents, TTx>;
 }
 
 export function createOutbox<const TEvents extends readonly EventDefinition[]>(options: OutboxOptions<TEvents>): Outbox<TEvents> {
@@ -100,6 +110,7 @@ export function createOutbox<const TEvents extends readonly EventDefinition[]>(o
 
   return {
     catalog,
+    consumers: () => consumerFactory(catalog),
     async publish(tx, event, payload, publishOptions) {
       assertTransactionClient(tx);
       const row = toRow(event, payload, publishOptions);

@@ -8,11 +8,11 @@ import { OutboxError } from '../errors.js';
 const EVENT_TYPE = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
 const MAX_EVENT_TYPE_LENGTH = 255;
 
-export interface EventDefinition<TType extends string = string, TSchema extends z.ZodType = z.ZodType> {
+export interface EventDefinition<TType extends string = string, TSchema extends z.ZodType = z.ZodType, TVersion extends number = number> {
   /** Routing key, e.g. "order.placed". */
   readonly type: TType;
-  /** Schema version of the payload; consumers decode by (type, version). */
-  readonly version: number;
+  /** Schema version of the payload; consumers decode by (type, version), and a handler can narrow `event.payload` by it. */
+  readonly version: TVersion;
   readonly schema: TSchema;
 }
 
@@ -38,13 +38,14 @@ export function assertValidEventType(type: unknown): asserts type is string {
  * @example
  * const orderPlaced = defineEvent('order.placed', z.object({ orderId: z.string().uuid() }));
  */
-export function defineEvent<const TType extends string, TSchema extends z.ZodType>(
+export function defineEvent<const TType extends string, TSchema extends z.ZodType, const TVersion extends number = 1>(
   type: TType,
   schema: TSchema,
-  options: { version?: number } = {},
-): EventDefinition<TType, TSchema> {
+  options: { version?: TVersion } = {},
+): EventDefinition<TType, TSchema, TVersion> {
   assertValidEventType(type);
-  const version = options.version ?? 1;
+  // Without options.version, TVersion is its default, 1.
+  const version = (options.version ?? 1) as TVersion;
   if (!Number.isSafeInteger(version) || version < 1) {
     throw new OutboxError('OUTBOX_INVALID_CATALOG', `event ${type}: version must be a positive integer, got ${String(version)}`);
   }

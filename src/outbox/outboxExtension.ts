@@ -1,7 +1,7 @@
 import type { EventDefinition } from './defineEvent.js';
 import type { EventRef, Outbox, OutboxMessageInput, PayloadOf } from './createOutbox.js';
 import type { PublishOptions } from './publishOptions.js';
-import { assertTransactionClient } from './transactionClient.js';
+import { assertTransactionClient, type TransactionClientArgument } from './transactionClient.js';
 
 /**
  * The outbox as a Prisma Client extension:
@@ -15,18 +15,24 @@ import { assertTransactionClient } from './transactionClient.js';
  * Prisma hands an extension's client methods the client they are called on as
  * `this` (here the transaction client), but not methods of a nested object, so the
  * methods sit on the client itself: `tx.$publish`, `tx.$publishMany`. Called on the
- * root client they throw OUTBOX_NOT_IN_TRANSACTION.
+ * root client they do not compile ("pass the transaction client (`tx`)"), and throw
+ * OUTBOX_NOT_IN_TRANSACTION if called there anyway.
  */
 export function outboxExtension<const TEvents extends readonly EventDefinition[]>(outbox: Outbox<TEvents>) {
   return {
     name: 'outbox',
     client: {
-      async $publish<E extends EventRef<TEvents>>(this: unknown, event: E, payload: PayloadOf<TEvents, E>, options?: PublishOptions): Promise<string> {
+      async $publish<TClient, E extends EventRef<TEvents>>(
+        this: TransactionClientArgument<TClient>,
+        event: E,
+        payload: PayloadOf<TEvents, E>,
+        options?: PublishOptions,
+      ): Promise<string> {
         const tx: unknown = this;
         assertTransactionClient(tx);
         return outbox.publish(tx, event, payload, options);
       },
-      async $publishMany(this: unknown, messages: readonly OutboxMessageInput<TEvents>[]): Promise<string[]> {
+      async $publishMany<TClient>(this: TransactionClientArgument<TClient>, messages: readonly OutboxMessageInput<TEvents>[]): Promise<string[]> {
         const tx: unknown = this;
         assertTransactionClient(tx);
         return outbox.publishMany(tx, messages);

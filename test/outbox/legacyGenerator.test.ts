@@ -47,6 +47,7 @@ describe('a prisma-client-js client', () => {
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     // @ts-expect-error: the root client is refused at compile time as well
     await expect(outbox.publish(legacy, anything, 1)).rejects.toMatchObject({ code: 'OUTBOX_NOT_IN_TRANSACTION' });
+    // @ts-expect-error: the root client is refused at compile time as well
     await expect(extended.$publish(anything, 1)).rejects.toMatchObject({ code: 'OUTBOX_NOT_IN_TRANSACTION' });
   });
 });

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { compileApp, repo } from '../types/compileApp.js';
 
 const run = promisify(execFile);
 const packageJson = JSON.parse(await readFile('package.json', 'utf8'));
@@ -43,6 +44,36 @@ describe('the published package', () => {
       ].sort(),
     );
   });
+
+  // The typed API lives in the declarations, not in Object.keys: an app file compiled against dist/index.d.ts.
+  it('declares the typed consumer API: outbox.consumers<Tx>(), narrowed events, the root client refused', async () => {
+    const errors = await compileApp(`
+      import { z } from 'zod';
+      import type { Prisma, PrismaClient } from '${repo}/generated/prisma/client.js';
+      import { createOutbox, defineEvent, type ConsumerFactory, type RootClientRefused, type SubscribedEvents } from '${repo}/dist/index.js';
+
+      const orderPlaced = defineEvent('order.placed', z.object({ orderId: z.string() }));
+      const outbox = createOutbox({ events: [orderPlaced] });
+      type Events = typeof outbox.catalog.events;
+      export const defineConsumer: ConsumerFactory<Events, Prisma.TransactionClient> = outbox.consumers<Prisma.TransactionClient>();
+      export const subscribed: SubscribedEvents<Events, ['order.*']> = orderPlaced;
+      export const confirm = defineConsumer({
+        name: 'confirm',
+        events: ['order.*'],
+        async handle({ event, tx }) {
+          const orderId: string = event.payload.orderId;
+          await tx.order.findUnique({ where: { id: orderId } });
+        },
+      });
+      export const refused: RootClientRefused = 'pass the transaction client (\`tx\`) of prisma.$transaction(async (tx) => ...), not the root PrismaClient';
+      export async function root(prisma: PrismaClient) {
+        await outbox.publish(prisma, 'order.placed', { orderId: 'o-1' });
+      }
+    `);
+    expect(errors).toEqual([
+      { line: "await outbox.publish(prisma, 'order.placed', { orderId: 'o-1' });", message: expect.stringContaining('pass the transaction client (`tx`)') },
+    ]);
+  }, 120_000);
 
   it('refuses deep imports of internals', async () => {
     await expect(nodeImport(`${packageJson.name}/dist/outbox/createOutbox.js`)).rejects.toMatchObject({
