@@ -2,15 +2,13 @@
 // are written through `tx`, in the inbox's transaction: exactly once. External
 // ones hand the provider the idempotency key: at least once, deduplicated there.
 import { pino, type Logger } from 'pino';
+import { z } from 'zod';
 import type { Prisma } from '../../generated/prisma/client.js';
-import { matchesTopic } from '../../src/consumers/topicPattern.js';
-import { defineConsumer, type ConsumerDefinition, type HandlerContext } from '../../src/index.js';
+import type { ConsumerDefinition, DeadLetter } from '../../src/index.js';
 import { shopEvents, type ShopEvents } from './events.js';
 import { reserveStock } from './inventory.js';
+import { defineConsumer } from './outbox.js';
 import { callProvider } from './providers.js';
-
-type Tx = Prisma.TransactionClient;
-type Context = HandlerContext<ShopEvents, Tx>;
 
 export interface ShopConsumerOptions {
   logger: Logger;
@@ -22,61 +20,110 @@ export interface ShopConsumerOptions {
   breakInbox?: boolean;
 }
 
-// Short delays so the demo's retries finish within the run; 8 attempts ride out a ~20 s outage.
-const RETRY = { retryDelays: [500, 2_000, 5_000], maxAttempts: 8 };
+// What an order row's `lines` column holds (JSON, written by placeOrder).
+const orderLinesSchema = z.array(z.object({ sku: z.string(), quantity: z.number().int() }));
 
-const payloadOf = (context: Context) => context.event.payload as { userId: string; orderId?: string };
+export function shopConsumers(options: ShopConsumerOptions): ShopConsumer[] {
+  const shared = {
+    // Short delays so the demo's retries finish within the run; 8 attempts ride out a ~20 s outage.
+    retryDelays: [500, 2_000, 5_000],
+    maxAttempts: 8,
+    onDeadLetter(letter: DeadLetter) {
+      options.logger.error({ alert: 'poison-message', ...letter }, `ALERT: ${letter.consumer} gave up on message ${letter.messageId}: ${letter.error}`);
+    },
+  };
 
-export function shopConsumers(options: ShopConsumerOptions): ConsumerDefinition<ShopEvents, Tx>[] {
-  const consumer = (name: string, events: string[], concurrency: number, handle: (context: Context) => Promise<void>) =>
-    defineConsumer<ShopEvents, Tx>({
-      name,
-      events,
-      concurrency,
-      ...RETRY,
-      async handle(context) {
-        await handle(context);
-        if (options.breakInbox) await context.tx.$executeRaw`DELETE FROM outbox_inbox WHERE consumer = ${name} AND message_id = ${context.messageId}::uuid`;
+  const consumers = [
+    defineConsumer({
+      name: 'send-welcome-email',
+      events: ['user.signed-up'],
+      concurrency: 8,
+      ...shared,
+      async handle({ event, tx, idempotencyKey }) {
+        const { userId } = event.payload;
+        await tx.user.findUniqueOrThrow({ where: { id: userId }, select: { email: true } });
+        await callProvider('email', `welcome:${userId}`, idempotencyKey);
       },
-      onDeadLetter(letter) {
-        options.logger.error({ alert: 'poison-message', ...letter }, `ALERT: ${letter.consumer} gave up on message ${letter.messageId}: ${letter.error}`);
+    }),
+    defineConsumer({
+      name: 'create-profile',
+      events: ['user.signed-up'],
+      concurrency: 4,
+      ...shared,
+      async handle({ event, tx }) {
+        await tx.profile.create({ data: { userId: event.payload.userId } });
       },
-    });
-
-  return [
-    consumer('send-welcome-email', ['user.signed-up'], 8, async (context) => {
-      const { userId } = payloadOf(context);
-      await context.tx.user.findUniqueOrThrow({ where: { id: userId }, select: { email: true } });
-      await callProvider('email', `welcome:${userId}`, context.idempotencyKey);
     }),
-    consumer('create-profile', ['user.signed-up'], 4, async (context) => {
-      await context.tx.profile.create({ data: { userId: payloadOf(context).userId } });
+    defineConsumer({
+      name: 'log-signup',
+      events: ['user.signed-up'],
+      concurrency: 4,
+      ...shared,
+      async handle({ event, tx, messageId }) {
+        await tx.signupLog.create({ data: { userId: event.payload.userId, messageId } });
+      },
     }),
-    consumer('log-signup', ['user.signed-up'], 4, async (context) => {
-      await context.tx.signupLog.create({ data: { userId: payloadOf(context).userId, messageId: context.messageId } });
+    defineConsumer({
+      name: 'send-order-confirmation',
+      events: ['order.placed'],
+      concurrency: 8,
+      ...shared,
+      async handle({ event, tx, idempotencyKey }) {
+        const { orderId } = event.payload;
+        await tx.order.findUniqueOrThrow({ where: { id: orderId }, select: { id: true } });
+        await callProvider('email', `order-confirmation:${orderId}`, idempotencyKey);
+      },
     }),
-    consumer('send-order-confirmation', ['order.placed'], 8, async (context) => {
-      const orderId = payloadOf(context).orderId!;
-      await context.tx.order.findUniqueOrThrow({ where: { id: orderId }, select: { id: true } });
-      await callProvider('email', `order-confirmation:${orderId}`, context.idempotencyKey);
+    defineConsumer({
+      name: 'reserve-inventory',
+      events: ['order.placed'],
+      concurrency: 4,
+      ...shared,
+      async handle({ event, tx }) {
+        const { orderId } = event.payload;
+        const order = await tx.order.findUniqueOrThrow({ where: { id: orderId }, select: { lines: true } });
+        await reserveStock(tx, orderId, orderLinesSchema.parse(order.lines));
+      },
     }),
-    consumer('reserve-inventory', ['order.placed'], 4, async (context) => {
-      const orderId = payloadOf(context).orderId!;
-      const order = await context.tx.order.findUniqueOrThrow({ where: { id: orderId }, select: { lines: true } });
-      await reserveStock(context.tx, orderId, order.lines as { sku: string; quantity: number }[]);
+    defineConsumer({
+      name: 'record-analytics',
+      events: ['order.placed'],
+      concurrency: 8,
+      ...shared,
+      async handle({ event, idempotencyKey }) {
+        await callProvider('analytics', `order-placed:${event.payload.orderId}`, idempotencyKey);
+      },
     }),
-    consumer('record-analytics', ['order.placed'], 8, async (context) => {
-      await callProvider('analytics', `order-placed:${payloadOf(context).orderId}`, context.idempotencyKey);
-    }),
-    consumer('notify-webhook', ['order.placed'], 8, async (context) => {
-      await callProvider('webhook', `order.placed:${payloadOf(context).orderId}`, context.idempotencyKey);
+    defineConsumer({
+      name: 'notify-webhook',
+      events: ['order.placed'],
+      concurrency: 8,
+      ...shared,
+      async handle({ event, idempotencyKey }) {
+        await callProvider('webhook', `order.placed:${event.payload.orderId}`, idempotencyKey);
+      },
     }),
   ];
+  return options.breakInbox ? consumers.map(breakingInbox) : consumers;
+}
+
+/** Any of the shop's consumers, whatever events it subscribes to. */
+type ShopConsumer = ConsumerDefinition<ShopEvents, Prisma.TransactionClient>;
+
+/** The demo's self-test: the consumer deletes its inbox row after its side effect, as if there were no inbox. */
+function breakingInbox(consumer: ShopConsumer): ShopConsumer {
+  return {
+    ...consumer,
+    async handle(context) {
+      await consumer.handle(context);
+      await context.tx.$executeRaw`DELETE FROM outbox_inbox WHERE consumer = ${consumer.name} AND message_id = ${context.messageId}::uuid`;
+    },
+  };
 }
 
 const described = shopConsumers({ logger: pino({ level: 'silent' }) });
 export const SHOP_CONSUMER_NAMES: readonly string[] = described.map((consumer) => consumer.name);
-/** Side effects owed per event: how many consumers subscribe to each type. */
+/** Side effects owed per event: how many consumers subscribe to each type (every shop consumer names its event types exactly). */
 export const SIDE_EFFECTS_PER_EVENT: Readonly<Record<string, number>> = Object.fromEntries(
-  shopEvents.map((event) => [event.type, described.filter((consumer) => consumer.events.some((pattern) => matchesTopic(pattern, event.type))).length]),
+  shopEvents.map((event) => [event.type, described.filter((consumer) => consumer.events.some((pattern) => pattern === event.type)).length]),
 );

@@ -4,18 +4,17 @@
 // business rows and one thin event in the same transaction, and returns.
 import { randomUUID } from 'node:crypto';
 import type { PrismaClient } from '../../generated/prisma/client.js';
-import { createOutbox } from '../../src/index.js';
 import { DECLINED_CARD, PRICES_CENTS } from './catalog.js';
-import { orderPlaced, shopEvents, userSignedUp } from './events.js';
+import { orderPlaced, userSignedUp } from './events.js';
 import { reserveStock } from './inventory.js';
+import { outbox } from './outbox.js';
 import { callProvider } from './providers.js';
 
-export const outbox = createOutbox({ events: shopEvents });
-
-export interface OrderLine {
+// A type alias, not an interface: Prisma's JSON input type wants an index signature, which only aliases get implicitly.
+export type OrderLine = {
   sku: string;
   quantity: number;
-}
+};
 
 export class PaymentDeclinedError extends Error {
   override name = 'PaymentDeclinedError';
@@ -43,7 +42,7 @@ export async function placeOrder(prisma: PrismaClient, input: { orderId?: string
   const orderId = input.orderId ?? randomUUID();
   return prisma.$transaction(async (tx) => {
     const totalCents = orderTotalCents(input.lines);
-    const order = await tx.order.create({ data: { id: orderId, userId: input.userId, lines: input.lines as object[], totalCents } });
+    const order = await tx.order.create({ data: { id: orderId, userId: input.userId, lines: input.lines, totalCents } });
     await outbox.publish(tx, orderPlaced, { orderId: order.id, userId: input.userId }, { key: order.id, correlationId: requestId });
     // Anything failing after the publish rolls the event back with the order.
     await chargeCard(input.card, totalCents);
@@ -60,7 +59,7 @@ export async function placeOrderInline(prisma: PrismaClient, input: { orderId?: 
   const orderId = input.orderId ?? randomUUID();
   const order = await prisma.$transaction(async (tx) => {
     const totalCents = orderTotalCents(input.lines);
-    const created = await tx.order.create({ data: { id: orderId, userId: input.userId, lines: input.lines as object[], totalCents } });
+    const created = await tx.order.create({ data: { id: orderId, userId: input.userId, lines: input.lines, totalCents } });
     await chargeCard(input.card, totalCents);
     return created;
   });

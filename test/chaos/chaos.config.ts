@@ -1,12 +1,11 @@
 // The outbox.config.ts the chaos suite's workers and reconciler run.
 //   CHAOS_FAIL_RATE: share of chaos-effect attempts that throw before writing.
 import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaClient } from '../../generated/prisma/client.js';
-import { defineConfig, defineConsumer, NonRetryableError } from '../../src/index.js';
+import { PrismaClient, type Prisma } from '../../generated/prisma/client.js';
+import { createOutbox, defineConfig, NonRetryableError } from '../../src/index.js';
 import { chaosEvents } from './chaosEvents.js';
 
-type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
-type ItemPayload = { itemId: string; poison: boolean };
+const defineConsumer = createOutbox({ events: chaosEvents }).consumers<Prisma.TransactionClient>();
 
 const failRate = Number(process.env.CHAOS_FAIL_RATE ?? 0);
 const retry = { retryDelays: [200, 1_000, 2_000], maxAttempts: 12, prefetch: 20 };
@@ -15,25 +14,25 @@ export default defineConfig({
   events: chaosEvents,
   prisma: () => new PrismaClient({ adapter: new PrismaPg({ connectionString: process.env.DATABASE_URL, max: 8 }) }),
   consumers: [
-    defineConsumer<typeof chaosEvents, Tx>({
+    defineConsumer({
       name: 'chaos-effect',
       events: ['chaos.item'],
       concurrency: 4,
       ...retry,
       async handle({ event, tx, messageId }) {
-        const { itemId, poison } = event.payload as ItemPayload;
+        const { itemId, poison } = event.payload;
         if (poison) throw new NonRetryableError(`item ${itemId} is poison`);
         if (Math.random() < failRate) throw new Error('injected handler failure');
         await tx.$executeRaw`INSERT INTO chaos_effect (consumer, message_id, item_id) VALUES ('chaos-effect', ${messageId}::uuid, ${itemId}::uuid)`;
       },
     }),
-    defineConsumer<typeof chaosEvents, Tx>({
+    defineConsumer({
       name: 'chaos-audit',
       events: ['chaos.*'],
       concurrency: 2,
       ...retry,
       async handle({ event, tx, messageId }) {
-        const { itemId } = event.payload as ItemPayload;
+        const { itemId } = event.payload;
         await tx.$executeRaw`INSERT INTO chaos_effect (consumer, message_id, item_id) VALUES ('chaos-audit', ${messageId}::uuid, ${itemId}::uuid)`;
       },
     }),
