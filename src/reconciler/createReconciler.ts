@@ -12,7 +12,9 @@ import { registerConsumers } from '../consumers/registerConsumers.js';
 import { typesMatching } from '../consumers/topicPattern.js';
 import { OutboxError } from '../errors.js';
 import type { Registry } from 'prom-client';
-import { createLogger, type Logger } from '../logging/createLogger.js';
+import type { Logger } from '../logging/createLogger.js';
+import { componentLogger } from '../logging/componentLogger.js';
+import { loggableError } from '../logging/loggableError.js';
 import { createOutboxMetrics } from '../metrics/outboxMetrics.js';
 import { redactSecrets } from '../logging/redactUrl.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
@@ -107,8 +109,9 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   const catalog = createEventCatalog(options.events);
   const consumers = options.consumers.map(resolveConsumer);
   const amqpUrls = parseAmqpUrls(options.amqpUrl);
-  const logger = (options.logger ?? createLogger()).child({ component: 'reconciler' });
-  const describe = (error: unknown) => redactSecrets(error instanceof Error ? error.message : String(error), [...amqpUrls, options.databaseUrl ?? '']);
+  const logger = componentLogger(options.logger, { component: 'reconciler' });
+  const secrets = [...amqpUrls, ...(options.databaseUrl ? [options.databaseUrl] : [])];
+  const describe = (error: unknown) => redactSecrets(error instanceof Error ? error.message : String(error), secrets);
   const topology = { exchange: config.exchange, unroutable: config.unroutableExchange, deadLetterExchange: config.deadLetterExchange };
   const metrics = options.metrics ? createOutboxMetrics(options.metrics) : undefined;
   const store = options.prisma ? createPrismaSqlStore(options.prisma) : createPgSqlStore(options.databaseUrl!, 2, () => {}, 'outbox-reconciler');
@@ -168,6 +171,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   }
 
   async function runOnce(): Promise<ReconcileReport> {
+    const startedAt = performance.now();
     let runId: string | undefined;
     try {
       const outcome = await store.transaction(async (query) => {
@@ -198,7 +202,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       if (report.stalePending.count > 0) {
         logger.error(report.stalePending, 'pending outbox rows older than stalePendingMs: is the relay running?');
       }
-      logger.info({ runId, scanned: report.scanned, rescheduled: report.rescheduled }, 'reconciler run done');
+      logger.info({ runId, scanned: report.scanned, rescheduled: report.rescheduled, durationMs: Math.round(performance.now() - startedAt) }, 'reconciler run done');
       return report;
     } catch (error) {
       if (runId !== undefined) {
@@ -219,7 +223,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       task = cron.schedule(config.schedule, () => {
         if (current) return; // no overlapping runs in this process (the lock covers the others)
         current = runOnce()
-          .catch((error: unknown) => logger.error({ err: { message: describe(error) } }, 'reconciler run failed'))
+          .catch((error: unknown) => logger.error({ err: loggableError(error, secrets) }, 'reconciler run failed'))
           .finally(() => {
             current = undefined;
           });
