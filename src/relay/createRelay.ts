@@ -4,9 +4,11 @@
 import { EventEmitter } from 'node:events';
 import { BrokerConnection } from '../broker/brokerConnection.js';
 import { parseAmqpUrls } from '../broker/amqpUrls.js';
-import { createLogger, type Logger } from '../logging/createLogger.js';
+import type { Logger } from '../logging/createLogger.js';
+import { componentLogger } from '../logging/componentLogger.js';
+import { loggableError } from '../logging/loggableError.js';
+import { startSummaryTimer, withinMs, type SummaryTimer } from '../logging/summaryTimer.js';
 import { createOutboxMetrics, registerBacklogGauges } from '../metrics/outboxMetrics.js';
-import { redactSecrets } from '../logging/redactUrl.js';
 import { backoffDelay } from '../timing/backoffDelay.js';
 import { createIdleWait } from '../timing/idleWait.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
@@ -17,6 +19,9 @@ import { listenForWakeUps } from './listenForWakeUps.js';
 import { recordFailedAttempts, releaseUnsent } from './settleUnconfirmed.js';
 import { publishBatch, type PublishOutcome } from './publishBatch.js';
 import { resolveRelayOptions, type RelayOptions } from './relayOptions.js';
+import { createRelayActivity } from './relayActivity.js';
+import { readRelayLag } from './readRelayLag.js';
+import { createUnroutableDepthReader } from './readUnroutableDepth.js';
 import { createPgSqlStore, createPrismaSqlStore, type QueryRows, type SqlStore } from '../database/sqlStore.js';
 
 export interface RelayBatchReport {
@@ -52,27 +57,32 @@ export interface Relay {
 const NACKED = 'broker nack';
 const UNCONFIRMED = 'confirm timeout';
 
+/** A summary's reads (lag, unroutable depth) give up after this: a summary never holds up the relay. */
+const SUMMARY_READ_TIMEOUT_MS = 2_000;
+
 const emptyReport = (): RelayRunReport => ({ batches: 0, claimed: 0, published: 0, retried: 0, failed: 0, interrupted: 0 });
 
 export function createRelay(options: RelayOptions): Relay {
   const config = resolveRelayOptions(options);
-  const logger: Logger = (config.logger ?? createLogger()).child({ component: 'relay', relayId: config.relayId });
+  const logger: Logger = componentLogger(config.logger, { component: 'relay', relayId: config.relayId });
   const amqpUrls = parseAmqpUrls(config.amqpUrl);
   const secrets = [...amqpUrls, ...(config.databaseUrl ? [config.databaseUrl] : [])];
-  const describe = (error: unknown) => redactSecrets(error instanceof Error ? error.message : String(error), secrets);
+  const errorFor = (error: unknown) => loggableError(error, secrets);
   const concurrency = Math.max(1, Math.floor(config.maxInFlight / config.batchSize));
   const batchSize = Math.min(config.batchSize, config.maxInFlight);
   const topology = { exchange: config.exchange, unroutable: config.unroutableExchange };
   const rateLimiter = createRateLimiter(config.maxPublishRate);
   const events = new EventEmitter();
   const metrics = config.metrics ? createOutboxMetrics(config.metrics) : undefined;
+  // Counted by the publish loop in memory, read by the periodic summary.
+  const activity = createRelayActivity();
 
   // A throwing listener must not break the relay.
   const emit = <E extends keyof RelayEvents>(event: E, ...args: RelayEvents[E]) => {
     try {
       events.emit(event, ...args);
     } catch (error) {
-      logger.error({ err: { message: describe(error) }, event }, 'relay event listener threw');
+      logger.error({ err: errorFor(error), event }, 'relay event listener threw');
     }
   };
 
@@ -84,7 +94,7 @@ export function createRelay(options: RelayOptions): Relay {
       : createPgSqlStore(
           config.databaseUrl!,
           concurrency + 1,
-          (error) => logger.warn({ err: { message: describe(error) } }, 'idle database connection lost'),
+          (error) => logger.warn({ err: errorFor(error) }, 'idle database connection lost'),
           'outbox-relay',
         );
     broker ??= new BrokerConnection({
@@ -121,8 +131,16 @@ export function createRelay(options: RelayOptions): Relay {
         logger.error(context, 'publish failed for good: row marked failed (retry it with retry-failed)');
         emit('message:failed', context);
       } else {
-        logger.warn(context, 'publish not confirmed; retrying with backoff');
+        logger.debug(context, 'publish not confirmed; retrying with backoff');
       }
+    }
+    // One line per batch, not per message: a refusing queue nacks whole batches.
+    const retrying = attempts.filter((attempt) => attempt.status !== 'failed');
+    if (retrying.length > 0) {
+      logger.warn(
+        { retried: retrying.length, nacked: outcome.nacked.length, timedOut: outcome.timedOut.length, messageIds: retrying.slice(0, 10).map((attempt) => attempt.id) },
+        'publishes not confirmed (broker nack or confirm timeout); retrying them with backoff',
+      );
     }
     return {
       claimed: messages.length,
@@ -176,16 +194,46 @@ export function createRelay(options: RelayOptions): Relay {
         if (signal.aborted) break;
         failures += 1;
         // One line per outage, then quiet until it ends.
-        if (failures === 1) logger.warn({ err: { message: describe(error) } }, 'relay batch failed (database or broker unavailable?); backing off');
+        if (failures === 1) logger.warn({ err: errorFor(error) }, 'relay batch failed (database or broker unavailable?); backing off');
         await sleep(backoffDelay(failures, { initialMs: 200, maxMs: 10_000 }), signal);
         continue;
       }
-      if (report) emit('batch:published', report);
-      else await waitForWork();
+      if (report) {
+        activity.add(report);
+        emit('batch:published', report);
+      } else await waitForWork();
     }
   }
 
-  let running: { controller: AbortController; loops: Promise<void>; stopListening: () => Promise<void> } | undefined;
+  const unroutableDepth = createUnroutableDepthReader(config.unroutableExchange);
+  let lastUnroutable = 0;
+
+  /** The periodic info line: what was done since the last one, and the lag; a warning while unroutable events pile up. */
+  async function summarize(): Promise<void> {
+    const done = activity.take();
+    // Reads off the publish loop, bounded: an unreachable database or broker only leaves a field out.
+    const db = store;
+    const mq = broker;
+    const lagMs = db ? await withinMs(SUMMARY_READ_TIMEOUT_MS, () => readRelayLag(db.query)) : undefined;
+    const unroutable = mq?.state === 'connected' ? await withinMs(SUMMARY_READ_TIMEOUT_MS, async () => unroutableDepth.read(await mq.connection())) : undefined;
+    const happened = done.published + done.retried + done.failed + done.interrupted > 0 || (lagMs !== undefined && lagMs !== null);
+    if (happened) {
+      const { sinceMs, batches, published, retried, failed, interrupted } = done;
+      logger.info({ sinceMs, batches, published, retried, failed, interrupted, lagMs, unroutable }, 'relay summary');
+    }
+    if (unroutable === undefined) return;
+    // Once when it first holds messages, again whenever it grew since the last look.
+    if (unroutable > lastUnroutable) {
+      logger.warn(
+        { unroutable, queue: config.unroutableExchange },
+        `${config.unroutableExchange} holds ${unroutable} message(s): events no consumer queue was bound for, kept there but owed to no consumer. ` +
+          'Run `outbox setup --config …` before the relay (it declares every consumer\'s queues); see `outbox status`',
+      );
+    }
+    lastUnroutable = unroutable;
+  }
+
+  let running: { controller: AbortController; loops: Promise<void>; stopListening: () => Promise<void>; summary: SummaryTimer } | undefined;
   let stopping: Promise<void> | undefined;
 
   return {
@@ -200,8 +248,13 @@ export function createRelay(options: RelayOptions): Relay {
         ? listenForWakeUps(config.databaseUrl!, () => idle.wakeAll(), logger, controller.signal)
         : async () => {};
       const loops = Promise.all(Array.from({ length: concurrency }, () => publishLoop(controller.signal, idle.wait))).then(() => {});
-      running = { controller, loops, stopListening };
-      logger.info({ concurrency, batchSize, exchange: config.exchange, pollIntervalMs: config.pollIntervalMs }, 'relay started');
+      activity.take();
+      const summary = startSummaryTimer(config.summaryIntervalMs, summarize);
+      running = { controller, loops, stopListening, summary };
+      logger.info(
+        { concurrency, batchSize, exchange: config.exchange, pollIntervalMs: config.pollIntervalMs, summaryIntervalMs: config.summaryIntervalMs },
+        'relay started',
+      );
     },
 
     stop() {
@@ -212,6 +265,8 @@ export function createRelay(options: RelayOptions): Relay {
           current.controller.abort();
           await current.loops;
           await current.stopListening();
+          // The last summary (what was done since the previous one), while the connections are still open.
+          await current.summary.stop();
         }
         await broker?.close();
         await store?.close();

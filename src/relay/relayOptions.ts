@@ -40,6 +40,12 @@ export interface RelayOptions {
   /** Name of this relay instance in logs and in the broker's connection list. Default host-pid-random. */
   relayId?: string;
   logger?: Logger;
+  /**
+   * Every this many ms, one info line of what the relay did since the last one
+   * (published, retried, failed, lag) and a warning if the unroutable queue holds
+   * messages; none when nothing happened. 0: no summary. Default 60000.
+   */
+  summaryIntervalMs?: number;
   /** A prom-client registry to record metrics on (published, failures, publish latency, backlog gauges). */
   metrics?: Registry;
 }
@@ -65,6 +71,7 @@ const relayOptionsSchema = z
     appId: z.string().min(1).max(255).default('outbox-relay'),
     relayId: z.string().min(1).max(200).default(() => `relay-${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`),
     logger: z.custom<Logger>().optional(),
+    summaryIntervalMs: z.number().int().nonnegative().default(60_000),
     metrics: z.custom<Registry>((value) => typeof (value as Registry | undefined)?.registerMetric === 'function', 'a prom-client Registry').optional(),
   })
   .refine((options) => (options.databaseUrl === undefined) !== (options.prisma === undefined), 'give exactly one of databaseUrl and prisma')
