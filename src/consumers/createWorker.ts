@@ -8,9 +8,11 @@ import { BrokerConnection } from '../broker/brokerConnection.js';
 import { parseAmqpUrls } from '../broker/amqpUrls.js';
 import { OutboxError } from '../errors.js';
 import type { Registry } from 'prom-client';
-import { createLogger, type Logger } from '../logging/createLogger.js';
+import type { Logger } from '../logging/createLogger.js';
+import { componentLogger } from '../logging/componentLogger.js';
+import { loggableError } from '../logging/loggableError.js';
+import { startSummaryTimer, type SummaryTimer } from '../logging/summaryTimer.js';
 import { createOutboxMetrics } from '../metrics/outboxMetrics.js';
-import { redactSecrets } from '../logging/redactUrl.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
 import { createEventCatalog, type EventCatalog } from '../outbox/eventCatalog.js';
 import { toZodIssues } from '../outbox/publishOptions.js';
@@ -26,6 +28,7 @@ import { recordInboxFailure } from './inbox.js';
 import { matchesTopic } from './topicPattern.js';
 import { registerConsumers } from './registerConsumers.js';
 import { createConcurrencyLimiter } from './concurrencyLimiter.js';
+import { createDeliveryStats, type DeliveryOutcome } from './deliveryStats.js';
 
 export interface WorkerOptions {
   /** The app's Prisma client (root): each delivery runs in one of its interactive transactions. */
@@ -45,6 +48,12 @@ export interface WorkerOptions {
   /** Called once per dead-lettered message, after the consumer's own hook. */
   onDeadLetter?(deadLetter: DeadLetter): void | Promise<void>;
   logger?: Logger;
+  /**
+   * Every this many ms, one info line per consumer that did anything since the
+   * last one: handled, duplicates, retried, dead-lettered, deferred, handed back,
+   * handler p50/p99 ms (per-delivery lines are debug). 0: no summary. Default 60000.
+   */
+  summaryIntervalMs?: number;
   workerId?: string;
   /** A prom-client registry to record metrics on (deliveries by outcome, handler duration). */
   metrics?: Registry;
@@ -60,6 +69,7 @@ const optionsSchema = z.object({
   drainTimeoutMs: z.number().int().positive().default(30_000),
   transactionTimeoutMs: z.number().int().positive().default(30_000),
   workerId: z.string().min(1).default(() => `worker-${process.pid}`),
+  summaryIntervalMs: z.number().int().nonnegative().default(60_000),
 });
 
 function resolveConsumers(options: WorkerOptions, catalog: EventCatalog): ResolvedConsumer[] {
@@ -87,8 +97,8 @@ export function createWorker(options: WorkerOptions): Worker {
   const catalog = createEventCatalog(options.events);
   const consumers = resolveConsumers(options, catalog);
   const amqpUrls = parseAmqpUrls(options.amqpUrl);
-  const logger = (options.logger ?? createLogger()).child({ component: 'worker', workerId: config.workerId });
-  const describe = (error: unknown) => redactSecrets(error instanceof Error ? error.message : String(error), amqpUrls);
+  const logger = componentLogger(options.logger, { component: 'worker', workerId: config.workerId });
+  const errorFor = (error: unknown) => loggableError(error, amqpUrls);
   const topology: WorkerTopology = { exchange: config.exchange, unroutable: config.unroutableExchange, deadLetterExchange: config.deadLetterExchange };
 
   let broker: BrokerConnection | undefined;
@@ -135,12 +145,15 @@ export function createWorker(options: WorkerOptions): Worker {
       reason: verdict.reason,
       error: verdict.error,
     };
-    logger.error(letter, verdict.reason === 'malformed' ? 'malformed message dead-lettered' : 'poison message dead-lettered');
+    logger.error(
+      verdict.thrown === undefined ? letter : { ...letter, err: errorFor(verdict.thrown) },
+      verdict.reason === 'malformed' ? 'malformed message dead-lettered' : 'poison message dead-lettered',
+    );
     for (const hook of [consumer.onDeadLetter, options.onDeadLetter]) {
       try {
         await hook?.(letter);
       } catch (error) {
-        logger.error({ err: { message: describe(error) }, consumer: consumer.name, messageId: verdict.messageId }, 'onDeadLetter hook threw');
+        logger.error({ err: errorFor(error), consumer: consumer.name, messageId: verdict.messageId }, 'onDeadLetter hook threw');
       }
     }
   }
@@ -183,30 +196,52 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const metrics = options.metrics ? createOutboxMetrics(options.metrics) : undefined;
   const OUTCOME = { retry: 'retried', 'dead-letter': 'dead_lettered', defer: 'deferred' } as const;
+  const stats = createDeliveryStats(consumers.map((consumer) => consumer.name));
+  const outcomeOf = (verdict: Verdict): DeliveryOutcome => {
+    if (verdict.action === 'ack') return verdict.outcome === 'done' ? 'handled' : 'duplicate';
+    return verdict.action === 'retry' ? 'retried' : verdict.action === 'defer' ? 'deferred' : 'dead-lettered';
+  };
+  /** Deliveries whose handler ran: those the handler percentiles are about. */
+  const handlerRan = (verdict: Verdict) =>
+    (verdict.action === 'ack' && verdict.outcome === 'done') || verdict.action === 'retry' || (verdict.action === 'dead-letter' && verdict.reason !== 'malformed');
+
+  let summary: SummaryTimer | undefined;
+  let summarySince = Date.now();
+  /** The periodic info lines: one per consumer that did anything since the last ones (counted in memory by onDelivery). */
+  function summarize(): Promise<void> {
+    const sinceMs = Date.now() - summarySince;
+    summarySince = Date.now();
+    for (const counts of stats.take()) logger.info({ sinceMs, ...counts }, 'consumer summary');
+    return Promise.resolve();
+  }
 
   let databaseAway = false;
   const REQUEUE_PAUSE_MS = 1_000;
   async function onDelivery(channel: Channel, consumer: ResolvedConsumer, message: ConsumeMessage): Promise<void> {
     try {
+      const startedAt = performance.now();
       const stopTimer = metrics?.handlerDuration.startTimer({ consumer: consumer.name });
       const verdict = await handleDelivery(message, { prisma: options.prisma, catalog, consumer, logger, transactionTimeoutMs: config.transactionTimeoutMs });
+      const handlerMs = performance.now() - startedAt;
       stopTimer?.();
       metrics?.handled.inc({ consumer: consumer.name, outcome: verdict.action === 'ack' ? verdict.outcome : OUTCOME[verdict.action] });
       if (verdict.action === 'defer') {
-        if (!databaseAway) logger.warn({ err: { message: verdict.error } }, 'database unavailable: deliveries deferred until it is back');
+        if (!databaseAway) logger.warn({ err: errorFor(verdict.thrown) }, 'database unavailable: deliveries deferred until it is back');
         databaseAway = true;
       } else if (databaseAway) {
         databaseAway = false;
         logger.info('database available again');
       }
       await act(channel, consumer, message, verdict);
+      stats.record(consumer.name, outcomeOf(verdict), handlerRan(verdict) ? handlerMs : undefined);
     } catch (error) {
+      stats.record(consumer.name, 'handed-back');
       // A republish the broker refused or never confirmed (a queue without a leader
       // during a node failure, a full queue), or a channel gone. Where the consumer
       // channel lives on, the delivery must be handed back: left unacknowledged on an
       // open channel, it would never come back. After a pause, so that a refusal that
       // lasts does not spin; the inbox turns a repeat of committed work into a skip.
-      logger.warn({ err: { message: describe(error) }, consumer: consumer.name, messageId: message.properties.messageId }, 'delivery not settled; handing it back to the broker');
+      logger.warn({ err: errorFor(error), consumer: consumer.name, messageId: message.properties.messageId }, 'delivery not settled; handing it back to the broker');
       await sleep(REQUEUE_PAUSE_MS);
       try {
         channel.nack(message, false, true);
@@ -222,7 +257,7 @@ export function createWorker(options: WorkerOptions): Worker {
     const channels: { channel: Channel; tag: string }[] = [];
     for (const consumer of consumers) {
       const channel = await model.createChannel();
-      channel.on('error', (error: Error) => logger.warn({ err: { message: describe(error) }, consumer: consumer.name }, 'consumer channel error'));
+      channel.on('error', (error: Error) => logger.warn({ err: errorFor(error), consumer: consumer.name }, 'consumer channel error'));
       // A consumer channel closed on its own (a channel error) would silently stop
       // its consumer: start the whole connection afresh instead.
       channel.on('close', () => {
@@ -259,7 +294,7 @@ export function createWorker(options: WorkerOptions): Worker {
       } catch (error) {
         if (signal.aborted) break;
         failures += 1;
-        if (failures === 1) logger.warn({ err: { message: describe(error) } }, 'worker could not consume (broker unavailable or topology refused); retrying');
+        if (failures === 1) logger.warn({ err: errorFor(error) }, 'worker could not consume (broker unavailable or topology refused); retrying');
         await sleep(backoffDelay(failures, { initialMs: 200, maxMs: 15_000 }), signal);
       }
     }
@@ -278,9 +313,20 @@ export function createWorker(options: WorkerOptions): Worker {
           for (const consumer of consumers) await declareConsumerTopology(channel, topology, consumer);
         },
       });
-      await registerConsumers(prismaQueryRows(options.prisma), consumers.map((consumer) => consumer.name));
-      // Declare before returning, so that a caller publishing right after start() has queues bound.
-      await broker.confirmChannel(controller.signal);
+      try {
+        await registerConsumers(prismaQueryRows(options.prisma), consumers.map((consumer) => consumer.name));
+        // Declare before returning, so that a caller publishing right after start() has queues bound.
+        await broker.confirmChannel(controller.signal);
+      } catch (error) {
+        // Not started: close what this call opened (stop() has nothing to stop).
+        controller.abort();
+        await broker.close();
+        broker = undefined;
+        throw error;
+      }
+      stats.take();
+      summarySince = Date.now();
+      summary = startSummaryTimer(config.summaryIntervalMs, summarize);
       loop = run(controller.signal);
     },
 
@@ -300,6 +346,9 @@ export function createWorker(options: WorkerOptions): Worker {
         await broker?.close();
         broker = undefined;
         loop = undefined;
+        // The last summary: what was done since the previous one, drained handlers included.
+        await summary?.stop();
+        summary = undefined;
         logger.info('worker stopped');
       })();
       return stopping;

@@ -5,19 +5,30 @@
 import type { ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { EventCatalog } from '../outbox/eventCatalog.js';
+import { loggableError } from '../logging/loggableError.js';
 import { prismaQueryRows, type PrismaRootClient } from '../database/sqlStore.js';
 import { decodeDelivery } from './decodeDelivery.js';
 import type { ResolvedConsumer } from './defineConsumer.js';
 import { recordInboxFailure, recordInboxReceipt } from './inbox.js';
 import { NonRetryableError } from './nonRetryableError.js';
 
+// `error` is the text that travels (headers, inbox row); `thrown` is what was
+// thrown, for the log (type, stack, cause). A malformed delivery threw nothing.
 export type Verdict =
   | { action: 'ack'; outcome: 'done' | 'duplicate' }
   /** The handler failed: try again after the next delay, as attempt `nextAttempt`. */
-  | { action: 'retry'; messageId: string; eventType: string; nextAttempt: number; error: string }
-  | { action: 'dead-letter'; messageId: string | undefined; eventType: string | undefined; attempts: number; reason: 'handler-failed' | 'non-retryable' | 'malformed'; error: string }
+  | { action: 'retry'; messageId: string; eventType: string; nextAttempt: number; error: string; thrown: unknown }
+  | {
+      action: 'dead-letter';
+      messageId: string | undefined;
+      eventType: string | undefined;
+      attempts: number;
+      reason: 'handler-failed' | 'non-retryable' | 'malformed';
+      error: string;
+      thrown?: unknown;
+    }
   /** The database is unreachable: the same attempt again after a delay, not counted. */
-  | { action: 'defer'; messageId: string; eventType: string; attempt: number; error: string };
+  | { action: 'defer'; messageId: string; eventType: string; attempt: number; error: string; thrown: unknown };
 
 export interface DeliveryContext {
   prisma: PrismaRootClient;
@@ -34,8 +45,11 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
     return { action: 'dead-letter', messageId: decoded.messageId, eventType: decoded.eventType, attempts: 1, reason: 'malformed', error: decoded.reason };
   }
   const { messageId, eventType, attempt } = decoded;
+  // Per-delivery lines are debug: at info a worker says what it did in its periodic summary.
   const logger = context.logger.child({ messageId, eventType, consumer: consumer.name, attempt });
-  logger.info('delivery received');
+  logger.debug('delivery received');
+  const startedAt = performance.now();
+  const elapsedMs = () => Math.round((performance.now() - startedAt) * 10) / 10;
 
   // Failures before the handler started are the infrastructure's (not counted);
   // from then on (handler, mark, commit, transaction timeout) they count as attempts.
@@ -45,7 +59,7 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
       async (tx) => {
         const query = prismaQueryRows(tx);
         if (!(await recordInboxReceipt(query, consumer.name, messageId))) return 'duplicate' as const;
-        logger.info('work started');
+        logger.debug('work started');
         handlerStarted = true;
         await consumer.handle({
           event: { type: eventType, version: decoded.version, payload: decoded.payload },
@@ -61,10 +75,10 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
       { timeout: transactionTimeoutMs, maxWait: transactionTimeoutMs },
     );
     if (outcome === 'handled') {
-      logger.info('work finished');
+      logger.debug({ durationMs: elapsedMs() }, 'work finished');
       return { action: 'ack', outcome: 'done' };
     }
-    logger.info('skipped: already done or dead (duplicate delivery)');
+    logger.debug('skipped: already done or dead (duplicate delivery)');
     return { action: 'ack', outcome: 'duplicate' };
   } catch (error) {
     const handlerFailed = handlerStarted;
@@ -79,13 +93,13 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
     try {
       await recordInboxFailure(prismaQueryRows(prisma), consumer.name, messageId, 'processing', attempt, text);
     } catch {
-      return { action: 'defer', messageId, eventType, attempt, error: text };
+      return { action: 'defer', messageId, eventType, attempt, error: text, thrown: error };
     }
-    if (!handlerFailed) return { action: 'defer', messageId, eventType, attempt, error: text };
+    if (!handlerFailed) return { action: 'defer', messageId, eventType, attempt, error: text, thrown: error };
     if (dead) {
-      return { action: 'dead-letter', messageId, eventType, attempts: attempt, reason: nonRetryable ? 'non-retryable' : 'handler-failed', error: text };
+      return { action: 'dead-letter', messageId, eventType, attempts: attempt, reason: nonRetryable ? 'non-retryable' : 'handler-failed', error: text, thrown: error };
     }
-    logger.warn({ err: { message: text } }, 'work failed; retrying after a delay');
-    return { action: 'retry', messageId, eventType, nextAttempt: attempt + 1, error: text };
+    logger.warn({ err: loggableError(error), durationMs: elapsedMs() }, 'work failed; retrying after a delay');
+    return { action: 'retry', messageId, eventType, nextAttempt: attempt + 1, error: text, thrown: error };
   }
 }
