@@ -4,7 +4,8 @@
 // every reconnect or channel error.
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { Logger } from '../logging/createLogger.js';
-import { redactSecrets, redactUrl } from '../logging/redactUrl.js';
+import { loggableError } from '../logging/loggableError.js';
+import { redactUrl } from '../logging/redactUrl.js';
 import { backoffDelay } from '../timing/backoffDelay.js';
 import { sleep } from '../timing/sleep.js';
 
@@ -56,11 +57,16 @@ export class BrokerConnection {
 
   /** Drops the current channel (e.g. after a confirm timeout left it in an unknown state). */
   discardChannel(channel: ConfirmChannel): void {
-    void this.#channel?.then((current) => {
-      if (current !== channel) return;
-      this.#channel = undefined;
-      channel.close().catch(() => {});
-    });
+    // A channel promise that failed (refused topology) has nothing to discard; its
+    // rejection is the caller's, and must not come back here unhandled.
+    void this.#channel?.then(
+      (current) => {
+        if (current !== channel) return;
+        this.#channel = undefined;
+        channel.close().catch(() => {});
+      },
+      () => {},
+    );
   }
 
   async close(): Promise<void> {
@@ -80,9 +86,15 @@ export class BrokerConnection {
       this.#options.logger.warn({ err: this.#redact(error) }, 'broker channel error');
     });
     channel.on('close', () => {
-      void this.#channel?.then((current) => {
-        if (current === channel) this.#channel = undefined;
-      });
+      // Also while setupChannel is still running on it: `#channel` is then the promise
+      // of this very channel, about to fail (e.g. a queue declared with other
+      // arguments closes it); that failure is reported to the caller, not here.
+      void this.#channel?.then(
+        (current) => {
+          if (current === channel) this.#channel = undefined;
+        },
+        () => {},
+      );
     });
     await this.#options.setupChannel?.(channel);
     return channel;
@@ -142,7 +154,8 @@ export class BrokerConnection {
     });
   }
 
-  #redact(error: unknown): { message: string } {
-    return { message: redactSecrets(error instanceof Error ? error.message : String(error), this.#options.urls) };
+  /** The error to log: its type, message, stack and cause kept, passwords of the URLs hidden. */
+  #redact(error: unknown): Error {
+    return loggableError(error, this.#options.urls);
   }
 }
