@@ -1,44 +1,66 @@
-// `outbox status --config outbox.config.ts [--json]`.
+// `outbox status [--config outbox.config.ts] [--json]`: exit 0 with no alerts,
+// 3 with alerts (cron jobs and health checks can rely on it), 1 on an error, 2 on
+// bad usage. The report goes to stdout (JSON with --json, nothing else there).
 import { parseArgs } from 'node:util';
-import { parseAmqpUrls } from '../broker/amqpUrls.js';
-import { loadConfig, requireConfigFile } from '../config/loadConfig.js';
-import { readStatus, type OutboxStatus } from '../operations/readStatus.js';
-import { prismaQueryRows } from '../database/sqlStore.js';
+import { readBrokerStatus } from '../broker/readBrokerStatus.js';
+import { resolveManagementEndpoint } from '../broker/resolveManagementEndpoint.js';
+import { findConfigFile, loadConfig } from '../config/loadConfig.js';
+import { resolveConsumer } from '../consumers/defineConsumer.js';
+import { typesMatching } from '../consumers/topicPattern.js';
+import { createPgSqlStore, prismaQueryRows, type SqlStore } from '../database/sqlStore.js';
+import { OutboxError } from '../errors.js';
+import { DEFAULT_GRACE_MS, readStatus, type StatusOptions } from '../operations/readStatus.js';
+import { formatStatus } from './formatStatus.js';
+import { readDatabaseUrl } from './readDatabaseUrl.js';
 
-export const STATUS_USAGE = `  status    Relay lag, failed rows, per consumer what is not done, queue and DLQ depths, last reconciler run.
-            --config <path>      default ./outbox.config.{ts,mts,js,mjs,cjs}        --json
-            (queue depths from RABBITMQ_MANAGEMENT_URL, or the AMQP_URL host on port 15672)`;
+/** The exit code of a report with alerts. */
+export const STATUS_ALERTS_EXIT_CODE = 3;
 
-/** The management API beside the first AMQP node: same host, credentials and vhost, port 15672. */
-function managementUrl(env: NodeJS.ProcessEnv): string | undefined {
-  if (env.RABBITMQ_MANAGEMENT_URL) return env.RABBITMQ_MANAGEMENT_URL;
-  if (!env.AMQP_URL) return undefined;
-  const amqp = new URL(parseAmqpUrls(env.AMQP_URL)[0]!);
-  const url = new URL(`http://${amqp.hostname}:15672`);
-  url.username = amqp.username;
-  url.password = amqp.password;
-  url.pathname = amqp.pathname.length > 1 ? amqp.pathname : '/%2F';
-  return url.toString();
-}
+export const STATUS_USAGE = `  status    Relay lag, failed rows, per consumer what is not done, queue and DLQ depths,
+            unroutable events, the last reconciler run. Exit 0: no alerts; 3: alerts; 1: error.
+            --config <path>      default ./outbox.config.{ts,mts,js,mjs,cjs}; without one, the
+                                 consumers registered in the database (DATABASE_URL), owed counts unknown
+            --json               the whole report as JSON on stdout
+            --grace <minutes>    default 15 (the reconciler's): younger owed messages are in flight
+            --unroutable <queue> default outbox.unroutable
+            (management API: RABBITMQ_MANAGEMENT_URL, else AMQP_URL's host on port 15672 (15671 for
+            amqps), credentials from AMQP_URL when the override names none; vhost from AMQP_URL)`;
 
-function printStatus(status: OutboxStatus): void {
-  const { relay, reconciler } = status;
-  const age = relay.oldestPendingAgeMs === null ? '-' : `${(relay.oldestPendingAgeMs / 1000).toFixed(1)} s`;
-  process.stdout.write(`relay       pending ${relay.pending}, oldest due pending ${age}, failed ${relay.failed}\n`);
-  const run = reconciler.lastRun;
-  process.stdout.write(
-    `reconciler  ${run ? `last run #${run.id} ${run.status} at ${run.startedAt}: scanned ${run.scanned}, re-scheduled ${run.rescheduled}` : 'never ran'}\n`,
-  );
-  process.stdout.write(`broker      management API: ${status.broker.managementApi}\n\n`);
-  console.table(status.consumers);
-  process.stdout.write(status.alerts.length === 0 ? '\nno alerts\n' : `\nalerts:\n${status.alerts.map((alert) => `  - ${alert}`).join('\n')}\n`);
-}
+export async function runStatus(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      grace: { type: 'string' },
+      unroutable: { type: 'string' },
+    },
+    strict: true,
+  });
+  const graceMs = values.grace === undefined ? DEFAULT_GRACE_MS : Number(values.grace) * 60_000;
+  if (!Number.isFinite(graceMs) || graceMs < 0) throw new OutboxError('OUTBOX_INVALID_OPTIONS', `--grace takes minutes (e.g. 15), not "${values.grace}"`);
 
-export async function runStatus(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true });
-  const config = await loadConfig(await requireConfigFile(values.config));
-  const prisma = await config.prismaClient();
-  const status = await readStatus(prismaQueryRows(prisma), { events: config.events, consumers: config.consumers, managementUrl: managementUrl(process.env) });
-  if (values.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
-  else printStatus(status);
+  // The broker is asked first, while the config loads and the database answers.
+  const broker = readBrokerStatus(resolveManagementEndpoint(process.env), { ...(values.unroutable ? { unroutableQueue: values.unroutable } : {}) });
+
+  const configFile = await findConfigFile(values.config);
+  let store: SqlStore | undefined;
+  let query: Parameters<typeof readStatus>[0];
+  let consumers: StatusOptions['consumers'];
+  if (configFile) {
+    const config = await loadConfig(configFile);
+    const catalogTypes = [...new Set(config.events.map((event) => event.type))];
+    consumers = config.consumers.map(resolveConsumer).map((consumer) => ({ name: consumer.name, eventTypes: typesMatching(consumer.events, catalogTypes) }));
+    query = prismaQueryRows(await config.prismaClient());
+  } else {
+    store = createPgSqlStore(readDatabaseUrl(), 4, () => {}, 'outbox-status');
+    query = store.query;
+  }
+  try {
+    const status = await readStatus(query, { consumers, broker, graceMs });
+    process.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+    return status.alerts.length === 0 ? 0 : STATUS_ALERTS_EXIT_CODE;
+  } finally {
+    await store?.close();
+  }
 }

@@ -1,114 +1,186 @@
 // `outbox status`: what an operator asks first. From the database: relay lag,
 // failed rows, per consumer the side effects owed and not done, the last
-// reconciler run. From the RabbitMQ management API when it answers: queue depths.
+// reconciler run. From the broker (readBrokerStatus): whether AMQP_URL connects,
+// whether the management API is that broker's, queue depths, unroutable events.
+// A number it cannot vouch for is null, never a guess.
 import { sqltag as sql } from '@prisma/client/runtime/client';
+import type { BrokerReading, BrokerStatus } from '../broker/readBrokerStatus.js';
 import { dlqName } from '../consumers/consumerTopology.js';
-import { resolveConsumer, type ConsumerDefinition } from '../consumers/defineConsumer.js';
-import { typesMatching } from '../consumers/topicPattern.js';
-import type { EventDefinition } from '../outbox/defineEvent.js';
 import type { QueryRows } from '../database/sqlStore.js';
 
 export interface ConsumerStatus {
   consumer: string;
   registeredAt: string | null;
-  /** Published messages owed (after registration, within the horizon) with no done/dead inbox row. */
-  notDone: number;
+  /**
+   * Published messages owed to it (after its registration and watermark, within
+   * the horizon) with no done/dead inbox row, older than the grace window: what
+   * the reconciler would re-schedule now. Null without the consumer's event types (no config).
+   */
+  notDone: number | null;
+  /** The same, younger than the grace window: most likely on their way. Null without a config. */
+  inFlight: number | null;
+  /** Inbox rows marked dead. */
   dead: number;
+  /** Messages in its work queue, its retry tiers and its DLQ; null when unknown (see broker.management). */
   queueDepth: number | null;
+  retryDepth: number | null;
   dlqDepth: number | null;
 }
 
 export interface OutboxStatus {
   relay: { pending: number; oldestPendingAgeMs: number | null; failed: number; stale: boolean };
+  /** "config": the config file's consumers, with what they are owed; "database": those registered in outbox_consumer. */
+  consumersFrom: 'config' | 'database';
+  /** Owed messages younger than this are counted as in flight, not as not done (the reconciler's grace). */
+  graceMs: number;
   consumers: ConsumerStatus[];
   reconciler: { lastRun: { id: string; status: string; startedAt: string; finishedAt: string | null; scanned: number; rescheduled: number } | null; overdue: boolean };
-  broker: { managementApi: 'ok' | string };
+  broker: BrokerStatus;
+  /** Facts about the report itself (what is unknown, and why). */
+  notes: string[];
+  /** Each needs someone to act; none means healthy. */
   alerts: string[];
 }
 
 export interface StatusOptions {
-  events: readonly EventDefinition[];
-  consumers: readonly ConsumerDefinition<readonly EventDefinition[], never>[];
+  /**
+   * The consumers to report on, each with the event types owed to it (from a
+   * config). Undefined: the consumers registered in the database, whose owed
+   * counts cannot be computed (null).
+   */
+  consumers?: readonly { name: string; eventTypes: readonly string[] }[];
+  /** The broker's half (readBrokerStatus), started by the caller as early as it likes. */
+  broker: BrokerReading | Promise<BrokerReading>;
+  /** The reconciler's grace window: younger owed messages are in flight. Default 15 min, as the reconciler's. */
+  graceMs?: number;
   horizonMs?: number;
   /** Pending rows older than this: the relay is behind or down. Default 5 min. */
   stalePendingMs?: number;
   /** No reconciler run finished for longer than this: overdue. Default 2 h (twice the hourly schedule). */
   reconcilerOverdueMs?: number;
-  /** e.g. http://guest:guest@127.0.0.1:15672/%2F — management API base with credentials and vhost. */
-  managementUrl?: string;
 }
 
-async function queueDepth(managementUrl: URL, vhost: string, queue: string): Promise<number | null> {
-  const url = new URL(`api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`, managementUrl.origin + '/');
-  const authorization = `Basic ${Buffer.from(`${decodeURIComponent(managementUrl.username)}:${decodeURIComponent(managementUrl.password)}`).toString('base64')}`;
-  const response = await fetch(url, { headers: { authorization }, signal: AbortSignal.timeout(5000) });
-  if (response.status === 404) return null;
-  if (!response.ok) throw new Error(`management API answered ${response.status}`);
-  const body = (await response.json()) as { messages?: number };
-  return body.messages ?? 0;
+/** The reconciler's defaults (createReconciler): grace 15 min, horizon 7 days. */
+export const DEFAULT_GRACE_MS = 15 * 60_000;
+const DEFAULT_HORIZON_MS = 7 * 24 * 3_600_000;
+
+interface ConsumerRow {
+  name: string;
+  registeredAt: Date | null;
+  notDone: number | null;
+  inFlight: number | null;
+  dead: number;
+}
+
+/**
+ * Per consumer, in the given order: owed and not done, split at the grace window,
+ * as the reconciler's findUndoneMessages judges it (after the watermark and the
+ * registration, within the horizon, published, no done/dead inbox row). One
+ * statement for all consumers. Parameters: consumers (JSON [{name, types}]), grace, horizon.
+ */
+function readOwedConsumers(query: QueryRows, consumers: readonly { name: string; eventTypes: readonly string[] }[], graceMs: number, horizonMs: number): Promise<ConsumerRow[]> {
+  const wanted = JSON.stringify(consumers.map((consumer) => ({ name: consumer.name, types: consumer.eventTypes })));
+  return query<ConsumerRow>(sql`
+    SELECT w.name, c.registered_at AS "registeredAt", coalesce(o.not_done, 0) AS "notDone", coalesce(o.in_flight, 0) AS "inFlight",
+           (SELECT count(*)::int FROM outbox_inbox i WHERE i.consumer = w.name AND i.status = 'dead') AS "dead"
+      FROM ROWS FROM (jsonb_to_recordset(${wanted}::jsonb) AS (name text, types text[])) WITH ORDINALITY AS w(name, types, ord)
+      LEFT JOIN outbox_consumer c ON c.name = w.name
+      LEFT JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE m.created_at < now() - ${graceMs} * interval '1 millisecond')::int AS not_done,
+               count(*) FILTER (WHERE m.created_at >= now() - ${graceMs} * interval '1 millisecond')::int AS in_flight
+          FROM outbox_message m
+         WHERE m.seq > c.watermark_seq AND m.status = 'published' AND m.event_type = ANY(w.types::varchar[])
+           AND m.created_at >= c.registered_at AND m.created_at > now() - ${horizonMs} * interval '1 millisecond'
+           AND NOT EXISTS (SELECT 1 FROM outbox_inbox i WHERE i.consumer = w.name AND i.message_id = m.id AND i.status IN ('done', 'dead'))) o ON true
+     ORDER BY w.ord`);
+}
+
+/** Every registered consumer, without its event types: what is owed stays unknown. */
+function readRegisteredConsumers(query: QueryRows): Promise<ConsumerRow[]> {
+  return query<ConsumerRow>(sql`
+    SELECT c.name, c.registered_at AS "registeredAt", NULL::int AS "notDone", NULL::int AS "inFlight",
+           (SELECT count(*)::int FROM outbox_inbox i WHERE i.consumer = c.name AND i.status = 'dead') AS "dead"
+      FROM outbox_consumer c ORDER BY c.name`);
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Sum of the consumer's retry tiers ("<name>.retry.10s", ...); null if one is not sampled yet. */
+function retryDepth(queues: ReadonlyMap<string, number | null>, consumer: string): number | null {
+  const tier = new RegExp(`^${escapeRegExp(consumer)}\\.retry\\.\\d+(ms|s|m|h)$`);
+  let total = 0;
+  for (const [name, depth] of queues) {
+    if (!tier.test(name)) continue;
+    if (depth === null) return null;
+    total += depth;
+  }
+  return total;
 }
 
 export async function readStatus(query: QueryRows, options: StatusOptions): Promise<OutboxStatus> {
-  const horizonMs = options.horizonMs ?? 7 * 24 * 3_600_000;
+  const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+  const horizonMs = options.horizonMs ?? DEFAULT_HORIZON_MS;
   const stalePendingMs = options.stalePendingMs ?? 5 * 60_000;
   const overdueMs = options.reconcilerOverdueMs ?? 2 * 3_600_000;
-  const alerts: string[] = [];
 
+  // One after the other on one connection: opening more costs more than these take.
   const [relay] = await query<{ pending: number; oldestMs: number | null; failed: number }>(sql`
     SELECT (SELECT count(*)::int FROM outbox_message WHERE status = 'pending') AS "pending",
            (SELECT (extract(epoch FROM now() - min(available_at)) * 1000)::float8 FROM outbox_message
              WHERE status = 'pending' AND available_at <= now()) AS "oldestMs",
            (SELECT count(*)::int FROM outbox_message WHERE status = 'failed') AS "failed"`);
+  const rows = options.consumers ? await readOwedConsumers(query, options.consumers, graceMs, horizonMs) : await readRegisteredConsumers(query);
+  const [lastRun] = await query<{ id: string; status: string; startedAt: Date; finishedAt: Date | null; scanned: number; rescheduled: number }>(sql`
+    SELECT id::text AS "id", status, started_at AS "startedAt", finished_at AS "finishedAt", scanned, rescheduled
+      FROM outbox_reconciler_run WHERE status <> 'skipped' ORDER BY id DESC LIMIT 1`);
+  const broker = await options.broker;
+
+  const alerts: string[] = [];
+  const notes: string[] = [];
   const stale = relay!.oldestMs !== null && relay!.oldestMs > stalePendingMs;
   if (stale) alerts.push(`relay: the oldest due pending row waits for ${Math.round(relay!.oldestMs! / 1000)} s: is the relay running?`);
   if (relay!.failed > 0) alerts.push(`relay: ${relay!.failed} failed row(s) the broker refused: see last_error, then outbox retry-failed`);
 
-  const catalogTypes = [...new Set(options.events.map((event) => event.type))];
-  const management = options.managementUrl ? new URL(options.managementUrl) : undefined;
-  const vhost = management ? decodeURIComponent(management.pathname.replace(/^\//, '')) || '/' : '/';
-  let managementState: string = management ? 'ok' : 'not configured';
-  const consumers: ConsumerStatus[] = [];
-  for (const definition of options.consumers) {
-    const consumer = resolveConsumer(definition);
-    const types = typesMatching(consumer.events, catalogTypes);
-    const [row] = await query<{ registeredAt: Date | null; notDone: number; dead: number }>(sql`
-      WITH registered AS (SELECT registered_at, watermark_seq FROM outbox_consumer WHERE name = ${consumer.name})
-      SELECT (SELECT registered_at FROM registered) AS "registeredAt",
-             (SELECT count(*)::int FROM outbox_message m, registered r
-               WHERE m.seq > r.watermark_seq AND m.status = 'published' AND m.event_type = ANY(${types}::varchar[])
-                 AND m.created_at >= r.registered_at AND m.created_at > now() - ${horizonMs} * interval '1 millisecond'
-                 AND NOT EXISTS (SELECT 1 FROM outbox_inbox i WHERE i.consumer = ${consumer.name} AND i.message_id = m.id AND i.status IN ('done', 'dead'))) AS "notDone",
-             (SELECT count(*)::int FROM outbox_inbox WHERE consumer = ${consumer.name} AND status = 'dead') AS "dead"`);
-    let depth: number | null = null;
-    let dlqDepth: number | null = null;
-    if (management && managementState === 'ok') {
-      try {
-        depth = await queueDepth(management, vhost, consumer.name);
-        dlqDepth = await queueDepth(management, vhost, dlqName(consumer.name));
-      } catch (error) {
-        managementState = `unavailable (${error instanceof Error ? error.message : String(error)}): enable rabbitmq_management for queue depths`;
-      }
+  alerts.push(...broker.alerts);
+  const queues = broker.queues;
+  const depth = (name: string) => queues?.get(name) ?? null;
+  const graceMinutes = Math.round(graceMs / 60_000);
+  const consumers = rows.map((row): ConsumerStatus => {
+    const status: ConsumerStatus = {
+      consumer: row.name,
+      registeredAt: row.registeredAt?.toISOString() ?? null,
+      notDone: row.notDone,
+      inFlight: row.inFlight,
+      dead: row.dead,
+      queueDepth: depth(row.name),
+      retryDepth: queues?.has(row.name) ? retryDepth(queues, row.name) : null,
+      dlqDepth: depth(dlqName(row.name)),
+    };
+    if (row.registeredAt === null) alerts.push(`consumer ${row.name}: never registered (no worker has started with it, nor \`outbox setup\`): nothing is owed to it yet`);
+    else if (queues && !queues.has(row.name)) {
+      alerts.push(`consumer ${row.name}: its queue does not exist in vhost "${broker.status.vhost}": events for it are not delivered; start its worker or run \`outbox setup\``);
     }
-    if (row!.registeredAt === null) alerts.push(`consumer ${consumer.name}: never registered (no worker has started with it)`);
-    if ((dlqDepth ?? 0) > 0) alerts.push(`consumer ${consumer.name}: ${dlqDepth} dead letter(s): outbox dlq list ${consumer.name}`);
-    consumers.push({
-      consumer: consumer.name,
-      registeredAt: row!.registeredAt?.toISOString() ?? null,
-      notDone: row!.notDone,
-      dead: row!.dead,
-      queueDepth: depth,
-      dlqDepth,
-    });
+    if (status.notDone !== null && status.notDone > 0) {
+      alerts.push(
+        `consumer ${row.name}: ${status.notDone} message(s) owed and not done for over ${graceMinutes} min: is its worker running? ` +
+          'The reconciler re-schedules them at its next run (outbox reconcile --once: now)',
+      );
+    }
+    if ((status.dlqDepth ?? 0) > 0) alerts.push(`consumer ${row.name}: ${status.dlqDepth} dead letter(s): outbox dlq list ${row.name}`);
+    return status;
+  });
+  if (!options.consumers) {
+    notes.push('consumers from the database (outbox_consumer): owed and not done unknown without their event types; --config <file> gives those counts');
   }
+  if (broker.status.management.state === 'ok') notes.push('queue depths are the management API\'s statistics, refreshed every ~5 s');
 
-  const [lastRun] = await query<{ id: string; status: string; startedAt: Date; finishedAt: Date | null; scanned: number; rescheduled: number }>(sql`
-    SELECT id::text AS "id", status, started_at AS "startedAt", finished_at AS "finishedAt", scanned, rescheduled
-      FROM outbox_reconciler_run WHERE status <> 'skipped' ORDER BY id DESC LIMIT 1`);
   const overdue = !lastRun || Date.now() - lastRun.startedAt.getTime() > overdueMs;
   if (overdue) alerts.push(lastRun ? `reconciler: no run since ${lastRun.startedAt.toISOString()}: are all replicas down?` : 'reconciler: it has never run');
 
   return {
     relay: { pending: relay!.pending, oldestPendingAgeMs: relay!.oldestMs, failed: relay!.failed, stale },
+    consumersFrom: options.consumers ? 'config' : 'database',
+    graceMs,
     consumers,
     reconciler: {
       lastRun: lastRun
@@ -116,7 +188,8 @@ export async function readStatus(query: QueryRows, options: StatusOptions): Prom
         : null,
       overdue,
     },
-    broker: { managementApi: managementState },
+    broker: broker.status,
+    notes,
     alerts,
   };
 }

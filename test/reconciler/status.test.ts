@@ -1,7 +1,8 @@
-// `outbox status` as an operator runs it.
+// `outbox status` as an operator runs it: relay lag, what a consumer has not done,
+// a reconciler that never ran. (Broker and database details: test/status.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOutboxCli } from '../support/outboxCli.js';
-import { createTestBroker, type TestBroker } from '../support/testBroker.js';
+import { createTestBroker, eventually, managementApi, type TestBroker } from '../support/testBroker.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
 
 let db: TestDatabase;
@@ -23,7 +24,8 @@ async function status(json: boolean) {
     CONSUMER_NAME: CONSUMER,
   });
   const exit = await cli.exited;
-  expect(exit.code, cli.output()).toBe(0);
+  // Alerts: exit 3.
+  expect(exit.code, cli.output()).toBe(3);
   return cli.output();
 }
 
@@ -41,18 +43,25 @@ describe('outbox status', () => {
     // Its queues, as the worker would declare them.
     await broker.channel.assertQueue(CONSUMER, { durable: true });
     await broker.channel.assertQueue(`${CONSUMER}.dlq`, { durable: true });
+    // Depths are the management API's statistics: wait until it has sampled both queues (unsampled is unknown, not 0).
+    for (const queue of [CONSUMER, `${CONSUMER}.dlq`]) {
+      await eventually(async () => {
+        const response = await managementApi('GET', `/queues/${encodeURIComponent(broker.vhost)}/${encodeURIComponent(queue)}?columns=messages`);
+        return response.ok && typeof ((await response.json()) as { messages?: number }).messages === 'number';
+      }, 30_000);
+    }
 
     const report = JSON.parse(await status(true));
     expect(report.relay).toMatchObject({ pending: 1, failed: 0, stale: true });
     expect(report.relay.oldestPendingAgeMs).toBeGreaterThan(3_500_000);
-    // Depths come from the management API (its statistics lag by seconds): here both queues are empty.
-    expect(report.consumers).toEqual([expect.objectContaining({ consumer: CONSUMER, notDone: 1, dead: 0, queueDepth: 0, dlqDepth: 0 })]);
+    // The undone event is 30 minutes old: past the reconciler's 15-minute grace, so not done, not in flight.
+    expect(report.consumers).toEqual([expect.objectContaining({ consumer: CONSUMER, notDone: 1, inFlight: 0, dead: 0, queueDepth: 0, dlqDepth: 0 })]);
     expect(report.reconciler).toEqual({ lastRun: null, overdue: true });
-    expect(report.broker.managementApi).toBe('ok');
+    expect(report.broker.management.state).toBe('ok');
     expect(report.alerts.join('\n')).toMatch(/is the relay running\?[\s\S]*reconciler: it has never run/);
 
     const text = await status(false);
-    expect(text).toContain('relay       pending 1');
+    expect(text).toContain('relay        pending 1');
     expect(text).toContain('is the relay running?');
   });
 });
