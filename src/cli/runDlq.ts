@@ -4,20 +4,21 @@ import amqp from 'amqplib';
 import { parseAmqpUrls } from '../broker/amqpUrls.js';
 import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../consumers/deadLetterQueue.js';
 import { OutboxError } from '../errors.js';
-import { createLogger } from '../logging/createLogger.js';
 import { createPgSqlStore } from '../database/sqlStore.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
+import { JSON_OPTION, writeReport } from './writeReport.js';
 
-export const DLQ_USAGE = `  dlq list <consumer>     Show dead letters (left in place)      --limit <n> (100), --json
+export const DLQ_USAGE = `  dlq list <consumer>     Show dead letters (left in place)      --limit <n> (100)
   dlq replay <consumer>   Back to the work queue, attempt 1, inbox reopened (DATABASE_URL too)
             --id <messageId>     only this one (repeatable)     --all   every dead letter
-  dlq purge <consumer>    Delete the consumer's dead letters`;
+  dlq purge <consumer>    Delete the consumer's dead letters
+            --json               the report as JSON (list, replay, purge)`;
 
 export async function runDlq(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
-    options: { id: { type: 'string', multiple: true }, all: { type: 'boolean', default: false }, limit: { type: 'string', default: '100' }, json: { type: 'boolean', default: false } },
+    options: { id: { type: 'string', multiple: true }, all: { type: 'boolean', default: false }, limit: { type: 'string', default: '100' }, ...JSON_OPTION },
     allowPositionals: true,
     strict: true,
   });
@@ -26,7 +27,6 @@ export async function runDlq(args: string[]): Promise<void> {
     throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'usage: outbox dlq list|replay|purge <consumer>');
   }
   if (action === 'replay' && !values.all && !values.id?.length) throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'dlq replay needs --id <messageId> or --all');
-  const logger = createLogger();
   const connection = await amqp.connect(parseAmqpUrls(readAmqpUrl())[0]!);
   const channel = await connection.createConfirmChannel();
   // A refused operation (e.g. no such queue) closes the channel with an 'error' event; the awaited call reports it.
@@ -43,12 +43,12 @@ export async function runDlq(args: string[]): Promise<void> {
       else console.table(letters);
     } else if (action === 'purge') {
       const purged = await purgeDeadLetters(channel, consumer);
-      logger.info({ consumer, purged }, `purged ${purged} dead letter(s)`);
+      writeReport(values.json, { consumer, purged }, `purged ${purged} dead letter(s) from ${consumer}.dlq`);
     } else {
       const store = createPgSqlStore(readDatabaseUrl(), 1, () => {});
       try {
         const replayed = await replayDeadLetters(channel, store.query, consumer, values.all ? 'all' : { messageIds: values.id ?? [] });
-        logger.info({ consumer, replayed: replayed.length, messageIds: replayed }, `replayed ${replayed.length} dead letter(s)`);
+        writeReport(values.json, { consumer, replayed: replayed.length, messageIds: replayed }, `replayed ${replayed.length} dead letter(s) to ${consumer}`);
       } finally {
         await store.close();
       }

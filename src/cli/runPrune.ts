@@ -1,22 +1,22 @@
 // `outbox prune --older-than <duration> [--horizon <duration>]`.
 import { parseArgs } from 'node:util';
-import { createLogger } from '../logging/createLogger.js';
 import { pruneOutbox } from '../operations/pruneOutbox.js';
 import { createPgSqlStore } from '../database/sqlStore.js';
 import { parseDuration } from './parseDuration.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
+import { JSON_OPTION, writeReport } from './writeReport.js';
 
 export const PRUNE_USAGE = `  prune     Delete published outbox rows and inbox rows past retention, in small batches (DATABASE_URL).
-            --older-than <30d>   required     --horizon <7d>   rows older are no longer owed to anyone`;
+            --older-than <30d>   required     --horizon <7d>   rows older are no longer owed to anyone     --json`;
 
 export async function runPrune(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { 'older-than': { type: 'string' }, horizon: { type: 'string', default: '7d' } }, strict: true });
+  const { values } = parseArgs({ args, options: { 'older-than': { type: 'string' }, horizon: { type: 'string', default: '7d' }, ...JSON_OPTION }, strict: true });
   const olderThanMs = parseDuration(values['older-than'] ?? '', '--older-than');
   const horizonMs = parseDuration(values.horizon, '--horizon');
   const store = createPgSqlStore(readDatabaseUrl(), 1, () => {});
   try {
     const report = await pruneOutbox(store.query, { olderThanMs, horizonMs });
-    createLogger().info(report, `pruned ${report.outboxRows} outbox row(s) and ${report.inboxRows} inbox row(s)`);
+    writeReport(values.json, report, `pruned ${report.outboxRows} outbox row(s) and ${report.inboxRows} inbox row(s)`);
   } finally {
     await store.close();
   }

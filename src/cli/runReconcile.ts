@@ -7,10 +7,12 @@ import { createReconciler } from '../reconciler/createReconciler.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
 import { untilSignalled } from './untilSignalled.js';
 import { METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
+import { JSON_OPTION } from './writeReport.js';
 
 export const RECONCILE_USAGE = `  reconcile Re-schedule side effects not done (AMQP_URL; the config brings its Prisma client).
             --config <path>      default ./outbox.config.{ts,mts,js,mjs,cjs}
-            --once               one run now, its report as JSON on stdout
+            --once               one run now, its report as JSON on stdout (logs on stderr)
+            --json               the same JSON report (accepted, as by every report command)
             --schedule <cron>    default "0 * * * *" (hourly)
             --grace <minutes>    default 15: younger messages may still be on their way
             ${METRICS_USAGE}`;
@@ -23,6 +25,7 @@ export async function runReconcile(args: string[]): Promise<void> {
       once: { type: 'boolean', default: false },
       schedule: { type: 'string' },
       grace: { type: 'string' },
+      ...JSON_OPTION,
       ...METRICS_OPTION,
     },
     strict: true,
@@ -42,7 +45,8 @@ export async function runReconcile(args: string[]): Promise<void> {
   });
   if (values.once) {
     try {
-      process.stdout.write(`${JSON.stringify(await reconciler.runOnce())}\n`);
+      // Its report is JSON with or without --json: the one document on stdout.
+      process.stdout.write(`${JSON.stringify(await reconciler.runOnce(), null, values.json ? 2 : undefined)}\n`);
     } finally {
       await reconciler.stop();
     }

@@ -8,15 +8,18 @@ import { readAmqpUrl } from './readAmqpUrl.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
 import { untilSignalled } from './untilSignalled.js';
 import { METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
+import { readSummaryInterval } from './readSummaryInterval.js';
+import { JSON_OPTION, writeReport } from './writeReport.js';
 
 export const RELAY_USAGE = `  relay     Publish pending outbox rows to RabbitMQ (DATABASE_URL, AMQP_URL).
-            --once               publish what is due now, then exit
+            --once               publish what is due now, then exit; its report on stdout (--json: as JSON)
             --exchange <name>    default outbox.events
             --batch-size <n>     default 500
             --max-in-flight <n>  unconfirmed messages at most, default 1500
             --poll-interval <ms> default 100
             --max-rate <n>       publishes per second at most, default no cap
             --listen             also wake up on NOTIFY from createOutbox({ wakeRelay: true })
+            OUTBOX_SUMMARY_INTERVAL  how often the info summary is logged: 60s (default), 5m, 0s for never
             ${METRICS_USAGE}`;
 
 const numberOption = (value: string | undefined) => (value === undefined ? undefined : Number(value));
@@ -32,6 +35,7 @@ export async function runRelay(args: string[]): Promise<void> {
       'poll-interval': { type: 'string' },
       'max-rate': { type: 'string' },
       listen: { type: 'boolean', default: false },
+      ...JSON_OPTION,
       ...METRICS_OPTION,
     },
     strict: true,
@@ -47,6 +51,7 @@ export async function runRelay(args: string[]): Promise<void> {
     pollIntervalMs: numberOption(values['poll-interval']),
     maxPublishRate: numberOption(values['max-rate']),
     listenForWakeUps: values.listen,
+    summaryIntervalMs: readSummaryInterval(),
     logger,
     ...(metrics.registry ? { metrics: metrics.registry } : {}),
   });
@@ -54,7 +59,11 @@ export async function runRelay(args: string[]): Promise<void> {
   if (values.once) {
     try {
       const report = await relay.runOnce();
-      logger.info(report, 'relay --once done');
+      writeReport(
+        values.json,
+        report,
+        `published ${report.published}, retried ${report.retried}, failed ${report.failed}, interrupted ${report.interrupted} (${report.claimed} claimed in ${report.batches} batch(es))`,
+      );
     } finally {
       await relay.stop();
       await metrics.close();

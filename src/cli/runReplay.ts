@@ -5,15 +5,15 @@ import { parseAmqpUrls } from '../broker/amqpUrls.js';
 import { loadConfig, requireConfigFile } from '../config/loadConfig.js';
 import { resolveConsumer } from '../consumers/defineConsumer.js';
 import { OutboxError } from '../errors.js';
-import { createLogger } from '../logging/createLogger.js';
 import { replayEvents } from '../operations/replayEvents.js';
 import { prismaQueryRows } from '../database/sqlStore.js';
 import { parseTime } from './parseDuration.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
+import { JSON_OPTION, writeReport } from './writeReport.js';
 
 export const REPLAY_USAGE = `  replay    Backfill stored events to one consumer's queue (skipping what it already did).
             --consumer <name> --since <ISO time> [--until <ISO time>] [--type <pattern>]
-            --rate <n>           publishes per second, default 200     --config <path>`;
+            --rate <n>           publishes per second, default 200     --config <path>     --json`;
 
 export async function runReplay(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -25,6 +25,7 @@ export async function runReplay(args: string[]): Promise<void> {
       until: { type: 'string' },
       type: { type: 'string' },
       rate: { type: 'string', default: '200' },
+      ...JSON_OPTION,
     },
     strict: true,
   });
@@ -37,7 +38,6 @@ export async function runReplay(args: string[]): Promise<void> {
     ...(values.until ? { until: parseTime(values.until, '--until') } : {}),
     ...(values.type ? { typePattern: values.type } : {}),
   };
-  const logger = createLogger();
   const connection = await amqp.connect(parseAmqpUrls(readAmqpUrl())[0]!);
   const channel = await connection.createConfirmChannel();
   try {
@@ -49,7 +49,7 @@ export async function runReplay(args: string[]): Promise<void> {
       window,
       { ratePerSecond: Number(values.rate), appId: 'outbox-replay' },
     );
-    logger.info({ consumer: values.consumer, replayed: ids.length }, `replayed ${ids.length} event(s) to ${values.consumer}`);
+    writeReport(values.json, { consumer: values.consumer, replayed: ids.length, messageIds: ids }, `replayed ${ids.length} event(s) to ${values.consumer}`);
   } finally {
     await channel.close().catch(() => {});
     await connection.close().catch(() => {});

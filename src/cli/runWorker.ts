@@ -7,9 +7,11 @@ import { createLogger } from '../logging/createLogger.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
 import { untilSignalled } from './untilSignalled.js';
 import { METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
+import { readSummaryInterval } from './readSummaryInterval.js';
 
 export const WORKER_USAGE = `  worker    Run the consumers of a config module (AMQP_URL; the config brings its Prisma client).
             --config <path>      default ./outbox.config.{ts,mts,js,mjs,cjs}
+            OUTBOX_SUMMARY_INTERVAL  how often the info summary is logged: 60s (default), 5m, 0s for never
             ${METRICS_USAGE}`;
 
 export async function runWorker(args: string[]): Promise<void> {
@@ -22,6 +24,7 @@ export async function runWorker(args: string[]): Promise<void> {
     amqpUrl: readAmqpUrl(),
     events: config.events,
     consumers: config.consumers,
+    summaryIntervalMs: readSummaryInterval(),
     logger,
     ...(metrics.registry ? { metrics: metrics.registry } : {}),
   });

@@ -32,7 +32,8 @@ describe('outbox reconcile --once', () => {
     });
     const exit = await cli.exited;
     expect(exit.code, cli.output()).toBe(0);
-    const report = JSON.parse(cli.output().split('\n').find((line) => line.includes('"status":"done"'))!);
+    // stdout is the report alone (logs go to stderr).
+    const report = JSON.parse(cli.stdout());
     expect(report).toMatchObject({ status: 'done', rescheduled: 1, consumers: [{ consumer: CONSUMER, rescheduled: 1 }] });
     const message = await broker.channel.get(CONSUMER);
     expect(message && message.properties.messageId).toBe(rows[0]!.id);

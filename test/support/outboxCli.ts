@@ -3,7 +3,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface CliProcess {
   child: ChildProcess;
+  /** stdout and stderr together, in arrival order. */
   output: () => string;
+  /** The report stream alone. */
+  stdout: () => string;
+  /** The log stream alone (pino JSON lines, and the CLI's error messages). */
+  stderr: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -13,10 +18,19 @@ export function startOutboxCli(args: string[], env: Record<string, string>): Cli
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    stdout += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    stderr += chunk.toString();
+  });
+  // 'close', not 'exit': by then both streams are read to their end.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
+    child.on('close', (code, signal) => resolve({ code, signal })),
   );
-  return { child, output: () => output, exited };
+  return { child, output: () => output, stdout: () => stdout, stderr: () => stderr, exited };
 }
