@@ -3,18 +3,24 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import type { PrismaRootClient } from '../database/sqlStore.js';
 import { OutboxError } from '../errors.js';
+import type { EventDefinition } from '../outbox/defineEvent.js';
 import type { OutboxConfig } from './defineConfig.js';
 import { importUserModule } from './importUserModule.js';
 
 /** Looked for in the working directory, in this order, when --config is not given. */
 export const DEFAULT_CONFIG_FILES = ['outbox.config.ts', 'outbox.config.mts', 'outbox.config.js', 'outbox.config.mjs', 'outbox.config.cjs'];
 
-export interface LoadedConfig extends OutboxConfig {
+export interface LoadedConfig {
+  /** The event catalog, from `outbox` or `events`. */
+  events: readonly EventDefinition[];
+  consumers: OutboxConfig['consumers'];
   /** The file it came from, absolute. */
   file: string;
   /** The app's Prisma client, created on first call (the config's `prisma` may be a factory). */
   prismaClient(): Promise<PrismaRootClient>;
 }
+
+type ConfigShape = { events: unknown; consumers: OutboxConfig['consumers']; prisma: OutboxConfig['prisma'] };
 
 const exists = (file: string) => access(file).then(() => true, () => false);
 
@@ -62,17 +68,17 @@ export async function loadConfig(configFile: string): Promise<LoadedConfig> {
   } catch (error) {
     throw new OutboxError('OUTBOX_INVALID_CONFIG', `cannot load ${file}: ${describeImportFailure(error)}`, { cause: error });
   }
-  const config = module.default as Partial<OutboxConfig> | undefined;
-  if (!config || !Array.isArray(config.events) || !Array.isArray(config.consumers) || config.prisma === undefined) {
-    throw new OutboxError('OUTBOX_INVALID_CONFIG', `${file} must default-export defineConfig({ events, consumers, prisma })`);
+  const config = module.default as (Partial<ConfigShape> & { outbox?: { catalog?: { events?: unknown } } }) | undefined;
+  const events = config?.events ?? config?.outbox?.catalog?.events;
+  if (!config || !Array.isArray(events) || !Array.isArray(config.consumers) || config.prisma === undefined) {
+    throw new OutboxError('OUTBOX_INVALID_CONFIG', `${file} must default-export defineConfig({ outbox (or events), consumers, prisma })`);
   }
   const { prisma } = config;
   let client: Promise<PrismaRootClient> | undefined;
   return {
     file,
-    events: config.events,
+    events: events as readonly EventDefinition[],
     consumers: config.consumers,
-    prisma,
     prismaClient: () => (client ??= Promise.resolve(typeof prisma === 'function' ? prisma() : prisma)),
   };
 }

@@ -97,7 +97,7 @@ describe('config loading from the bin, without a loader', () => {
     expect(missing.stderr).toMatch(/OUTBOX_INVALID_CONFIG: cannot load .*outbox\.config\.ts: .*not-there/);
 
     const wrongShape = await project({ 'outbox.config.ts': 'export default { consumers: [] };\n' });
-    expect((await setup(wrongShape)).stderr).toContain('must default-export defineConfig({ events, consumers, prisma })');
+    expect((await setup(wrongShape)).stderr).toContain('must default-export defineConfig({ outbox (or events), consumers, prisma })');
   });
 
   it('says where it looked when there is no config', async () => {
