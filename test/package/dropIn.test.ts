@@ -192,7 +192,8 @@ describe('drop-in from the packed tarball, following the README', () => {
     );
     // The user's code type-checks against the installed package's types: no casts needed.
     const typecheck = await run('npx tsc -p tsconfig.json');
-    expect(typecheck.stdout + typecheck.stderr).toBe('');
+    expect(typecheck.stdout, typecheck.stdout).toBe('');
+    expect(typecheck.code).toBe(0);
 
     // README step 5: the deploy step, then the processes, from the installed bin.
     const setup = await runOk(fromReadme('npx outbox setup'));
