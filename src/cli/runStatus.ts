@@ -7,7 +7,7 @@ import { resolveManagementEndpoint } from '../broker/resolveManagementEndpoint.j
 import { findConfigFile, loadConfig } from '../config/loadConfig.js';
 import { resolveConsumer } from '../consumers/defineConsumer.js';
 import { typesMatching } from '../consumers/topicPattern.js';
-import { createPgSqlStore, prismaQueryRows, type SqlStore } from '../database/sqlStore.js';
+import { createPgSqlStore, prismaQueryRows, type QueryRows, type SqlStore } from '../database/sqlStore.js';
 import { OutboxError } from '../errors.js';
 import { DEFAULT_GRACE_MS, readStatus, type StatusOptions } from '../operations/readStatus.js';
 import { formatStatus } from './formatStatus.js';
@@ -45,7 +45,7 @@ export async function runStatus(args: string[]): Promise<number> {
 
   const configFile = await findConfigFile(values.config);
   let store: SqlStore | undefined;
-  let query: Parameters<typeof readStatus>[0];
+  let query: QueryRows;
   let consumers: StatusOptions['consumers'];
   if (configFile) {
     const config = await loadConfig(configFile);
