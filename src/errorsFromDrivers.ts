@@ -66,6 +66,10 @@ export function brokerError(error: unknown, amqpUrl?: string): OutboxError | und
     if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(message) || /NOT_ALLOWED|vhost .* not found|access to vhost/i.test(message)) {
       return new OutboxError('OUTBOX_BROKER_ACCESS_REFUSED', `RabbitMQ refused to open the virtual host${at}: it does not exist, or this user has no permissions on it (rabbitmqctl add_vhost / set_permissions)`, { cause: error });
     }
+    if (/PRECONDITION_FAILED - inequivalent arg/.test(message)) {
+      const reason = /PRECONDITION_FAILED - [^"]*/.exec(message)![0];
+      return new OutboxError('OUTBOX_TOPOLOGY_CONFLICT', `${reason}: the queue or exchange exists with other settings than the config declares (e.g. classic instead of quorum); delete or rename it first`, { cause: error });
+    }
     if (UNREACHABLE.has(code)) {
       return new OutboxError('OUTBOX_BROKER_UNREACHABLE', `cannot reach RabbitMQ${at}: ${message || code}. Is it running, and are the host and port in AMQP_URL right?`, { cause: error });
     }

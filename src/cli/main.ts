@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // The `outbox` command. Each sub-command lives in its own module; this file only
 // dispatches and turns errors into exit codes.
-import { parseArgs } from 'node:util';
 import { isOutboxError } from '../errors.js';
 import { typedFailure } from '../errorsFromDrivers.js';
 import { redactSecrets } from '../logging/redactUrl.js';

@@ -2,6 +2,8 @@
 // not done, on the config's consumers. Without --once: on a schedule until signalled.
 import { parseArgs } from 'node:util';
 import { loadConfig, requireConfigFile } from '../config/loadConfig.js';
+import { preflightDatabase } from '../database/preflightDatabase.js';
+import { prismaQueryRows } from '../database/sqlStore.js';
 import { createLogger } from '../logging/createLogger.js';
 import { createReconciler } from '../reconciler/createReconciler.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
@@ -31,10 +33,12 @@ export async function runReconcile(args: string[]): Promise<void> {
     strict: true,
   });
   const config = await loadConfig(await requireConfigFile(values.config));
+  const prisma = await config.prismaClient();
+  await preflightDatabase(prismaQueryRows(prisma));
   const logger = createLogger();
   const metrics = await startMetrics(values.once ? undefined : values['metrics-port'], logger);
   const reconciler = createReconciler({
-    prisma: await config.prismaClient(),
+    prisma,
     amqpUrl: readAmqpUrl(),
     events: config.events,
     consumers: config.consumers,

@@ -2,6 +2,8 @@
 // gracefully (the batches in flight finish: confirms, mark, commit); a second
 // signal exits at once.
 import { parseArgs } from 'node:util';
+import { preflightDatabase } from '../database/preflightDatabase.js';
+import { createPgSqlStore } from '../database/sqlStore.js';
 import { createLogger } from '../logging/createLogger.js';
 import { createRelay } from '../relay/createRelay.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
@@ -40,10 +42,13 @@ export async function runRelay(args: string[]): Promise<void> {
     },
     strict: true,
   });
+  const databaseUrl = readDatabaseUrl();
+  const preflight = createPgSqlStore(databaseUrl, 1, () => {}, 'outbox-relay-preflight');
+  await preflightDatabase(preflight.query, databaseUrl).finally(() => preflight.close());
   const logger = createLogger();
   const metrics = await startMetrics(values['metrics-port'], logger);
   const relay = createRelay({
-    databaseUrl: readDatabaseUrl(),
+    databaseUrl,
     amqpUrl: readAmqpUrl(),
     exchange: values.exchange,
     batchSize: numberOption(values['batch-size']),

@@ -3,6 +3,8 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, requireConfigFile } from '../config/loadConfig.js';
 import { createWorker } from '../consumers/createWorker.js';
+import { preflightDatabase } from '../database/preflightDatabase.js';
+import { prismaQueryRows } from '../database/sqlStore.js';
 import { createLogger } from '../logging/createLogger.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
 import { untilSignalled } from './untilSignalled.js';
@@ -17,10 +19,12 @@ export const WORKER_USAGE = `  worker    Run the consumers of a config module (A
 export async function runWorker(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' }, ...METRICS_OPTION }, strict: true });
   const config = await loadConfig(await requireConfigFile(values.config));
+  const prisma = await config.prismaClient();
+  await preflightDatabase(prismaQueryRows(prisma));
   const logger = createLogger();
   const metrics = await startMetrics(values['metrics-port'], logger);
   const worker = createWorker({
-    prisma: await config.prismaClient(),
+    prisma,
     amqpUrl: readAmqpUrl(),
     events: config.events,
     consumers: config.consumers,

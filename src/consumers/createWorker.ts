@@ -14,7 +14,7 @@ import { loggableError } from '../logging/loggableError.js';
 import { startSummaryTimer, type SummaryTimer } from '../logging/summaryTimer.js';
 import { createOutboxMetrics } from '../metrics/outboxMetrics.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
-import { createEventCatalog, type EventCatalog } from '../outbox/eventCatalog.js';
+import { createEventCatalog } from '../outbox/eventCatalog.js';
 import { toZodIssues } from '../outbox/publishOptions.js';
 import { prismaQueryRows, type PrismaRootClient } from '../database/sqlStore.js';
 import { backoffDelay } from '../timing/backoffDelay.js';
@@ -22,11 +22,11 @@ import { sleep } from '../timing/sleep.js';
 import { declareConsumerTopology, dlqName, retryDelayFor, retryQueueName, workerTopologyOptions, type WorkerTopology } from './consumerTopology.js';
 import { HEADER_DEAD_AT, HEADER_DEAD_CONSUMER, HEADER_DEAD_ERROR, HEADER_DEAD_REASON } from './deadLetterHeaders.js';
 import { HEADER_ATTEMPT } from './decodeDelivery.js';
-import { resolveConsumer, type ConsumerDefinition, type DeadLetter, type ResolvedConsumer } from './defineConsumer.js';
+import type { ConsumerDefinition, DeadLetter, ResolvedConsumer } from './defineConsumer.js';
 import { handleDelivery, type Verdict } from './handleDelivery.js';
 import { recordInboxFailure } from './inbox.js';
-import { matchesTopic } from './topicPattern.js';
 import { registerConsumers } from './registerConsumers.js';
+import { resolveConsumerSet } from './resolveConsumerSet.js';
 import { createConcurrencyLimiter } from './concurrencyLimiter.js';
 import { createDeliveryStats, type DeliveryOutcome } from './deliveryStats.js';
 
@@ -72,21 +72,6 @@ const optionsSchema = z.object({
   summaryIntervalMs: z.number().int().nonnegative().default(60_000),
 });
 
-function resolveConsumers(options: WorkerOptions, catalog: EventCatalog): ResolvedConsumer[] {
-  const consumers = options.consumers.map(resolveConsumer);
-  const names = new Set<string>();
-  for (const consumer of consumers) {
-    if (names.has(consumer.name)) throw new OutboxError('OUTBOX_INVALID_CONSUMER', `two consumers are named ${consumer.name}`);
-    names.add(consumer.name);
-    for (const pattern of consumer.events) {
-      if (!catalog.types.some((type) => matchesTopic(pattern, type))) {
-        throw new OutboxError('OUTBOX_INVALID_CONSUMER', `consumer ${consumer.name}: pattern ${JSON.stringify(pattern)} matches no event of the catalog (${catalog.types.join(', ')})`);
-      }
-    }
-  }
-  return consumers;
-}
-
 export function createWorker(options: WorkerOptions): Worker {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) {
@@ -95,7 +80,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const config = parsed.data;
   if (typeof options.prisma?.$transaction !== 'function') throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'createWorker: prisma must be a Prisma client');
   const catalog = createEventCatalog(options.events);
-  const consumers = resolveConsumers(options, catalog);
+  const consumers = resolveConsumerSet(options.consumers, catalog);
   const amqpUrls = parseAmqpUrls(options.amqpUrl);
   const logger = componentLogger(options.logger, { component: 'worker', workerId: config.workerId });
   const errorFor = (error: unknown) => loggableError(error, amqpUrls);

@@ -136,17 +136,21 @@ export type ConsumerFactory<TEvents extends readonly EventDefinition[], TTx> = <
 /** The factory behind `outbox.consumers()`: validates each definition, and its patterns against the catalog, when it is made. */
 export function consumerFactory<TEvents extends readonly EventDefinition[], TTx>(catalog: EventCatalog<TEvents>): ConsumerFactory<TEvents, TTx> {
   return (definition) => {
-    const resolved = resolveConsumer(definition);
-    for (const pattern of resolved.events) {
-      if (!catalog.types.some((type) => matchesTopic(pattern, type))) {
-        throw new OutboxError(
-          'OUTBOX_INVALID_CONSUMER',
-          `consumer ${resolved.name}: pattern ${JSON.stringify(pattern)} matches no event of the catalog (${catalog.types.join(', ')})`,
-        );
-      }
-    }
+    assertPatternsMatch(resolveConsumer(definition), catalog);
     return definition;
   };
+}
+
+/** Every pattern of the consumer matches an event type of the catalog: a typo would bind a queue that never receives anything. */
+export function assertPatternsMatch(consumer: ResolvedConsumer, catalog: EventCatalog): void {
+  for (const pattern of consumer.events) {
+    if (!catalog.types.some((type) => matchesTopic(pattern, type))) {
+      throw new OutboxError(
+        'OUTBOX_INVALID_CONSUMER',
+        `consumer ${consumer.name}: pattern ${JSON.stringify(pattern)} matches no event of the catalog (${catalog.types.join(', ')})`,
+      );
+    }
+  }
 }
 
 export function resolveConsumer(definition: unknown): ResolvedConsumer {

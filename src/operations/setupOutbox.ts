@@ -7,9 +7,8 @@ import type { Channel } from 'amqplib';
 import { dlqName, declareConsumerTopology, retryQueueName, type WorkerTopology } from '../consumers/consumerTopology.js';
 import { registerConsumers } from '../consumers/registerConsumers.js';
 import { resolveConsumerSet } from '../consumers/resolveConsumerSet.js';
-import { checkOutboxTables } from '../database/checkOutboxTables.js';
+import { preflightDatabase } from '../database/preflightDatabase.js';
 import type { QueryRows } from '../database/sqlStore.js';
-import { OutboxError } from '../errors.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
 import { createEventCatalog } from '../outbox/eventCatalog.js';
 import { declareRelayTopology } from '../relay/declareRelayTopology.js';
@@ -38,25 +37,16 @@ export interface SetupReport {
 
 export async function setupOutbox(options: SetupOptions): Promise<SetupReport> {
   const consumers = resolveConsumerSet(options.consumers, createEventCatalog(options.events));
-  await checkOutboxTables(options.query);
+  await preflightDatabase(options.query);
 
   const { topology } = options;
   const channel = await options.openChannel();
-  const closed = new Promise<Error>((resolve) => channel.once('error', resolve));
-  const declare = async (what: string, work: () => Promise<void>) => {
-    try {
-      await work();
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(await closed);
-      throw new OutboxError(
-        'OUTBOX_TOPOLOGY_CONFLICT',
-        `declaring ${what} failed: ${reason}. A queue that exists with other arguments (e.g. classic instead of quorum) must be deleted or renamed first`,
-        { cause: error },
-      );
-    }
-  };
-  await declare('the exchanges', () => declareRelayTopology(channel, topology));
-  for (const consumer of consumers) await declare(`the queues of ${consumer.name}`, () => declareConsumerTopology(channel, topology, consumer));
+  // A refused declaration (a queue with other arguments) closes the channel and rejects
+  // the awaited call, which the CLI reports as OUTBOX_TOPOLOGY_CONFLICT; the 'error'
+  // event must not go unheard.
+  channel.on('error', () => {});
+  await declareRelayTopology(channel, topology);
+  for (const consumer of consumers) await declareConsumerTopology(channel, topology, consumer);
   await channel.close().catch(() => {});
 
   const registered = await registerConsumers(options.query, consumers.map((consumer) => consumer.name));

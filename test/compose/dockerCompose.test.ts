@@ -163,8 +163,6 @@ const programs = new Map(
   }),
 );
 
-/** The service a URL's host names (a compose service name is its host name on the network). */
-const serviceNamed = (host: string) => services.find(([name, service]) => name === host || service.container_name === host);
 const isImage = (service: Service, image: string) => service.image !== undefined && new RegExp(`^(docker\\.io/)?(library/)?${image}(:|@|$)`).test(service.image);
 
 // The servers, and what the official images make of their settings.
