@@ -166,7 +166,7 @@ try {
   console.log(formatChecks(checks));
 
   const workerLogs = processes.filter((each) => each.name.startsWith('worker')).map((each) => readFileSync(each.logFile, 'utf8'));
-  const absorbed = workerLogs.reduce((sum, text) => sum + (text.match(/duplicate delivery/g)?.length ?? 0), 0);
+  const absorbed = workerLogs.reduce((sum, text) => sum + duplicatesInSummaries(text), 0);
   const retried = facts.inbox.filter((row) => row.attempts > 1);
   console.log('\nWhat it took:');
   console.log(`  side effects retried                          ${retried.length} (${retried.reduce((sum, row) => sum + row.attempts - 1, 0)} retries)`);
@@ -202,4 +202,18 @@ try {
   process.exitCode = 2;
 } finally {
   await shutDown();
+}
+
+/** Duplicate deliveries the inbox skipped, added up from a worker's "consumer summary" log lines. */
+function duplicatesInSummaries(log: string): number {
+  let total = 0;
+  for (const line of log.split('\n')) {
+    if (!line.includes('"consumer summary"')) continue;
+    try {
+      total += (JSON.parse(line) as { duplicates?: number }).duplicates ?? 0;
+    } catch {
+      // not a JSON line (a stack printed by a crash): not a summary
+    }
+  }
+  return total;
 }

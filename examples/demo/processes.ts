@@ -34,7 +34,8 @@ export function demoProcess(options: { name: string; script: string; args?: stri
       const from = logLength();
       const log = openSync(options.logFile, 'a');
       const started = spawn(process.execPath, ['--import', 'tsx', options.script, ...(options.args ?? [])], {
-        env: { ...process.env, LOG_LEVEL: 'info', ...options.env },
+        // A summary each second: the tour adds up the workers' duplicate counts from them.
+        env: { ...process.env, LOG_LEVEL: 'info', OUTBOX_SUMMARY_INTERVAL: '1s', ...options.env },
         stdio: ['ignore', log, log],
       });
       closeSync(log);

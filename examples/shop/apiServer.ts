@@ -68,7 +68,7 @@ const server = createServer((request, response) => {
       if (error instanceof HttpError) return sendJson(response, error.status, { error: error.message, ...error.body });
       if (error instanceof z.ZodError) return sendJson(response, 400, { error: 'invalid request', issues: error.issues });
       if (isOutboxError(error)) return sendJson(response, 400, { error: error.message, code: error.code });
-      logger.error({ err: { message: error instanceof Error ? error.message : String(error) }, path: request.url }, 'request failed');
+      logger.error({ err: error, path: request.url }, 'request failed');
       sendJson(response, 500, { error: 'internal error' });
     },
   );

@@ -21,7 +21,7 @@ const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { component:
 const baseLatencyMs = Number(process.env.PROVIDER_LATENCY_MS ?? 40);
 const failRate = Number(process.env.PROVIDER_FAIL_RATE ?? 0.03);
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10, application_name: 'demo-providers' });
-pool.on('error', (error) => logger.warn({ err: { message: error.message } }, 'idle database connection lost'));
+pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection lost'));
 const outageUntil = new Map<ProviderName, number>();
 
 const callSchema = z.object({ subject: z.string().min(1).max(200) });
@@ -70,7 +70,7 @@ const server = createServer((request, response) => {
     } catch (error) {
       if (error instanceof HttpError) return sendJson(response, error.status, { error: error.message });
       if (error instanceof z.ZodError) return sendJson(response, 400, { error: 'invalid body', issues: error.issues });
-      logger.error({ err: { message: error instanceof Error ? error.message : String(error) } }, 'provider failed');
+      logger.error({ err: error }, 'provider failed');
       sendJson(response, 500, { error: 'internal error' });
     }
   })();
