@@ -4,63 +4,52 @@
 import { isOutboxError } from '../errors.js';
 import { typedFailure } from '../errorsFromDrivers.js';
 import { redactSecrets } from '../logging/redactUrl.js';
-import { INIT_USAGE, runInit } from './runInit.js';
-import { MIGRATE_USAGE, runMigrate } from './runMigrate.js';
-import { runSetup, SETUP_USAGE } from './runSetup.js';
-import { RELAY_USAGE, runRelay } from './runRelay.js';
-import { RETRY_FAILED_USAGE, runRetryFailed } from './runRetryFailed.js';
-import { runWorker, WORKER_USAGE } from './runWorker.js';
-import { DLQ_USAGE, runDlq } from './runDlq.js';
-import { RECONCILE_USAGE, runReconcile } from './runReconcile.js';
-import { runStatus, STATUS_USAGE } from './runStatus.js';
-import { REPLAY_USAGE, runReplay } from './runReplay.js';
-import { PRUNE_USAGE, runPrune } from './runPrune.js';
+interface Command {
+  /** Returns its exit code when it has one to say (e.g. `status` with alerts); nothing means 0. */
+  run(args: string[]): Promise<void | number>;
+  usage: string;
+}
 
-const USAGE = `Usage: outbox <command> [options]
+// Each command's module is loaded only when it runs: a short command (status, a
+// health check) does not pay for the others' dependencies (the schema engine, cron).
+const commands: Record<string, () => Promise<Command>> = {
+  init: async () => import('./runInit.js').then((m) => ({ run: m.runInit, usage: m.INIT_USAGE })),
+  migrate: async () => import('./runMigrate.js').then((m) => ({ run: m.runMigrate, usage: m.MIGRATE_USAGE })),
+  setup: async () => import('./runSetup.js').then((m) => ({ run: m.runSetup, usage: m.SETUP_USAGE })),
+  relay: async () => import('./runRelay.js').then((m) => ({ run: m.runRelay, usage: m.RELAY_USAGE })),
+  'retry-failed': async () => import('./runRetryFailed.js').then((m) => ({ run: m.runRetryFailed, usage: m.RETRY_FAILED_USAGE })),
+  worker: async () => import('./runWorker.js').then((m) => ({ run: m.runWorker, usage: m.WORKER_USAGE })),
+  dlq: async () => import('./runDlq.js').then((m) => ({ run: m.runDlq, usage: m.DLQ_USAGE })),
+  reconcile: async () => import('./runReconcile.js').then((m) => ({ run: m.runReconcile, usage: m.RECONCILE_USAGE })),
+  status: async () => import('./runStatus.js').then((m) => ({ run: m.runStatus, usage: m.STATUS_USAGE })),
+  replay: async () => import('./runReplay.js').then((m) => ({ run: m.runReplay, usage: m.REPLAY_USAGE })),
+  prune: async () => import('./runPrune.js').then((m) => ({ run: m.runPrune, usage: m.PRUNE_USAGE })),
+};
+
+async function usage(): Promise<string> {
+  const all = await Promise.all(Object.values(commands).map((load) => load()));
+  return `Usage: outbox <command> [options]
 
 Commands:
-${INIT_USAGE}
-${MIGRATE_USAGE}
-${SETUP_USAGE}
-${RELAY_USAGE}
-${RETRY_FAILED_USAGE}
-${WORKER_USAGE}
-${DLQ_USAGE}
-${RECONCILE_USAGE}
-${STATUS_USAGE}
-${REPLAY_USAGE}
-${PRUNE_USAGE}
+${all.map((command) => command.usage).join('\n')}
 
-Environment: DATABASE_URL, AMQP_URL, LOG_LEVEL (default info).`;
-
-// A command returns its exit code when it has one to say (e.g. `status` with alerts); nothing means 0.
-const commands: Record<string, (args: string[]) => Promise<void | number>> = {
-  init: runInit,
-  migrate: runMigrate,
-  setup: runSetup,
-  relay: runRelay,
-  'retry-failed': runRetryFailed,
-  worker: runWorker,
-  dlq: runDlq,
-  reconcile: runReconcile,
-  status: runStatus,
-  replay: runReplay,
-  prune: runPrune,
-};
+Environment: DATABASE_URL, AMQP_URL, LOG_LEVEL (default info; debug shows every delivery),
+OUTBOX_SUMMARY_INTERVAL (relay and worker summaries, default 60s), RABBITMQ_MANAGEMENT_URL (status).`;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${await usage()}\n`);
     return command === undefined ? 2 : 0;
   }
-  const run = commands[command];
-  if (!run) {
-    process.stderr.write(`outbox: unknown command "${command}"\n\n${USAGE}\n`);
+  const load = commands[command];
+  if (!load) {
+    process.stderr.write(`outbox: unknown command "${command}"\n\n${await usage()}\n`);
     return 2;
   }
   try {
-    return (await run(rest)) ?? 0;
+    return (await (await load()).run(rest)) ?? 0;
   } catch (error) {
     // Our errors, and the drivers' first-run failures typed here, carry a code and say
     // what to do; anything else is a bug and shows its stack.
@@ -70,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
       const secrets = [urls.databaseUrl ?? '', ...(urls.amqpUrl ?? '').split(',')];
       process.stderr.write(`outbox ${command}: ${typed.code}: ${redactSecrets(typed.message, secrets)}\n`);
     } else if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`outbox ${command}: ${error.message}\n\n${USAGE}\n`);
+      process.stderr.write(`outbox ${command}: ${error.message}\n\nUsage: outbox ${command} [options]\n${(await load()).usage}\n`);
       return 2;
     } else {
       process.stderr.write(`outbox ${command}: unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`);
