@@ -36,7 +36,7 @@ export function databaseError(error: unknown, databaseUrl?: string): OutboxError
     const kind = text(link.kind);
     const message = text(link.originalMessage) || text(link.message);
     if (code === '3D000' || code === 'P1003' || kind === 'DatabaseDoesNotExist') {
-      return new OutboxError('OUTBOX_DATABASE_NOT_FOUND', `the database does not exist${at}: ${message || 'database not found'}. Create it, or run \`npx outbox migrate\`, which creates it`, { cause: error });
+      return new OutboxError('OUTBOX_DATABASE_NOT_FOUND', `the database does not exist${at}: ${message || 'database not found'}. Check the database name in DATABASE_URL; if it is the right one, \`npx outbox migrate\` creates it and its tables`, { cause: error });
     }
     if (code === '28P01' || code === '28000' || code === 'P1000' || kind === 'AuthenticationFailed' || kind === 'DatabaseAccessDenied') {
       return new OutboxError('OUTBOX_DATABASE_LOGIN_REFUSED', `PostgreSQL refused the login${at}: ${message || 'authentication failed'}. Check the user and password in DATABASE_URL`, { cause: error });

@@ -2,6 +2,7 @@
 // not done, on the config's consumers. Without --once: on a schedule until signalled.
 import { parseArgs } from 'node:util';
 import { loadConfig, requireConfigFile } from '../config/loadConfig.js';
+import { preflightBroker } from '../broker/preflightBroker.js';
 import { preflightDatabase } from '../database/preflightDatabase.js';
 import { prismaQueryRows } from '../database/sqlStore.js';
 import { createLogger } from '../logging/createLogger.js';
@@ -35,11 +36,13 @@ export async function runReconcile(args: string[]): Promise<void> {
   const config = await loadConfig(await requireConfigFile(values.config));
   const prisma = await config.prismaClient();
   await preflightDatabase(prismaQueryRows(prisma));
+  const amqpUrl = readAmqpUrl();
+  await preflightBroker(amqpUrl);
   const logger = createLogger();
   const metrics = await startMetrics(values.once ? undefined : values['metrics-port'], logger);
   const reconciler = createReconciler({
     prisma,
-    amqpUrl: readAmqpUrl(),
+    amqpUrl,
     events: config.events,
     consumers: config.consumers,
     schedule: values.schedule,

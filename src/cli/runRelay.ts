@@ -2,6 +2,7 @@
 // gracefully (the batches in flight finish: confirms, mark, commit); a second
 // signal exits at once.
 import { parseArgs } from 'node:util';
+import { preflightBroker } from '../broker/preflightBroker.js';
 import { preflightDatabase } from '../database/preflightDatabase.js';
 import { createPgSqlStore } from '../database/sqlStore.js';
 import { createLogger } from '../logging/createLogger.js';
@@ -45,11 +46,13 @@ export async function runRelay(args: string[]): Promise<void> {
   const databaseUrl = readDatabaseUrl();
   const preflight = createPgSqlStore(databaseUrl, 1, () => {}, 'outbox-relay-preflight');
   await preflightDatabase(preflight.query, databaseUrl).finally(() => preflight.close());
+  const amqpUrl = readAmqpUrl();
+  await preflightBroker(amqpUrl);
   const logger = createLogger();
   const metrics = await startMetrics(values['metrics-port'], logger);
   const relay = createRelay({
     databaseUrl,
-    amqpUrl: readAmqpUrl(),
+    amqpUrl,
     exchange: values.exchange,
     batchSize: numberOption(values['batch-size']),
     maxInFlight: numberOption(values['max-in-flight']),

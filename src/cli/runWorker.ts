@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, requireConfigFile } from '../config/loadConfig.js';
 import { createWorker } from '../consumers/createWorker.js';
+import { preflightBroker } from '../broker/preflightBroker.js';
 import { preflightDatabase } from '../database/preflightDatabase.js';
 import { prismaQueryRows } from '../database/sqlStore.js';
 import { createLogger } from '../logging/createLogger.js';
@@ -21,11 +22,13 @@ export async function runWorker(args: string[]): Promise<void> {
   const config = await loadConfig(await requireConfigFile(values.config));
   const prisma = await config.prismaClient();
   await preflightDatabase(prismaQueryRows(prisma));
+  const amqpUrl = readAmqpUrl();
+  await preflightBroker(amqpUrl);
   const logger = createLogger();
   const metrics = await startMetrics(values['metrics-port'], logger);
   const worker = createWorker({
     prisma,
-    amqpUrl: readAmqpUrl(),
+    amqpUrl,
     events: config.events,
     consumers: config.consumers,
     summaryIntervalMs: readSummaryInterval(),

@@ -48,7 +48,8 @@ async function readPrismaConfig(cwd: string): Promise<PrismaConfigPaths | undefi
     } catch (error) {
       throw new OutboxError(
         'OUTBOX_INVALID_CONFIG',
-        `cannot load ${file} to find the Prisma schema (${error instanceof Error ? error.message : String(error)}); pass --schema and --migrations instead`,
+        `cannot load ${file} to find the Prisma schema: ${error instanceof Error ? error.message : String(error)}. ` +
+          'Fix that (e.g. set the environment variable it reads, such as DATABASE_URL), or pass --schema and --migrations',
         { cause: error },
       );
     }

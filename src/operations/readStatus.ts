@@ -174,8 +174,19 @@ export async function readStatus(query: QueryRows, options: StatusOptions): Prom
   }
   if (broker.status.management.state === 'ok') notes.push('queue depths are the management API\'s statistics, refreshed every ~5 s');
 
-  const overdue = !lastRun || Date.now() - lastRun.startedAt.getTime() > overdueMs;
-  if (overdue) alerts.push(lastRun ? `reconciler: no run since ${lastRun.startedAt.toISOString()}: are all replicas down?` : 'reconciler: it has never run');
+  // A fresh install is not overdue: without a run, the clock starts at the first consumer's registration.
+  const registrations = rows.map((row) => row.registeredAt?.getTime()).filter((time) => time !== undefined);
+  const since = lastRun?.startedAt.getTime() ?? (registrations.length > 0 ? Math.min(...registrations) : Date.now());
+  const overdue = Date.now() - since > overdueMs;
+  if (overdue) {
+    alerts.push(
+      lastRun
+        ? `reconciler: no run since ${lastRun.startedAt.toISOString()}: are all replicas down?`
+        : `reconciler: it has never run, though consumers were registered at ${new Date(since).toISOString()}: is \`outbox reconcile\` running?`,
+    );
+  } else if (!lastRun) {
+    notes.push('reconciler: no run yet (it runs hourly once `outbox reconcile` is running; `outbox reconcile --once` runs it now)');
+  }
 
   return {
     relay: { pending: relay!.pending, oldestPendingAgeMs: relay!.oldestMs, failed: relay!.failed, stale },

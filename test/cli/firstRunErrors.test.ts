@@ -69,6 +69,20 @@ describe('first-run errors', () => {
     expectTyped(result, 'OUTBOX_BROKER_LOGIN_REFUSED', /user and password in AMQP_URL/);
   });
 
+  it('worker and relay (--once too): RabbitMQ refuses the login or the virtual host, at once rather than in a retry loop', async () => {
+    const refusedLogin = new URL(broker.url);
+    refusedLogin.password = SECRET;
+    const worker = await runOutboxCli(['worker', '--config', CONFIG], { DATABASE_URL: db.url, AMQP_URL: refusedLogin.toString() });
+    expectTyped(worker, 'OUTBOX_BROKER_LOGIN_REFUSED', /user and password in AMQP_URL/);
+    const once = await runOutboxCli(['relay', '--once'], { DATABASE_URL: db.url, AMQP_URL: refusedLogin.toString() });
+    expectTyped(once, 'OUTBOX_BROKER_LOGIN_REFUSED', /user and password in AMQP_URL/);
+
+    const missingVhost = new URL(broker.url);
+    missingVhost.pathname = '/no-such-vhost';
+    const relay = await runOutboxCli(['relay'], { DATABASE_URL: db.url, AMQP_URL: missingVhost.toString() });
+    expectTyped(relay, 'OUTBOX_BROKER_ACCESS_REFUSED', /does not exist, or this user has no permissions/);
+  });
+
   it('setup: RabbitMQ does not answer', async () => {
     const url = new URL(broker.url);
     url.port = '5699';

@@ -223,12 +223,13 @@ describe('drop-in from the packed tarball, following the README', () => {
       await pool.end();
     }
 
-    // The reconciler finds nothing owed; status reports no alerts and exits 0.
-    const reconcile = await runOk(fromReadme('npx outbox reconcile --once'));
-    expect(JSON.parse(reconcile.stdout)).toMatchObject({ status: 'done', rescheduled: 0 });
+    // A fresh, healthy install: status has no alerts (the hourly reconciler has not run yet) and exits 0.
     const status = await run(`${fromReadme('npx outbox status')} --json`);
     expect(status.code, status.stdout + status.stderr).toBe(0);
-    expect(JSON.parse(status.stdout).alerts).toEqual([]);
+    expect(JSON.parse(status.stdout)).toMatchObject({ alerts: [], consumers: [expect.objectContaining({ consumer: 'send-order-confirmation', notDone: 0, dead: 0 })] });
+    // The reconciler finds nothing owed.
+    const reconcile = await runOk(fromReadme('npx outbox reconcile --once'));
+    expect(JSON.parse(reconcile.stdout)).toMatchObject({ status: 'done', rescheduled: 0 });
 
     // SIGTERM: both stop cleanly.
     for (const { child } of [relay, worker]) child.kill('SIGTERM');

@@ -31,7 +31,7 @@ async function status(json: boolean) {
 
 describe('outbox status', () => {
   it('shows relay lag as an alert, what a consumer has not done, queue depths, and a reconciler that never ran', async () => {
-    await db.pool.query("INSERT INTO outbox_consumer (name, registered_at) VALUES ($1, now() - interval '2 hours')", [CONSUMER]);
+    await db.pool.query("INSERT INTO outbox_consumer (name, registered_at) VALUES ($1, now() - interval '3 hours')", [CONSUMER]);
     // The relay has been down for an hour: one row waits since then.
     await db.pool.query("INSERT INTO outbox_message (id, event_type, payload, created_at, available_at) VALUES (gen_random_uuid(), 'test.anything', '1', now() - interval '1 hour', now() - interval '1 hour')");
     // One event published that the consumer never finished, and one it did.
