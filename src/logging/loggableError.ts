@@ -18,9 +18,8 @@ export function loggableError(error: unknown, secrets: readonly string[] = [], d
     return new NonErrorThrown(redact(typeof error === 'string' ? error : safeJson(error)));
   }
   const copy = Object.create(Object.getPrototypeOf(error) as object) as Error;
-  for (const key of Object.keys(error)) {
-    const value = (error as unknown as Record<string, unknown>)[key];
-    (copy as unknown as Record<string, unknown>)[key] = typeof value === 'string' ? redact(value) : value;
+  for (const [key, value] of Object.entries(error)) {
+    Object.defineProperty(copy, key, { value: typeof value === 'string' ? redact(value) : value, writable: true, configurable: true, enumerable: true });
   }
   define(copy, 'message', redact(error.message));
   define(copy, 'stack', redact(error.stack ?? `${error.name}: ${error.message}`));
