@@ -23,17 +23,11 @@ export interface ConsumerSummary {
 /** Durations kept per consumer and interval at most (a uniform sample beyond: reservoir sampling). */
 const SAMPLE_LIMIT = 4096;
 
-interface Counts {
-  handled: number;
-  duplicates: number;
-  retried: number;
-  deadLettered: number;
-  deferred: number;
-  handedBack: number;
+type Counts = Omit<ConsumerSummary, 'consumer' | 'handlerP50Ms' | 'handlerP99Ms'> & {
   /** Durations offered to the sample this interval. */
   timed: number;
   samples: number[];
-}
+};
 
 const FIELD: Record<DeliveryOutcome, keyof Omit<Counts, 'timed' | 'samples'>> = {
   handled: 'handled',

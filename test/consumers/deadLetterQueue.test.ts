@@ -1,5 +1,4 @@
 // DLQ tooling through the CLI, against a worker running in the test process.
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { testEvents } from '../support/events.js';
 import { publishRaw } from '../support/publishRaw.js';
 import { createTestBroker, eventually, type TestBroker } from '../support/testBroker.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
+import { runOutboxCli } from '../support/runOutboxCli.js';
 
 type Tx = Parameters<Parameters<TestDatabase['prisma']['$transaction']>[0]>[0];
 
@@ -43,13 +43,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-function outbox(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, DATABASE_URL: db.url, AMQP_URL: broker.url } }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const outbox = (args: string[]) => runOutboxCli(args, { DATABASE_URL: db.url, AMQP_URL: broker.url });
 
 const dlqDepth = async () => (await broker.channel.checkQueue(`${CONSUMER}.dlq`)).messageCount;
 async function effects(messageId: string): Promise<number> {

@@ -1,27 +1,13 @@
 // The `outbox` command as a user runs it: a real process, exit codes, no secrets in its output.
-import { execFile } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropDatabase, queryDatabase, scratchDatabaseName } from '../support/adminDatabase.js';
 import { databaseUrl } from '../support/databaseUrls.js';
+import { runOutboxCli } from '../support/runOutboxCli.js';
 
 const created: string[] = [];
 afterAll(() => Promise.all(created.map(dropDatabase)));
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function outbox(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-    for (const [key, value] of Object.entries(env)) if (value === undefined) delete childEnv[key];
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: childEnv }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const outbox = runOutboxCli;
 
 describe('outbox migrate (CLI)', () => {
   it('migrates DATABASE_URL, then reports it up to date', async () => {

@@ -1,6 +1,6 @@
-import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
+import { runOutboxCli } from '../support/runOutboxCli.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -8,13 +8,7 @@ beforeAll(async () => {
 });
 afterAll(() => db.drop());
 
-function outbox(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, DATABASE_URL: db.url } }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const outbox = (args: string[]) => runOutboxCli(args, { DATABASE_URL: db.url });
 
 describe('outbox retry-failed', () => {
   it('returns one failed row, then all of them, to pending with a fresh attempt budget', async () => {
