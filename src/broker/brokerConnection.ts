@@ -19,6 +19,9 @@ export interface BrokerConnectionOptions {
   reconnect?: { initialMs?: number; maxMs?: number };
 }
 
+/** A connect that has not completed its AMQP handshake by then is abandoned and retried. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 export type BrokerState = 'connecting' | 'connected' | 'disconnected' | 'closed';
 
 export class BrokerConnection {
@@ -116,7 +119,16 @@ export class BrokerConnection {
       const url = urls[this.#urlIndex % urls.length]!;
       try {
         // noDelay: a confirm or a small publish is not held back by Nagle's algorithm.
-        const model = await amqp.connect(url, { noDelay: true, clientProperties: { connection_name: connectionName } });
+        // timeout: a connect (TCP and AMQP handshake) into a network that swallows
+        // packets fails instead of waiting forever; once open, the heartbeat (in the
+        // URL, see parseAmqpUrls) notices a peer that went silent.
+        const model = await amqp.connect(url, {
+          noDelay: true,
+          timeout: CONNECT_TIMEOUT_MS,
+          keepAlive: true,
+          keepAliveDelay: 10_000,
+          clientProperties: { connection_name: connectionName },
+        });
         if (this.#state === 'closed') {
           await model.close().catch(() => {});
           throw new Error('broker connection closed');

@@ -45,7 +45,7 @@ export async function runDlq(args: string[]): Promise<void> {
       const purged = await purgeDeadLetters(channel, consumer);
       writeReport(values.json, { consumer, purged }, `purged ${purged} dead letter(s) from ${consumer}.dlq`);
     } else {
-      const store = createPgSqlStore(readDatabaseUrl(), 1, () => {});
+      const store = createPgSqlStore(readDatabaseUrl(), { applicationName: 'outbox-dlq' });
       try {
         const replayed = await replayDeadLetters(channel, store.query, consumer, values.all ? 'all' : { messageIds: values.id ?? [] });
         writeReport(values.json, { consumer, replayed: replayed.length, messageIds: replayed }, `replayed ${replayed.length} dead letter(s) to ${consumer}`);

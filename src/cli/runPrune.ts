@@ -13,7 +13,7 @@ export async function runPrune(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { 'older-than': { type: 'string' }, horizon: { type: 'string', default: '7d' }, ...JSON_OPTION }, strict: true });
   const olderThanMs = parseDuration(values['older-than'] ?? '', '--older-than');
   const horizonMs = parseDuration(values.horizon, '--horizon');
-  const store = createPgSqlStore(readDatabaseUrl(), 1, () => {});
+  const store = createPgSqlStore(readDatabaseUrl(), { applicationName: 'outbox-prune', queryTimeoutMs: 60 * 60_000 });
   try {
     const report = await pruneOutbox(store.query, { olderThanMs, horizonMs });
     writeReport(values.json, report, `pruned ${report.outboxRows} outbox row(s) and ${report.inboxRows} inbox row(s)`);

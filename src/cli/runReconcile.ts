@@ -9,6 +9,7 @@ import { createLogger } from '../logging/createLogger.js';
 import { createReconciler } from '../reconciler/createReconciler.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
 import { untilSignalled } from './untilSignalled.js';
+import { installLastResortHandlers } from './lastResort.js';
 import { METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
 import { JSON_OPTION } from './writeReport.js';
 
@@ -39,6 +40,7 @@ export async function runReconcile(args: string[]): Promise<void> {
   const amqpUrl = readAmqpUrl();
   await preflightBroker(amqpUrl);
   const logger = createLogger();
+  installLastResortHandlers(logger, [process.env.DATABASE_URL, ...amqpUrl.split(',')]);
   const metrics = await startMetrics(values.once ? undefined : values['metrics-port'], logger);
   const reconciler = createReconciler({
     prisma,

@@ -10,6 +10,7 @@ import { createRelay } from '../relay/createRelay.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
 import { untilSignalled } from './untilSignalled.js';
+import { installLastResortHandlers } from './lastResort.js';
 import { METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
 import { readSummaryInterval } from './readSummaryInterval.js';
 import { JSON_OPTION, writeReport } from './writeReport.js';
@@ -44,11 +45,12 @@ export async function runRelay(args: string[]): Promise<void> {
     strict: true,
   });
   const databaseUrl = readDatabaseUrl();
-  const preflight = createPgSqlStore(databaseUrl, 1, () => {}, 'outbox-relay-preflight');
+  const preflight = createPgSqlStore(databaseUrl, { applicationName: 'outbox-relay-preflight' });
   await preflightDatabase(preflight.query, databaseUrl).finally(() => preflight.close());
   const amqpUrl = readAmqpUrl();
   await preflightBroker(amqpUrl);
   const logger = createLogger();
+  installLastResortHandlers(logger, [process.env.DATABASE_URL, ...amqpUrl.split(',')]);
   const metrics = await startMetrics(values['metrics-port'], logger);
   const relay = createRelay({
     databaseUrl,

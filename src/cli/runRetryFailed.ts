@@ -16,7 +16,7 @@ export async function runRetryFailed(args: string[]): Promise<void> {
   const ids = values.id;
   const invalid = ids?.find((id) => !UUID.test(id));
   if (invalid !== undefined) throw new OutboxError('OUTBOX_INVALID_OPTIONS', `--id ${JSON.stringify(invalid)} is not a message id (UUID)`);
-  const store = createPgSqlStore(readDatabaseUrl(), 1, () => {});
+  const store = createPgSqlStore(readDatabaseUrl(), { applicationName: 'outbox-retry-failed' });
   try {
     const retried = await retryFailedMessages(store.query, ids);
     writeReport(values.json, { retried: retried.length, messageIds: retried }, `returned ${retried.length} failed message(s) to pending`);

@@ -54,13 +54,13 @@ export async function runStatus(args: string[]): Promise<number> {
     // Read-only queries: through DATABASE_URL when it is set (a pg connection answers in
     // milliseconds; a Prisma client starts its query compiler first), else the config's client.
     if (process.env.DATABASE_URL) {
-      store = createPgSqlStore(readDatabaseUrl(), 4, () => {}, 'outbox-status');
+      store = createPgSqlStore(readDatabaseUrl(), { maxConnections: 4, applicationName: 'outbox-status' });
       query = store.query;
     } else {
       query = prismaQueryRows(await config.prismaClient());
     }
   } else {
-    store = createPgSqlStore(readDatabaseUrl(), 4, () => {}, 'outbox-status');
+    store = createPgSqlStore(readDatabaseUrl(), { maxConnections: 4, applicationName: 'outbox-status' });
     query = store.query;
   }
   try {

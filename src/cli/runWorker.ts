@@ -9,6 +9,7 @@ import { prismaQueryRows } from '../database/sqlStore.js';
 import { createLogger } from '../logging/createLogger.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
 import { untilSignalled } from './untilSignalled.js';
+import { installLastResortHandlers } from './lastResort.js';
 import { METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
 import { readSummaryInterval } from './readSummaryInterval.js';
 
@@ -25,6 +26,7 @@ export async function runWorker(args: string[]): Promise<void> {
   const amqpUrl = readAmqpUrl();
   await preflightBroker(amqpUrl);
   const logger = createLogger();
+  installLastResortHandlers(logger, [process.env.DATABASE_URL, ...amqpUrl.split(',')]);
   const metrics = await startMetrics(values['metrics-port'], logger);
   const worker = createWorker({
     prisma,

@@ -4,6 +4,7 @@
 import type { Sql } from '@prisma/client/runtime/client';
 import pg from 'pg';
 import type { RawSqlClient } from '../outbox/transactionClient.js';
+import { isReplyTimeout, liveConnectionConfig, type ConnectionLimits } from './connectionSettings.js';
 
 export type QueryRows = <Row>(query: Sql) => Promise<Row[]>;
 
@@ -20,11 +21,19 @@ export interface PrismaRootClient extends RawSqlClient {
   $transaction<T>(work: (tx: RawSqlClient) => Promise<T>, options?: { timeout?: number; maxWait?: number }): Promise<T>;
 }
 
-/** `applicationName` shows in pg_stat_activity (operators, and tests that cut one component's connections). */
-export function createPgSqlStore(databaseUrl: string, maxConnections: number, onError: (error: Error) => void, applicationName = 'outbox'): SqlStore {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: maxConnections, application_name: applicationName });
+export interface PgStoreOptions extends Partial<ConnectionLimits> {
+  maxConnections?: number;
+  /** Shows in pg_stat_activity (operators, and tests that cut one component's connections). */
+  applicationName?: string;
+  /** An idle connection lost (server restart, pg_terminate_backend, network). */
+  onIdleError?: (error: Error) => void;
+}
+
+export function createPgSqlStore(databaseUrl: string, options: PgStoreOptions = {}): SqlStore {
+  const { maxConnections = 1, applicationName = 'outbox', onIdleError = () => {}, ...limits } = options;
+  const pool = new pg.Pool({ ...liveConnectionConfig(databaseUrl, applicationName, limits), max: maxConnections });
   // An idle connection dropped by the server (restart, pg_terminate_backend) must not crash the process.
-  pool.on('error', onError);
+  pool.on('error', onIdleError);
   const run =
     (client: pg.Pool | pg.PoolClient): QueryRows =>
     async <Row>(query: Sql) =>
@@ -46,9 +55,14 @@ export function createPgSqlStore(databaseUrl: string, maxConnections: number, on
         await client.query('COMMIT');
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch((rollbackError: Error) => {
-          broken = rollbackError;
-        });
+        // A reply that never came: the connection is dead, a ROLLBACK on it would wait
+        // for the same silence. Destroying it ends the transaction on the server too.
+        if (isReplyTimeout(error)) broken = error as Error;
+        else {
+          await client.query('ROLLBACK').catch((rollbackError: Error) => {
+            broken = rollbackError;
+          });
+        }
         throw error;
       } finally {
         client.off('error', onClientError);

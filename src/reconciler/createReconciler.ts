@@ -114,7 +114,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   const describe = (error: unknown) => redactSecrets(error instanceof Error ? error.message : String(error), secrets);
   const topology = { exchange: config.exchange, unroutable: config.unroutableExchange, deadLetterExchange: config.deadLetterExchange };
   const metrics = options.metrics ? createOutboxMetrics(options.metrics) : undefined;
-  const store = options.prisma ? createPrismaSqlStore(options.prisma) : createPgSqlStore(options.databaseUrl!, 2, () => {}, 'outbox-reconciler');
+  const store = options.prisma ? createPrismaSqlStore(options.prisma) : createPgSqlStore(options.databaseUrl!, { maxConnections: 2, applicationName: 'outbox-reconciler', queryTimeoutMs: 5 * 60_000 });
   let broker: BrokerConnection | undefined;
   const connectBroker = () =>
     (broker ??= new BrokerConnection({

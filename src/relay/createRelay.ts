@@ -91,12 +91,12 @@ export function createRelay(options: RelayOptions): Relay {
   const connect = () => {
     store ??= config.prisma
       ? createPrismaSqlStore(config.prisma)
-      : createPgSqlStore(
-          config.databaseUrl!,
-          concurrency + 1,
-          (error) => logger.warn({ err: errorFor(error) }, 'idle database connection lost'),
-          'outbox-relay',
-        );
+      : createPgSqlStore(config.databaseUrl!, {
+          maxConnections: concurrency + 1,
+          applicationName: 'outbox-relay',
+          queryTimeoutMs: config.queryTimeoutMs,
+          onIdleError: (error) => logger.warn({ err: errorFor(error) }, 'idle database connection lost'),
+        });
     broker ??= new BrokerConnection({
       urls: amqpUrls,
       logger,

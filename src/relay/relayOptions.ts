@@ -26,6 +26,18 @@ export interface RelayOptions {
   pollIntervalMs?: number;
   /** A batch whose confirms have not all arrived by then counts as failed for the rest, in ms. Default 15000. */
   confirmTimeoutMs?: number;
+  /**
+   * A database statement may take this long (server-side statement_timeout; the
+   * client gives up 5 s later on a connection whose replies stopped, and replaces it).
+   * With databaseUrl only. Default 15000.
+   */
+  queryTimeoutMs?: number;
+  /**
+   * A batch (claim, publish, confirms, commit) still unfinished this long after it
+   * started means the relay is stuck: it logs it, drops its connections and opens
+   * new ones. Default: confirmTimeoutMs + 2 × queryTimeoutMs + 15000.
+   */
+  stuckAfterMs?: number;
   /** Failed attempts (nack, confirm timeout) before a row becomes `failed`. Default 10. */
   maxPublishAttempts?: number;
   /** Backoff after a failed attempt: initial and cap, in ms, doubling with ±20% jitter. Defaults 1000 and 300000. */
@@ -63,6 +75,8 @@ const relayOptionsSchema = z
     maxInFlight: positiveInt.max(100_000).default(1500),
     pollIntervalMs: positiveInt.max(60_000).default(100),
     confirmTimeoutMs: positiveInt.default(15_000),
+    queryTimeoutMs: positiveInt.default(15_000),
+    stuckAfterMs: positiveInt.optional(),
     maxPublishAttempts: positiveInt.default(10),
     initialBackoffMs: positiveInt.default(1000),
     maxBackoffMs: positiveInt.default(300_000),
@@ -77,12 +91,13 @@ const relayOptionsSchema = z
   .refine((options) => (options.databaseUrl === undefined) !== (options.prisma === undefined), 'give exactly one of databaseUrl and prisma')
   .refine((options) => !options.listenForWakeUps || options.databaseUrl !== undefined, 'listenForWakeUps needs databaseUrl');
 
-export type ResolvedRelayOptions = z.output<typeof relayOptionsSchema>;
+export type ResolvedRelayOptions = z.output<typeof relayOptionsSchema> & { stuckAfterMs: number };
 
 export function resolveRelayOptions(options: RelayOptions): ResolvedRelayOptions {
   const parsed = relayOptionsSchema.safeParse(options);
   if (!parsed.success) {
     throw new OutboxError('OUTBOX_INVALID_OPTIONS', `createRelay: ${z.prettifyError(parsed.error)}`, { issues: toZodIssues(parsed.error.issues) });
   }
-  return parsed.data;
+  const resolved = parsed.data;
+  return { ...resolved, stuckAfterMs: resolved.stuckAfterMs ?? resolved.confirmTimeoutMs + 2 * resolved.queryTimeoutMs + 15_000 };
 }
