@@ -31,6 +31,7 @@ export class BrokerConnection {
   #channel: Promise<ConfirmChannel> | undefined;
   #urlIndex = 0;
   #state: BrokerState = 'connecting';
+  #unavailableSince: number | undefined = Date.now();
   readonly #closing = new AbortController();
 
   constructor(options: BrokerConnectionOptions) {
@@ -39,6 +40,11 @@ export class BrokerConnection {
 
   get state(): BrokerState {
     return this.#state;
+  }
+
+  /** Since when there has been no open connection (undefined while connected): for health checks. */
+  get unavailableSince(): number | undefined {
+    return this.#unavailableSince;
   }
 
   /** The live confirm channel, connecting (and waiting as long as it takes) first. */
@@ -152,6 +158,7 @@ export class BrokerConnection {
     const { logger } = this.#options;
     this.#model = model;
     this.#state = 'connected';
+    this.#unavailableSince = undefined;
     logger.info({ broker: redactUrl(url), attempts }, 'broker connected');
     model.on('error', (error: Error) => logger.debug({ err: this.#redact(error) }, 'broker connection error'));
     model.on('blocked', (reason: string) => logger.warn({ reason }, 'broker blocked publishing (resource alarm)'));
@@ -162,6 +169,7 @@ export class BrokerConnection {
       this.#channel = undefined;
       if (this.#state === 'closed') return;
       this.#state = 'disconnected';
+      this.#unavailableSince = Date.now();
       logger.warn({ broker: redactUrl(url), err: error && this.#redact(error) }, 'broker connection lost; reconnecting');
     });
   }

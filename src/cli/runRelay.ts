@@ -81,6 +81,7 @@ export async function runRelay(args: string[]): Promise<void> {
     return;
   }
 
+  metrics.reportHealthOf(relay);
   await relay.start();
   await untilSignalled(logger, () => relay.stop());
   await metrics.close();

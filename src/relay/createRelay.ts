@@ -22,6 +22,8 @@ import { resolveRelayOptions, type RelayOptions } from './relayOptions.js';
 import { createRelayActivity } from './relayActivity.js';
 import { readRelayLag } from './readRelayLag.js';
 import { createUnroutableDepthReader } from './readUnroutableDepth.js';
+import { createRelayLiveness, STUCK, unlessStuck } from './relayLiveness.js';
+import type { HealthReport } from '../health/healthReport.js';
 import { createPgSqlStore, createPrismaSqlStore, type QueryRows, type SqlStore } from '../database/sqlStore.js';
 
 export interface RelayBatchReport {
@@ -50,6 +52,8 @@ export interface Relay {
   stop(): Promise<void>;
   /** Publishes everything due now, then resolves with what it did. For tests, `--once` and cron. */
   runOnce(): Promise<RelayRunReport>;
+  /** Liveness for GET /health: running, loops making progress, database and broker reachable. */
+  health(): HealthReport;
   on<E extends keyof RelayEvents>(event: E, listener: (...args: RelayEvents[E]) => void): void;
   off<E extends keyof RelayEvents>(event: E, listener: (...args: RelayEvents[E]) => void): void;
 }
@@ -86,8 +90,11 @@ export function createRelay(options: RelayOptions): Relay {
     }
   };
 
+  const liveness = createRelayLiveness(config.stuckAfterMs);
   let store: SqlStore | undefined;
   let broker: BrokerConnection | undefined;
+  // Through whatever store is current: the watchdog may replace it.
+  const currentQuery: QueryRows = (query) => connect().store.query(query);
   const connect = () => {
     store ??= config.prisma
       ? createPrismaSqlStore(config.prisma)
@@ -103,9 +110,22 @@ export function createRelay(options: RelayOptions): Relay {
       connectionName: config.relayId,
       setupChannel: (channel) => declareRelayTopology(channel, topology),
     });
-    if (config.metrics) registerBacklogGauges(config.metrics, store.query);
+    if (config.metrics) registerBacklogGauges(config.metrics, currentQuery);
     return { store, broker };
   };
+
+  /**
+   * The watchdog's remedy for a batch that outlived its deadline: new connections
+   * for the next batches. The old ones are closed in the background (a pool waits for
+   * the stuck client; its transaction ends on the server by idle_in_transaction_session_timeout).
+   */
+  function dropConnections(): void {
+    const [oldStore, oldBroker] = [store, broker];
+    store = undefined;
+    broker = undefined;
+    void oldBroker?.close();
+    oldStore?.close().catch(() => {});
+  }
 
   /** Confirmed rows keep the claim's mark; the others are put back, in the same transaction. */
   async function settle(query: QueryRows, messages: ClaimedMessage[], outcome: PublishOutcome): Promise<RelayBatchReport> {
@@ -157,7 +177,7 @@ export function createRelay(options: RelayOptions): Relay {
     // The channel first: never hold row locks while waiting for the broker.
     const channel = await mq.confirmChannel(signal);
     if (signal.aborted) return undefined;
-    const report = await db.transaction(async (query) => {
+    const batch = db.transaction(async (query) => {
       await configureBatchTransaction(query, config.confirmTimeoutMs + 10_000);
       const messages = await claimBatch(query, batchSize);
       if (messages.length === 0) return undefined;
@@ -168,6 +188,24 @@ export function createRelay(options: RelayOptions): Relay {
       if (outcome.timedOut.length > 0 || outcome.nacked.length > 0) mq.discardChannel(channel);
       return settle(query, messages, outcome);
     }, config.confirmTimeoutMs + 30_000);
+    // The statement and reply timeouts bound every step; this deadline is the last
+    // resort for what they cannot see (an app's Prisma pool without them).
+    let report: Awaited<typeof batch> | typeof STUCK;
+    try {
+      report = await unlessStuck(batch, config.stuckAfterMs);
+    } catch (error) {
+      liveness.database.failed(error);
+      throw error;
+    }
+    if (report === STUCK) {
+      logger.error(
+        { stuckAfterMs: config.stuckAfterMs },
+        'relay batch stuck (a database or broker connection that stopped answering?): dropping the connections, starting afresh',
+      );
+      dropConnections();
+      throw new Error(`relay batch unfinished after ${config.stuckAfterMs} ms`);
+    }
+    liveness.database.succeeded();
     if (report) logger.debug(report, 'batch done');
     return report;
   }
@@ -196,12 +234,17 @@ export function createRelay(options: RelayOptions): Relay {
         // One line per outage, then quiet until it ends.
         if (failures === 1) logger.warn({ err: errorFor(error) }, 'relay batch failed (database or broker unavailable?); backing off');
         await sleep(backoffDelay(failures, { initialMs: 200, maxMs: 10_000 }), signal);
+        liveness.progressed();
         continue;
       }
+      liveness.progressed();
       if (report) {
         activity.add(report);
         emit('batch:published', report);
-      } else await waitForWork();
+      } else {
+        await waitForWork();
+        liveness.progressed();
+      }
     }
   }
 
@@ -290,6 +333,10 @@ export function createRelay(options: RelayOptions): Relay {
         }),
       );
       return total;
+    },
+
+    health() {
+      return liveness.health(running !== undefined, broker);
     },
 
     on(event, listener) {

@@ -18,7 +18,6 @@ let load: Promise<void>;
 
 /** Catching up after the fault has ended: the bound each test states. */
 const CATCH_UP_MS = 30_000;
-const HEARTBEAT_S = Number(process.env.TEST_HEARTBEAT ?? 1);
 
 beforeAll(async () => {
   [db, broker] = await Promise.all([createTestDatabase(import.meta.url), createTestBroker('relay-network')]);
@@ -37,9 +36,16 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await db.pool.query('TRUNCATE outbox_message');
-  // The relay's heartbeat is short here (the URL asks for 1 s) so that a partition outlasts it in seconds.
-  const amqpUrl = `${amqpProxy.url(broker.url)}?heartbeat=${HEARTBEAT_S}`;
-  relay = startOutboxCli(['relay', '--batch-size', '50', '--max-in-flight', '100', '--poll-interval', '50'], {
+});
+
+/**
+ * The relay through both proxies, publishing a steady load. Its heartbeat is short
+ * (1 s) unless a test needs the default's timing, so that faults outlast it in seconds.
+ */
+async function startRelayUnderLoad(heartbeatSeconds = 1): Promise<void> {
+  const amqpUrl = `${amqpProxy.url(broker.url)}?heartbeat=${heartbeatSeconds}`;
+  // --listen: the NOTIFY listener's connection goes through the faults too.
+  relay = startOutboxCli(['relay', '--batch-size', '50', '--max-in-flight', '100', '--poll-interval', '50', '--listen', '--metrics-port', '0'], {
     DATABASE_URL: pgProxy.url(db.url),
     AMQP_URL: amqpUrl,
     OUTBOX_SUMMARY_INTERVAL: '1s',
@@ -54,10 +60,10 @@ beforeEach(async () => {
     }
   })();
   await eventually(async () => (await notYetPublished()) === 0 && (await total()) > 100, 30_000, 'the relay to publish');
-});
+}
 
 afterEach(async () => {
-  stopLoad.abort();
+  stopLoad?.abort();
   await load;
   pgProxy.heal();
   amqpProxy.heal();
@@ -80,45 +86,74 @@ async function catchesUp(): Promise<number> {
   return Date.now() - startedAt;
 }
 
-function expectAlive(): void {
+/** GET /health of the relay process (its metrics port is in its log). */
+async function health(): Promise<{ status: number; body: { healthy: boolean; checks: Record<string, { ok: boolean }> } }> {
+  const port = /"metricsPort":(\d+)/.exec(relay!.output())![1];
+  const response = await fetch(`http://127.0.0.1:${port}/health`);
+  return { status: response.status, body: (await response.json()) as { healthy: boolean; checks: Record<string, { ok: boolean }> } };
+}
+
+/**
+ * Still running, healthy on GET /health, and nothing reached the last-resort
+ * handlers (which would have ended it before they existed).
+ */
+async function expectAlive(): Promise<void> {
   expect(relay!.child.exitCode, relay!.output().slice(-4000)).toBeNull();
   expect(relay!.child.signalCode).toBeNull();
+  expect(relay!.output()).not.toMatch(/unhandled promise rejection|uncaught exception/);
+  await eventually(async () => (await health()).status === 200, 10_000, 'GET /health to answer 200');
+  expect((await health()).body).toMatchObject({ healthy: true, checks: { loop: { ok: true }, database: { ok: true }, broker: { ok: true } } });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('relay behind a faulty network, no supervisor', { timeout: 120_000 }, () => {
   it('a half-open database connection (replies black-holed for good): notices, reconnects, catches up', async () => {
+    await startRelayUnderLoad();
     pgProxy.blackhole();
     await sleep(3_000);
     pgProxy.heal();
     await catchesUp();
-    expectAlive();
+    await expectAlive();
     expect(relay!.output()).toMatch(/relay batch failed|relay stuck/);
   });
 
   it('a broker partition longer than the heartbeat: survives, reconnects, catches up', async () => {
-    await amqpProxy.partition(Number(process.env.TEST_PARTITION_MS ?? 6_000));
+    await startRelayUnderLoad();
+    await amqpProxy.partition(6_000);
     await catchesUp();
-    expectAlive();
+    await expectAlive();
+  });
+
+  it('a broker partition that outlasts the confirm timeout (15 s), then the default heartbeat (10 s): survives', async () => {
+    // The sequence seen crashing relays: confirms time out, the channel is replaced,
+    // and the heartbeat then kills the connection under the channel being opened.
+    await startRelayUnderLoad(10);
+    await amqpProxy.partition(30_000);
+    await catchesUp();
+    await expectAlive();
+    expect(relay!.output()).toContain('Heartbeat timeout');
   });
 
   it('a half-open broker connection: the heartbeat notices; reconnects and catches up', async () => {
+    await startRelayUnderLoad();
     amqpProxy.blackhole();
     await sleep(4_000);
     amqpProxy.heal();
     await catchesUp();
-    expectAlive();
+    await expectAlive();
   });
 
   it('every connection reset, database and broker at once: catches up', async () => {
+    await startRelayUnderLoad();
     pgProxy.reset();
     amqpProxy.reset();
     await catchesUp();
-    expectAlive();
+    await expectAlive();
   });
 
   it('500 ms of latency on both sides: keeps publishing, and catches up once it is gone', async () => {
+    await startRelayUnderLoad();
     pgProxy.latency(500);
     amqpProxy.latency(500);
     const before = await count("status = 'published'");
@@ -127,6 +162,6 @@ describe('relay behind a faulty network, no supervisor', { timeout: 120_000 }, (
     pgProxy.latency(0);
     amqpProxy.latency(0);
     await catchesUp();
-    expectAlive();
+    await expectAlive();
   });
 });
