@@ -33,7 +33,8 @@ export {
 } from './consumers/defineConsumer.js';
 export { createWorker, type Worker, type WorkerOptions } from './consumers/createWorker.js';
 export { NonRetryableError } from './consumers/nonRetryableError.js';
-export { defineConfig, type OutboxConfig } from './config/defineConfig.js';
+export { defineConfig, type OutboxConfig, type WorkerSettings } from './config/defineConfig.js';
+export { livePgPoolConfig, type LivePgPoolOptions } from './database/connectionSettings.js';
 export {
   createReconciler,
   type Reconciler,

@@ -1,5 +1,8 @@
 // `outbox worker --config outbox.config.ts`: the consumers as a process. SIGTERM /
 // SIGINT stop consuming and let handlers in flight finish; a second signal exits at once.
+// A mistake (missing tables, a refused login or virtual host) ends it at start with
+// its typed error; an outage at start is waited out; GET /health on --metrics-port
+// reports the worker's health().
 import { parseArgs } from 'node:util';
 import { loadConfig, requireConfigFile } from '../config/loadConfig.js';
 import { createWorker } from '../consumers/createWorker.js';
@@ -35,9 +38,21 @@ export async function runWorker(args: string[]): Promise<void> {
     consumers: config.consumers,
     summaryIntervalMs: readSummaryInterval(),
     logger,
+    ...config.worker,
     ...(metrics.registry ? { metrics: metrics.registry } : {}),
   });
-  await worker.start();
-  await untilSignalled(logger, () => worker.stop());
+  metrics.reportHealthOf(worker);
+  // Listening before start(): a signal while it waits out an outage stops it too.
+  let signalled = false;
+  const stopped = untilSignalled(logger, () => {
+    signalled = true;
+    return worker.stop();
+  });
+  try {
+    await worker.start();
+  } catch (error) {
+    if (!signalled) throw error;
+  }
+  await stopped;
   await metrics.close();
 }

@@ -1,4 +1,5 @@
 import type { ConsumerDefinition } from '../consumers/defineConsumer.js';
+import type { WorkerOptions } from '../consumers/createWorker.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
 import type { PrismaRootClient } from '../database/sqlStore.js';
 
@@ -7,7 +8,12 @@ interface ConfigParts {
   consumers: readonly ConsumerDefinition<readonly EventDefinition[], never>[];
   /** Your Prisma client, or a function creating it (called once, by commands that need it). */
   prisma: PrismaRootClient | (() => PrismaRootClient | Promise<PrismaRootClient>);
+  /** `outbox worker`'s timing, when the defaults do not fit (see createWorker). */
+  worker?: WorkerSettings;
 }
+
+/** The createWorker options `outbox worker` takes from the config file. */
+export type WorkerSettings = Pick<WorkerOptions, 'transactionTimeoutMs' | 'deliveryTimeoutMs' | 'drainTimeoutMs' | 'healthToleranceMs'>;
 
 /**
  * What the `outbox` commands load from outbox.config.ts: the event catalog (your

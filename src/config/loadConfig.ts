@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { PrismaRootClient } from '../database/sqlStore.js';
 import { OutboxError } from '../errors.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
-import type { OutboxConfig } from './defineConfig.js';
+import type { OutboxConfig, WorkerSettings } from './defineConfig.js';
 import { importUserModule } from './importUserModule.js';
 
 /** Looked for in the working directory, in this order, when --config is not given. */
@@ -14,13 +14,15 @@ export interface LoadedConfig {
   /** The event catalog, from `outbox` or `events`. */
   events: readonly EventDefinition[];
   consumers: OutboxConfig['consumers'];
+  /** `outbox worker`'s timing settings ({} when the config has none). */
+  worker: WorkerSettings;
   /** The file it came from, absolute. */
   file: string;
   /** The app's Prisma client, created on first call (the config's `prisma` may be a factory). */
   prismaClient(): Promise<PrismaRootClient>;
 }
 
-type ConfigShape = { events: unknown; consumers: OutboxConfig['consumers']; prisma: OutboxConfig['prisma'] };
+type ConfigShape = { events: unknown; consumers: OutboxConfig['consumers']; prisma: OutboxConfig['prisma']; worker?: WorkerSettings };
 
 const exists = (file: string) => access(file).then(() => true, () => false);
 
@@ -79,6 +81,7 @@ export async function loadConfig(configFile: string): Promise<LoadedConfig> {
     file,
     events: events as readonly EventDefinition[],
     consumers: config.consumers,
+    worker: config.worker ?? {},
     prismaClient: () => (client ??= Promise.resolve(typeof prisma === 'function' ? prisma() : prisma)),
   };
 }

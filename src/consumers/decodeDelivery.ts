@@ -67,8 +67,13 @@ export function decodeDelivery(message: ConsumeMessage, catalog: EventCatalog): 
     return malformed(`payload fails the ${eventType} v${version} schema: ${issues.join('; ').slice(0, 1000)}`);
   }
 
-  const rawAttempt = header(message, HEADER_ATTEMPT);
-  const attempt = typeof rawAttempt === 'number' && Number.isSafeInteger(rawAttempt) && rawAttempt >= 1 ? rawAttempt : 1;
+  const attempt = attemptOf(message);
   const correlationId = typeof message.properties.correlationId === 'string' ? message.properties.correlationId : undefined;
   return { ok: true, messageId, eventType, version, payload: parsed.data, attempt, correlationId };
+}
+
+/** Which attempt a delivery is: 1, unless the header a retry tier's republish set says more. */
+export function attemptOf(message: ConsumeMessage): number {
+  const raw = header(message, HEADER_ATTEMPT);
+  return typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 1 ? raw : 1;
 }

@@ -13,7 +13,7 @@ export interface ConsumerSummary {
   deadLettered: number;
   /** The database was away: the same attempt again later. */
   deferred: number;
-  /** The verdict could not be carried out on the broker: delivery requeued. */
+  /** The verdict could not be carried out on the broker (delivery requeued), or none came before the delivery deadline (deferred). */
   handedBack: number;
   /** Over the deliveries whose handler ran (handled, retried, dead-lettered); null without any. */
   handlerP50Ms: number | null;
@@ -78,3 +78,5 @@ export function createDeliveryStats(consumers: readonly string[]) {
     },
   };
 }
+
+export type DeliveryStats = ReturnType<typeof createDeliveryStats>;

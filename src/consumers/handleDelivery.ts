@@ -6,6 +6,7 @@ import type { ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { EventCatalog } from '../outbox/eventCatalog.js';
 import { loggableError } from '../logging/loggableError.js';
+import { isConnectionFailure } from '../database/connectionSettings.js';
 import { prismaQueryRows, type PrismaRootClient } from '../database/sqlStore.js';
 import { decodeDelivery } from './decodeDelivery.js';
 import type { ResolvedConsumer } from './defineConsumer.js';
@@ -27,7 +28,7 @@ export type Verdict =
       error: string;
       thrown?: unknown;
     }
-  /** The database is unreachable: the same attempt again after a delay, not counted. */
+  /** The database is unreachable, or the connection failed: the same attempt again after a delay, not counted. */
   | { action: 'defer'; messageId: string; eventType: string; attempt: number; error: string; thrown: unknown };
 
 export interface DeliveryContext {
@@ -37,6 +38,9 @@ export interface DeliveryContext {
   logger: Logger;
   transactionTimeoutMs: number;
 }
+
+/** How much longer than its transaction's timeout the server lets a delivery's transaction sit idle. */
+const IDLE_MARGIN_MS = 5_000;
 
 export async function handleDelivery(message: ConsumeMessage, context: DeliveryContext): Promise<Verdict> {
   const { prisma, catalog, consumer, transactionTimeoutMs } = context;
@@ -51,14 +55,15 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
   const startedAt = performance.now();
   const elapsedMs = () => Math.round((performance.now() - startedAt) * 10) / 10;
 
-  // Failures before the handler started are the infrastructure's (not counted);
-  // from then on (handler, mark, commit, transaction timeout) they count as attempts.
+  // Failures before the handler started are the infrastructure's (not counted), and
+  // so are connections lost or gone silent at any point; other failures from then
+  // on (handler, mark, commit, transaction timeout) count as attempts.
   let handlerStarted = false;
   try {
     const outcome = await prisma.$transaction(
       async (tx) => {
         const query = prismaQueryRows(tx);
-        if (!(await recordInboxReceipt(query, consumer.name, messageId))) return 'duplicate' as const;
+        if (!(await recordInboxReceipt(query, consumer.name, messageId, transactionTimeoutMs + IDLE_MARGIN_MS))) return 'duplicate' as const;
         logger.debug('work started');
         handlerStarted = true;
         await consumer.handle({
@@ -81,8 +86,10 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
     logger.debug('skipped: already done or dead (duplicate delivery)');
     return { action: 'ack', outcome: 'duplicate' };
   } catch (error) {
-    const handlerFailed = handlerStarted;
     const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    // The connection failed or went silent: the database's fault, not the message's.
+    // Nothing to record either: the database is not likely to answer that now.
+    if (isConnectionFailure(error)) return { action: 'defer', messageId, eventType, attempt, error: text, thrown: error };
     const nonRetryable = error instanceof NonRetryableError;
     const dead = nonRetryable || attempt >= consumer.maxAttempts;
     // Recording the failure doubles as a database health check: if it fails too,
@@ -95,7 +102,7 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
     } catch {
       return { action: 'defer', messageId, eventType, attempt, error: text, thrown: error };
     }
-    if (!handlerFailed) return { action: 'defer', messageId, eventType, attempt, error: text, thrown: error };
+    if (!handlerStarted) return { action: 'defer', messageId, eventType, attempt, error: text, thrown: error };
     if (dead) {
       return { action: 'dead-letter', messageId, eventType, attempts: attempt, reason: nonRetryable ? 'non-retryable' : 'handler-failed', error: text, thrown: error };
     }

@@ -14,12 +14,18 @@ export type InboxStatus = 'processing' | 'done' | 'dead';
  * Returns true when this delivery must run the handler (a new message, or one
  * whose earlier attempts failed); false for a duplicate of done work or a dead
  * message (until replayed). One statement where a receipt, then a "mark done",
- * would be two round trips. Parameters: consumer, message id.
+ * would be two round trips.
+ * The same statement bounds how long the server keeps this transaction open while
+ * idle (`idleTimeoutMs`, this transaction only): when the worker's side of the
+ * connection is gone for good (half-open), the server ends the session and the
+ * row lock goes with it, instead of blocking every redelivery of the message.
+ * Parameters: consumer, message id, idle timeout.
  */
-export async function recordInboxReceipt(query: QueryRows, consumer: string, messageId: string): Promise<boolean> {
+export async function recordInboxReceipt(query: QueryRows, consumer: string, messageId: string, idleTimeoutMs: number): Promise<boolean> {
   const rows = await query<{ run: true }>(sql`
     INSERT INTO outbox_inbox AS inbox (consumer, message_id, status, attempts, done_at)
-    VALUES (${consumer}, ${messageId}::uuid, 'done', 1, now())
+    SELECT ${consumer}, ${messageId}::uuid, 'done', 1, now()
+      FROM (SELECT set_config('idle_in_transaction_session_timeout', ${String(idleTimeoutMs)}, true)) AS bounded
     ON CONFLICT (consumer, message_id) DO UPDATE
        SET status = 'done', attempts = inbox.attempts + 1, done_at = now(), last_error = NULL, updated_at = now()
      WHERE inbox.status = 'processing'

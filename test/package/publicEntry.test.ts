@@ -39,6 +39,7 @@ describe('the published package', () => {
         'defineConsumer',
         'defineEvent',
         'isOutboxError',
+        'livePgPoolConfig',
         'migrateDatabase',
         'outboxExtension',
       ].sort(),

@@ -1,0 +1,147 @@
+// One delivery, from the consumer's channel to its settlement: handled within a
+// deadline, its verdict carried out on the broker, counted. A delivery still
+// unhandled at its deadline (a database connection that went silent holds it) is
+// handed back through the first retry tier and its concurrency slot freed: a
+// connection that never answers cannot wedge a consumer. If its transaction
+// commits after all, the inbox turns the redelivery into a skip.
+import type { Channel, ConsumeMessage } from 'amqplib';
+import type { Logger } from '../logging/createLogger.js';
+import type { OutboxMetrics } from '../metrics/outboxMetrics.js';
+import { sleep } from '../timing/sleep.js';
+import { attemptOf } from './decodeDelivery.js';
+import type { ResolvedConsumer } from './defineConsumer.js';
+import type { DeliveryStats, DeliveryOutcome } from './deliveryStats.js';
+import { handleDelivery, type DeliveryContext, type Verdict } from './handleDelivery.js';
+import { settlementOf, type Settlement, type VerdictActions } from './verdictActions.js';
+import type { WorkerHealth } from './workerHealth.js';
+
+export interface DeliveryRunnerContext {
+  /** What handleDelivery needs, but the consumer. */
+  handling: Omit<DeliveryContext, 'consumer'>;
+  /** How long a delivery may take to get its verdict (transaction, handler, failure record). */
+  deliveryTimeoutMs: number;
+  actions: VerdictActions;
+  stats: DeliveryStats;
+  metrics: OutboxMetrics | undefined;
+  health: WorkerHealth;
+  logger: Logger;
+  errorFor(error: unknown): Error;
+}
+
+/** What a log line about one delivery carries. */
+interface About {
+  consumer: string;
+  messageId: string | undefined;
+  eventType: string | undefined;
+}
+
+/** A verdict that could not be carried out is handed back after this: a refusal that lasts does not spin. */
+const REQUEUE_PAUSE_MS = 1_000;
+const STUCK = Symbol('stuck');
+const OUTCOME = { retry: 'retried', 'dead-letter': 'dead_lettered', defer: 'deferred' } as const;
+
+const outcomeOf = (verdict: Verdict): DeliveryOutcome => {
+  if (verdict.action === 'ack') return verdict.outcome === 'done' ? 'handled' : 'duplicate';
+  return verdict.action === 'retry' ? 'retried' : verdict.action === 'defer' ? 'deferred' : 'dead-lettered';
+};
+/** Deliveries whose handler ran: those the handler percentiles are about. */
+const handlerRan = (verdict: Verdict) =>
+  (verdict.action === 'ack' && verdict.outcome === 'done') || verdict.action === 'retry' || (verdict.action === 'dead-letter' && verdict.reason !== 'malformed');
+
+/** `work`'s value, or STUCK if it has not settled within `ms` (it goes on). */
+async function beforeDeadline<T>(work: Promise<T>, ms: number): Promise<T | typeof STUCK> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<typeof STUCK>((resolve) => {
+    timer = setTimeout(() => resolve(STUCK), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function createDeliveryRunner(context: DeliveryRunnerContext) {
+  const { actions, stats, metrics, health, logger, errorFor } = context;
+  let databaseAway = false;
+
+  /** One line when the database goes away (deliveries deferred), one when it answers again. */
+  function noteDatabase(verdict: Verdict, about: About): void {
+    if (verdict.action === 'defer') {
+      health.database.failed(verdict.thrown);
+      if (!databaseAway) logger.warn({ ...about, err: errorFor(verdict.thrown) }, 'database unavailable: deliveries deferred until it is back');
+      databaseAway = true;
+      return;
+    }
+    // A malformed delivery is dead-lettered without a word to the database.
+    if (verdict.action === 'dead-letter' && verdict.reason === 'malformed') return;
+    health.database.succeeded();
+    if (databaseAway) {
+      databaseAway = false;
+      logger.info(about, 'database available again');
+    }
+  }
+
+  async function handBack(consumer: ResolvedConsumer, message: ConsumeMessage, handling: Promise<Verdict>, settlement: Settlement, about: About): Promise<void> {
+    // The work goes on, holding its database connection, until its query fails or is
+    // answered; it is reported stuck (GET /health) until then. What it ends with no
+    // longer settles anything: this delivery is settled here.
+    const unstuck = health.stuck(consumer.name, about.messageId);
+    handling.then(
+      (late) => {
+        unstuck();
+        logger.debug({ ...about, verdict: late.action }, 'stuck delivery finished after it was handed back');
+      },
+      (error: unknown) => {
+        unstuck();
+        logger.debug({ ...about, err: errorFor(error) }, 'stuck delivery failed after it was handed back');
+      },
+    );
+    const error = `no verdict within the delivery deadline (${context.deliveryTimeoutMs} ms)`;
+    health.database.failed(new Error(error));
+    logger.warn({ ...about, deliveryTimeoutMs: context.deliveryTimeoutMs }, 'delivery stuck past its deadline (the database does not answer); handing it back through the retry queue');
+    const verdict: Verdict = { action: 'defer', messageId: about.messageId ?? '', eventType: about.eventType ?? '', attempt: attemptOf(message), error, thrown: undefined };
+    await actions.act(consumer, message, verdict, settlement);
+    stats.record(consumer.name, 'handed-back');
+    metrics?.handled.inc({ consumer: consumer.name, outcome: 'deferred' });
+  }
+
+  return async function runDelivery(channel: Channel, consumer: ResolvedConsumer, message: ConsumeMessage): Promise<void> {
+    const settlement = settlementOf(channel, message);
+    const { messageId, type } = message.properties as { messageId?: unknown; type?: unknown };
+    const about: About = {
+      consumer: consumer.name,
+      messageId: typeof messageId === 'string' ? messageId : undefined,
+      eventType: typeof type === 'string' ? type : message.fields.routingKey,
+    };
+    try {
+      const startedAt = performance.now();
+      const stopTimer = metrics?.handlerDuration.startTimer({ consumer: consumer.name });
+      const handling = handleDelivery(message, { ...context.handling, consumer });
+      const verdict = await beforeDeadline(handling, context.deliveryTimeoutMs);
+      if (verdict === STUCK) return await handBack(consumer, message, handling, settlement, about);
+      const handlerMs = performance.now() - startedAt;
+      stopTimer?.();
+      metrics?.handled.inc({ consumer: consumer.name, outcome: verdict.action === 'ack' ? verdict.outcome : OUTCOME[verdict.action] });
+      noteDatabase(verdict, about);
+      await actions.act(consumer, message, verdict, settlement);
+      stats.record(consumer.name, outcomeOf(verdict), handlerRan(verdict) ? handlerMs : undefined);
+    } catch (error) {
+      stats.record(consumer.name, 'handed-back');
+      // A republish the broker refused or never confirmed (a queue without a leader
+      // during a node failure, a full queue), or a channel gone. Where the consumer
+      // channel lives on, the delivery must be handed back: left unacknowledged on an
+      // open channel, it would never come back. After a pause, so that a refusal that
+      // lasts does not spin; the inbox turns a repeat of committed work into a skip.
+      logger.warn({ ...about, err: errorFor(error) }, 'delivery not settled; handing it back to the broker');
+      await sleep(REQUEUE_PAUSE_MS);
+      try {
+        settlement.requeue();
+      } catch {
+        // The channel is gone: the broker redelivers unacknowledged deliveries by itself.
+      }
+    }
+  };
+}
+
+export type DeliveryRunner = ReturnType<typeof createDeliveryRunner>;
