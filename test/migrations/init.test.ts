@@ -76,6 +76,7 @@ describe('outbox init', () => {
       '20261125100001_outbox_tables',
       '20261125100002_outbox_relay_ordering_index',
       '20261125100003_outbox_reconciler',
+      '20261125100004_outbox_reconciler_reschedule',
     ]);
     expect(report.baseline).toBe('20261125100000_baseline');
     const schema = await readFile(path.join(root, 'prisma/schema.prisma'), 'utf8');
@@ -90,7 +91,7 @@ describe('outbox init', () => {
     const again = await initApp({ cwd: root, databaseUrl: maintenanceUrl, now: new Date('2026-11-26T00:00:00Z') });
     expect(again.changedFiles).toEqual([]);
     expect(again.addedMigrations).toEqual([]);
-    expect(again.presentMigrations).toHaveLength(3);
+    expect(again.presentMigrations).toHaveLength(4);
 
     const database = await expectNoDrift(path.join(root, 'prisma/schema.prisma'), path.join(root, 'prisma/migrations'));
     const applied = await queryDatabase<{ migration_name: string }>(database, 'SELECT migration_name FROM _prisma_migrations ORDER BY migration_name');
@@ -109,7 +110,7 @@ describe('outbox init', () => {
     const report = await initApp({ cwd: root, now: new Date('2026-11-25T10:00:00Z') });
     expect(report.migrationsDir).toBe(path.join('prisma', 'schema', 'migrations'));
     expect(report.baseline).toBeNull();
-    expect(report.addedMigrations).toEqual(['20300101000001_outbox_tables', '20300101000002_outbox_relay_ordering_index', '20300101000003_outbox_reconciler']);
+    expect(report.addedMigrations).toEqual(['20300101000001_outbox_tables', '20300101000002_outbox_relay_ordering_index', '20300101000003_outbox_reconciler', '20300101000004_outbox_reconciler_reschedule']);
     expect(await readFile(path.join(root, 'prisma/schema/schema.prisma'), 'utf8')).toContain('previewFeatures = ["relationJoins", "partialIndexes"]');
     expect(await readFile(path.join(root, 'prisma/schema/outbox.prisma'), 'utf8')).toContain('@@map("outbox_inbox")');
 
@@ -122,13 +123,13 @@ describe('outbox init', () => {
     // As if the app had installed an older version that shipped only the first migration,
     // then added migrations of its own.
     const migrations = path.join(root, 'prisma/migrations');
-    for (const name of ['20261125100002_outbox_relay_ordering_index', '20261125100003_outbox_reconciler']) await rm(path.join(migrations, name), { recursive: true });
+    for (const name of ['20261125100002_outbox_relay_ordering_index', '20261125100003_outbox_reconciler', '20261125100004_outbox_reconciler_reschedule']) await rm(path.join(migrations, name), { recursive: true });
     await mkdir(path.join(migrations, '20261201000000_add_notes'));
     await writeFile(path.join(migrations, '20261201000000_add_notes/migration.sql'), 'ALTER TABLE "Order" ADD COLUMN "notes" TEXT;\n');
     await writeFile(path.join(root, 'prisma/schema.prisma'), (await readFile(path.join(root, 'prisma/schema.prisma'), 'utf8')).replace('  total      Int\n', '  total      Int\n  notes      String?\n'));
 
     const upgrade = await initApp({ cwd: root, databaseUrl: maintenanceUrl, now: new Date('2026-11-25T12:00:00Z') });
-    expect(upgrade.addedMigrations).toEqual(['20261201000001_outbox_relay_ordering_index', '20261201000002_outbox_reconciler']);
+    expect(upgrade.addedMigrations).toEqual(['20261201000001_outbox_relay_ordering_index', '20261201000002_outbox_reconciler', '20261201000003_outbox_reconciler_reschedule']);
     expect(upgrade.presentMigrations).toEqual(['20261122150000_outbox_tables']);
     expect(await migrationNames(migrations)).toEqual([
       '20261125100000_baseline',
@@ -136,6 +137,7 @@ describe('outbox init', () => {
       '20261201000000_add_notes',
       '20261201000001_outbox_relay_ordering_index',
       '20261201000002_outbox_reconciler',
+      '20261201000003_outbox_reconciler_reschedule',
     ]);
     await expectNoDrift(path.join(root, 'prisma/schema.prisma'), migrations);
   });
@@ -149,7 +151,7 @@ describe('outbox init', () => {
     expect(report.schemaPath).toBe(path.join('db', 'app.prisma'));
     expect(report.migrationsDir).toBe(path.join('db', 'history'));
     expect(report.baseline).toBeNull();
-    expect(await migrationNames(path.join(root, 'db/history'))).toHaveLength(3);
+    expect(await migrationNames(path.join(root, 'db/history'))).toHaveLength(4);
   });
 
   it('refuses what it must not overwrite, with a typed error and nothing written', async () => {
