@@ -187,6 +187,13 @@ export async function readStatus(query: QueryRows, options: StatusOptions): Prom
   } else if (!lastRun) {
     notes.push('reconciler: no run yet (it runs hourly once `outbox reconcile` is running; `outbox reconcile --once` runs it now)');
   }
+  // failed: an outage met mid-run; abandoned: its process died mid-run (closed by the next run). Either way it did not finish.
+  if (lastRun?.status === 'failed' || lastRun?.status === 'abandoned') {
+    alerts.push(
+      `reconciler: the last run (#${lastRun.id}) was ${lastRun.status} (${lastRun.status === 'abandoned' ? 'its process died mid-run' : 'it met an outage'}) after re-scheduling ${lastRun.rescheduled}: ` +
+        'the next run does the rest; see outbox_reconciler_run.error',
+    );
+  }
 
   return {
     relay: { pending: relay!.pending, oldestPendingAgeMs: relay!.oldestMs, failed: relay!.failed, stale },
