@@ -27,11 +27,30 @@ export function readConsumers(query: QueryRows, names: string[]): Promise<Consum
 }
 
 /**
+ * Which owed messages a run may re-publish. `lostBefore` undefined: any (the
+ * consumer's queue is empty, so none of them is waiting there). Set: only those the
+ * consumer never received at all (no inbox row) and first published before it: its
+ * queue has since delivered a message enqueued after them, so they are not in it.
+ */
+export interface ReschedulePick {
+  lostBefore?: Date;
+}
+
+/**
  * Published messages owed to the consumer and not done (nor dead) in its inbox:
  * after its watermark and its registration, older than the grace period, newer
- * than the horizon. Parameters: consumer, types, registration, watermark, grace, horizon, limit.
+ * than the horizon; not re-published by an earlier run whose back-off still runs
+ * (outbox_reschedule.next_at); narrowed by `pick`, oldest first.
+ * Parameters: consumer, types, registration, watermark, grace, horizon, lost-before, limit.
  */
-export function findUndoneMessages(query: QueryRows, record: ConsumerRecord, window: BacklogWindow, limit: number): Promise<(ClaimedMessage & { seq: string })[]> {
+export function findUndoneMessages(
+  query: QueryRows,
+  record: ConsumerRecord,
+  window: BacklogWindow,
+  limit: number,
+  pick: ReschedulePick = {},
+): Promise<(ClaimedMessage & { seq: string })[]> {
+  const lostBefore = pick.lostBefore ?? null;
   return query(sql`
     SELECT m.id::text AS "id", m.seq::text AS "seq", m.event_type AS "eventType", m.event_version AS "eventVersion",
            m.ordering_key AS "orderingKey", m.payload::text AS "payload", m.headers::text AS "headers",
@@ -45,8 +64,29 @@ export function findUndoneMessages(query: QueryRows, record: ConsumerRecord, win
        AND m.created_at > now() - ${window.horizonMs} * interval '1 millisecond'
        AND NOT EXISTS (SELECT 1 FROM outbox_inbox i
                         WHERE i.consumer = ${window.consumer} AND i.message_id = m.id AND i.status IN ('done', 'dead'))
+       AND NOT EXISTS (SELECT 1 FROM outbox_reschedule r
+                        WHERE r.consumer = ${window.consumer} AND r.message_id = m.id AND r.next_at > now())
+       AND (${lostBefore}::timestamptz IS NULL
+            OR (m.published_at < ${lostBefore}::timestamptz
+                AND NOT EXISTS (SELECT 1 FROM outbox_inbox i WHERE i.consumer = ${window.consumer} AND i.message_id = m.id)))
      ORDER BY m.seq
      LIMIT ${limit}`);
+}
+
+/**
+ * The latest first-publish time among the messages after the watermark that the
+ * consumer has received (any inbox row: done, dead, or failed and retrying); null
+ * when it received none of them. Its queue delivered that message, so everything
+ * enqueued well before it has left the queue. Parameters: consumer, watermark.
+ */
+export async function readDeliveryFrontier(query: QueryRows, consumer: string, watermarkSeq: string): Promise<Date | null> {
+  const [row] = await query<{ frontier: Date | null }>(sql`
+    SELECT max(m.published_at) AS "frontier"
+      FROM outbox_message m
+     WHERE m.seq > ${watermarkSeq}::bigint
+       AND m.status = 'published'
+       AND EXISTS (SELECT 1 FROM outbox_inbox i WHERE i.consumer = ${consumer} AND i.message_id = m.id)`);
+  return row?.frontier ?? null;
 }
 
 /**

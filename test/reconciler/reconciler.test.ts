@@ -110,8 +110,9 @@ describe('the reconciler', () => {
     await reconcile.stop();
     expect(report.consumers.find((entry) => entry.consumer === 'late-comer')).toMatchObject({ rescheduled: 0 });
     expect((await broker.channel.checkQueue(lateComer.name)).messageCount).toBe(0);
-    // The others are owed those 5 (their workers are stopped): re-scheduled, not lost.
-    expect(report.consumers.find((entry) => entry.consumer === 'log-signup')).toMatchObject({ rescheduled: 5 });
+    // The others are owed those 5, but they wait in their queues (the workers are
+    // stopped): not lost, so not re-published again.
+    expect(report.consumers.find((entry) => entry.consumer === 'log-signup')).toMatchObject({ rescheduled: 0, queueDepth: 5, deferred: 5 });
     await drainWith([logSignup, auditAll]);
   });
 
@@ -135,6 +136,20 @@ describe('the reconciler', () => {
     expect(reports.find((report) => report.status === 'done')!.rescheduled).toBe(60);
     const { rows } = await db.pool.query("SELECT status, count(*)::int AS count FROM outbox_reconciler_run WHERE started_at > now() - interval '1 minute' GROUP BY 1 ORDER BY 1");
     expect(rows).toEqual(expect.arrayContaining([{ status: 'skipped', count: 3 }]));
+    await drainWith([logSignup, auditAll]);
+  });
+
+  it('runs through the app\'s Prisma client too (no databaseUrl): the lock\'s transaction beside the run\'s statements', async () => {
+    await publishAndRelay(3);
+    await broker.channel.purgeQueue(logSignup.name);
+    await broker.channel.purgeQueue(auditAll.name);
+    const viaPrisma = createReconciler({ prisma: db.prisma, amqpUrl: broker.url, events: testEvents, consumers: [logSignup, auditAll], graceMs: 0, logger });
+    expect(await viaPrisma.runOnce()).toMatchObject({ status: 'done', rescheduled: 6 });
+    // The lock was released: the next run takes it.
+    expect(await viaPrisma.runOnce()).toMatchObject({ status: 'done', rescheduled: 0 });
+    await viaPrisma.stop();
+    const { rows } = await db.pool.query("SELECT status, rescheduled FROM outbox_reconciler_run ORDER BY id DESC LIMIT 2");
+    expect(rows).toEqual([{ status: 'done', rescheduled: 0 }, { status: 'done', rescheduled: 6 }]);
     await drainWith([logSignup, auditAll]);
   });
 

@@ -1,0 +1,81 @@
+// createReconciler's options: one zod schema, a default for every field, and the
+// validated type the reconciler reads.
+import cron from 'node-cron';
+import type { Registry } from 'prom-client';
+import { z } from 'zod';
+import { workerTopologyOptions } from '../consumers/consumerTopology.js';
+import type { ConsumerDefinition } from '../consumers/defineConsumer.js';
+import { OutboxError } from '../errors.js';
+import type { Logger } from '../logging/createLogger.js';
+import type { EventDefinition } from '../outbox/defineEvent.js';
+import { toZodIssues } from '../outbox/publishOptions.js';
+import type { PrismaRootClient } from '../database/sqlStore.js';
+
+export interface ReconcilerOptions {
+  /** Its own pg pool, with liveness settings (preferred for a long-running process). */
+  databaseUrl?: string;
+  prisma?: PrismaRootClient;
+  amqpUrl: string | string[];
+  events: readonly EventDefinition[];
+  consumers: readonly ConsumerDefinition<readonly EventDefinition[], never>[];
+  /** node-cron expression. Default hourly: "0 * * * *". */
+  schedule?: string;
+  /** A message younger than this may still be on its way: not judged. Default 15 min. */
+  graceMs?: number;
+  /** Messages older than this are no longer owed. Default 7 days. */
+  horizonMs?: number;
+  /** Re-publishes per run at most. Default 10000. */
+  maxReschedulesPerRun?: number;
+  /** Re-publishes per second at most, so a backlog does not stampede the consumers. Default 200. */
+  maxRescheduleRate?: number;
+  /** A re-published message is not re-published again before this; doubled for each repeat. Default twice graceMs, at least 10 s. */
+  rescheduleBackoffMs?: number;
+  /** The longest back-off between two re-publishes of one message. Default 24 h. */
+  maxRescheduleBackoffMs?: number;
+  /** How long a run waits for the broker before it fails (the next run tries again). Default 60 s. */
+  brokerWaitMs?: number;
+  /** A run still running after this is reported stuck by health(). Default 30 min. */
+  runDeadlineMs?: number;
+  /** Pending rows older than this mean the relay is not keeping up (or down): reported and logged. Default 5 min. */
+  stalePendingMs?: number;
+  /** Return `failed` outbox rows to pending at each run (a broker that refused them may accept them now). Default false. */
+  retryFailedRows?: boolean;
+  exchange?: string;
+  unroutableExchange?: string;
+  deadLetterExchange?: string;
+  appId?: string;
+  logger?: Logger;
+  /** A prom-client registry to record the re-scheduled totals on. */
+  metrics?: Registry;
+}
+
+const optionsSchema = z.object({
+  schedule: z.string().refine((value) => cron.validate(value), 'a cron expression').default('0 * * * *'),
+  graceMs: z.number().int().nonnegative().default(15 * 60_000),
+  horizonMs: z.number().int().positive().default(7 * 24 * 3_600_000),
+  maxReschedulesPerRun: z.number().int().positive().default(10_000),
+  maxRescheduleRate: z.number().nonnegative().default(200),
+  rescheduleBackoffMs: z.number().int().positive().optional(),
+  maxRescheduleBackoffMs: z.number().int().positive().default(24 * 3_600_000),
+  brokerWaitMs: z.number().int().positive().default(60_000),
+  runDeadlineMs: z.number().int().positive().default(30 * 60_000),
+  stalePendingMs: z.number().int().positive().default(5 * 60_000),
+  retryFailedRows: z.boolean().default(false),
+  ...workerTopologyOptions,
+  appId: z.string().min(1).default('outbox-reconciler'),
+});
+
+export type ResolvedReconcilerOptions = Omit<z.infer<typeof optionsSchema>, 'rescheduleBackoffMs'> & { rescheduleBackoffMs: number };
+
+export function resolveReconcilerOptions(options: ReconcilerOptions): ResolvedReconcilerOptions {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) {
+    throw new OutboxError('OUTBOX_INVALID_OPTIONS', `createReconciler: ${z.prettifyError(parsed.error)}`, { issues: toZodIssues(parsed.error.issues) });
+  }
+  if ((options.databaseUrl === undefined) === (options.prisma === undefined)) {
+    throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'createReconciler: give exactly one of databaseUrl and prisma');
+  }
+  // A re-published message gets at least the grace a first publish gets, twice over.
+  const rescheduleBackoffMs = parsed.data.rescheduleBackoffMs ?? Math.max(2 * parsed.data.graceMs, 10_000);
+  return { ...parsed.data, rescheduleBackoffMs };
+}
