@@ -1,19 +1,23 @@
 // `outbox reconcile [--once] --config outbox.config.ts`: re-schedule side effects
 // not done, on the config's consumers. Without --once: on a schedule until signalled.
+// With DATABASE_URL set it uses a pg pool of its own, whose connections have reply
+// timeouts (a Prisma client's pool has none and can wait forever on a half-open
+// connection); without it, the config's Prisma client.
 import { parseArgs } from 'node:util';
 import { loadConfig, requireConfigFile } from '../config/loadConfig.js';
 import { preflightBroker } from '../broker/preflightBroker.js';
 import { preflightDatabase } from '../database/preflightDatabase.js';
-import { prismaQueryRows } from '../database/sqlStore.js';
+import { createPgSqlStore, prismaQueryRows, type PrismaRootClient } from '../database/sqlStore.js';
 import { createLogger } from '../logging/createLogger.js';
 import { createReconciler } from '../reconciler/createReconciler.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
+import { readDatabaseUrl } from './readDatabaseUrl.js';
 import { untilSignalled } from './untilSignalled.js';
 import { installLastResortHandlers } from './lastResort.js';
 import { METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
 import { JSON_OPTION } from './writeReport.js';
 
-export const RECONCILE_USAGE = `  reconcile Re-schedule side effects not done (AMQP_URL; the config brings its Prisma client).
+export const RECONCILE_USAGE = `  reconcile Re-schedule side effects not done (AMQP_URL; DATABASE_URL, else the config's Prisma client).
             --config <path>      default ./outbox.config.{ts,mts,js,mjs,cjs}
             --once               one run now, its report as JSON on stdout (logs on stderr)
             --json               the same JSON report (accepted, as by every report command)
@@ -35,15 +39,28 @@ export async function runReconcile(args: string[]): Promise<void> {
     strict: true,
   });
   const config = await loadConfig(await requireConfigFile(values.config));
-  const prisma = await config.prismaClient();
-  await preflightDatabase(prismaQueryRows(prisma));
+  const databaseUrl = process.env.DATABASE_URL ? readDatabaseUrl() : undefined;
+  let database: { databaseUrl: string } | { prisma: PrismaRootClient };
+  if (databaseUrl) {
+    const check = createPgSqlStore(databaseUrl, { applicationName: 'outbox-reconciler' });
+    try {
+      await preflightDatabase(check.query, databaseUrl);
+    } finally {
+      await check.close();
+    }
+    database = { databaseUrl };
+  } else {
+    const prisma = await config.prismaClient();
+    await preflightDatabase(prismaQueryRows(prisma));
+    database = { prisma };
+  }
   const amqpUrl = readAmqpUrl();
   await preflightBroker(amqpUrl);
   const logger = createLogger();
   installLastResortHandlers(logger, [process.env.DATABASE_URL, ...amqpUrl.split(',')]);
   const metrics = await startMetrics(values.once ? undefined : values['metrics-port'], logger);
   const reconciler = createReconciler({
-    prisma,
+    ...database,
     amqpUrl,
     events: config.events,
     consumers: config.consumers,
@@ -61,6 +78,7 @@ export async function runReconcile(args: string[]): Promise<void> {
     }
     return;
   }
+  metrics.reportHealthOf(reconciler);
   reconciler.start();
   await untilSignalled(logger, () => reconciler.stop());
   await metrics.close();

@@ -1,7 +1,7 @@
 // `outbox reconcile --once --config ...` as a user runs it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOutboxCli } from '../support/outboxCli.js';
-import { createTestBroker, type TestBroker } from '../support/testBroker.js';
+import { createTestBroker, eventually, type TestBroker } from '../support/testBroker.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
 
 let db: TestDatabase;
@@ -38,5 +38,23 @@ describe('outbox reconcile --once', () => {
     const message = await broker.channel.get(CONSUMER);
     expect(message && message.properties.messageId).toBe(rows[0]!.id);
     expect(message && message.properties.headers?.['outbox-rescheduled-at']).toBeDefined();
+  });
+
+  it('scheduled, serves its health on --metrics-port: database, broker, run', async () => {
+    const cli = startOutboxCli(['reconcile', '--config', 'test/fixtures/worker.config.ts', '--schedule', '*/1 * * * * *', '--metrics-port', '0'], {
+      DATABASE_URL: db.url,
+      AMQP_URL: broker.url,
+      CONSUMER_NAME: CONSUMER,
+    });
+    try {
+      await eventually(() => cli.output().includes('"reconciler run done"'), 20_000, `a scheduled run:\n${cli.output()}`);
+      const port = (JSON.parse(cli.stderr().split('\n').find((line) => line.includes('metricsPort'))!) as { metricsPort: number }).metricsPort;
+      const response = await fetch(`http://127.0.0.1:${port}/health`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ healthy: true, component: 'reconciler', checks: { database: { ok: true }, broker: { ok: true }, run: { ok: true } } });
+    } finally {
+      cli.child.kill('SIGTERM');
+      expect((await cli.exited).code).toBe(0);
+    }
   });
 });
