@@ -3,12 +3,12 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { pino } from 'pino';
 import { PrismaClient } from '../../generated/prisma/client.js';
-import { defineConfig } from '../../src/index.js';
+import { defineConfig, livePgPoolConfig } from '../../src/index.js';
 import { shopConsumers } from './consumers.js';
 import { shopEvents } from './events.js';
 
 export default defineConfig({
   events: shopEvents,
   consumers: shopConsumers({ logger: pino({ base: { component: 'alerts' } }), breakInbox: process.env.DEMO_BREAK_INBOX === '1' }),
-  prisma: () => new PrismaClient({ adapter: new PrismaPg({ connectionString: process.env.DATABASE_URL, max: 16, application_name: 'shop-worker' }) }),
+  prisma: () => new PrismaClient({ adapter: new PrismaPg({ ...livePgPoolConfig(process.env.DATABASE_URL, { applicationName: 'shop-worker' }), max: 16 }) }),
 });

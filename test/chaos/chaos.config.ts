@@ -2,7 +2,7 @@
 //   CHAOS_FAIL_RATE: share of chaos-effect attempts that throw before writing.
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient, type Prisma } from '../../generated/prisma/client.js';
-import { createOutbox, defineConfig, NonRetryableError } from '../../src/index.js';
+import { createOutbox, defineConfig, livePgPoolConfig, NonRetryableError } from '../../src/index.js';
 import { chaosEvents } from './chaosEvents.js';
 
 const defineConsumer = createOutbox({ events: chaosEvents }).consumers<Prisma.TransactionClient>();
@@ -12,7 +12,7 @@ const retry = { retryDelays: [200, 1_000, 2_000], maxAttempts: 12, prefetch: 20 
 
 export default defineConfig({
   events: chaosEvents,
-  prisma: () => new PrismaClient({ adapter: new PrismaPg({ connectionString: process.env.DATABASE_URL, max: 8 }) }),
+  prisma: () => new PrismaClient({ adapter: new PrismaPg({ ...livePgPoolConfig(process.env.DATABASE_URL), max: 8 }) }),
   consumers: [
     defineConsumer({
       name: 'chaos-effect',
