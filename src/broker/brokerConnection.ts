@@ -3,10 +3,12 @@
 // (never per retry), and a confirm channel re-created (with its topology) after
 // every reconnect or channel error.
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import { OutboxError } from '../errors.js';
 import type { Logger } from '../logging/createLogger.js';
 import { loggableError } from '../logging/loggableError.js';
 import { redactUrl } from '../logging/redactUrl.js';
 import { backoffDelay } from '../timing/backoffDelay.js';
+import { withTimeout } from '../timing/bounded.js';
 import { sleep } from '../timing/sleep.js';
 
 export interface BrokerConnectionOptions {
@@ -32,6 +34,8 @@ export class BrokerConnection {
   #urlIndex = 0;
   #state: BrokerState = 'connecting';
   #unavailableSince: number | undefined = Date.now();
+  /** Why the last connect failed: the cause given when a bounded wait gives up. */
+  #lastConnectError: unknown;
   readonly #closing = new AbortController();
 
   constructor(options: BrokerConnectionOptions) {
@@ -54,6 +58,20 @@ export class BrokerConnection {
       throw error;
     });
     return this.#channel;
+  }
+
+  /**
+   * The confirm channel, waiting for the broker `waitMs` at most: then it fails with
+   * OUTBOX_BROKER_UNREACHABLE, the last connect failure as its cause. For runs that
+   * must end (relay --once, a reconciler run) rather than wait out an outage.
+   */
+  async confirmChannelWithin(waitMs: number, signal: AbortSignal): Promise<ConfirmChannel> {
+    try {
+      return await withTimeout(this.confirmChannel(AbortSignal.any([signal, AbortSignal.timeout(waitMs)])), waitMs, `no channel within ${waitMs} ms`);
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      throw brokerUnreachable(`the broker was not reachable within ${Math.round(waitMs / 1000)} s`, this.#lastConnectError ?? error);
+    }
   }
 
   /**
@@ -143,6 +161,7 @@ export class BrokerConnection {
         return model;
       } catch (error) {
         if (this.#state === 'closed') throw error;
+        this.#lastConnectError = error;
         if (this.#state !== 'disconnected') {
           // One line per outage, not per attempt.
           logger.warn({ broker: redactUrl(url), err: this.#redact(error) }, 'broker unreachable; retrying with backoff');
@@ -159,6 +178,7 @@ export class BrokerConnection {
     this.#model = model;
     this.#state = 'connected';
     this.#unavailableSince = undefined;
+    this.#lastConnectError = undefined;
     logger.info({ broker: redactUrl(url), attempts }, 'broker connected');
     model.on('error', (error: Error) => logger.debug({ err: this.#redact(error) }, 'broker connection error'));
     model.on('blocked', (reason: string) => logger.warn({ reason }, 'broker blocked publishing (resource alarm)'));
@@ -178,4 +198,10 @@ export class BrokerConnection {
   #redact(error: unknown): Error {
     return loggableError(error, this.#options.urls);
   }
+}
+
+/** OUTBOX_BROKER_UNREACHABLE, saying what could not be done and why (an OutboxError, e.g. a topology conflict, is kept as it is). */
+export function brokerUnreachable(what: string, cause: unknown): OutboxError {
+  if (cause instanceof OutboxError) return cause;
+  return new OutboxError('OUTBOX_BROKER_UNREACHABLE', `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
 }

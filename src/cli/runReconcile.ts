@@ -79,7 +79,7 @@ export async function runReconcile(args: string[]): Promise<void> {
     return;
   }
   metrics.reportHealthOf(reconciler);
-  reconciler.start();
+  await reconciler.start();
   await untilSignalled(logger, () => reconciler.stop());
   await metrics.close();
 }

@@ -12,11 +12,13 @@ import { readDatabaseUrl } from './readDatabaseUrl.js';
 import { untilSignalled } from './untilSignalled.js';
 import { installLastResortHandlers } from './lastResort.js';
 import { METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
+import { parseDuration } from './parseDuration.js';
 import { readSummaryInterval } from './readSummaryInterval.js';
 import { JSON_OPTION, writeReport } from './writeReport.js';
 
 export const RELAY_USAGE = `  relay     Publish pending outbox rows to RabbitMQ (DATABASE_URL, AMQP_URL).
             --once               publish what is due now, then exit; its report on stdout (--json: as JSON)
+            --broker-wait <d>    with --once: fail (exit 1) when RabbitMQ cannot be reached for this long, default 60s
             --exchange <name>    default outbox.events
             --batch-size <n>     default 500
             --max-in-flight <n>  unconfirmed messages at most, default 1500
@@ -33,6 +35,7 @@ export async function runRelay(args: string[]): Promise<void> {
     args,
     options: {
       once: { type: 'boolean', default: false },
+      'broker-wait': { type: 'string' },
       exchange: { type: 'string' },
       'batch-size': { type: 'string' },
       'max-in-flight': { type: 'string' },
@@ -61,6 +64,7 @@ export async function runRelay(args: string[]): Promise<void> {
     pollIntervalMs: numberOption(values['poll-interval']),
     maxPublishRate: numberOption(values['max-rate']),
     listenForWakeUps: values.listen,
+    ...(values['broker-wait'] === undefined ? {} : { brokerWaitMs: parseDuration(values['broker-wait'], '--broker-wait') }),
     summaryIntervalMs: readSummaryInterval(),
     logger,
     ...(metrics.registry ? { metrics: metrics.registry } : {}),

@@ -16,6 +16,7 @@ import type { Logger } from '../logging/createLogger.js';
 import { componentLogger } from '../logging/componentLogger.js';
 import { loggableError } from '../logging/loggableError.js';
 import { startSummaryTimer, type SummaryTimer } from '../logging/summaryTimer.js';
+import { createLifecycle } from '../lifecycle/lifecycle.js';
 import { createOutboxMetrics } from '../metrics/outboxMetrics.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
 import { createEventCatalog } from '../outbox/eventCatalog.js';
@@ -71,8 +72,12 @@ export interface WorkerOptions {
 }
 
 export interface Worker {
-  /** Registers the consumers, declares their topology, starts consuming; waits out a database or broker outage first. */
+  /**
+   * Registers the consumers, declares their topology, starts consuming; waits out a
+   * database or broker outage first. Idempotent: concurrent calls share one start.
+   */
   start(): Promise<void>;
+  /** Stops consuming, lets handlers in flight finish (drainTimeoutMs), closes the connection; gives up a start still waiting. Idempotent. */
   stop(): Promise<void>;
   /**
    * For GET /health (no I/O): unhealthy when not running, when the broker or the
@@ -80,6 +85,13 @@ export interface Worker {
    * is stuck past its deadline.
    */
   health(): HealthReport;
+}
+
+interface Running {
+  connection: BrokerConnection;
+  /** Consuming until stop(), then draining. */
+  loop: Promise<void>;
+  summary: SummaryTimer;
 }
 
 const optionsSchema = z.object({
@@ -110,10 +122,6 @@ export function createWorker(options: WorkerOptions): Worker {
   const topology: WorkerTopology = { exchange: config.exchange, unroutable: config.unroutableExchange, deadLetterExchange: config.deadLetterExchange };
 
   let broker: BrokerConnection | undefined;
-  let controller: AbortController | undefined;
-  let starting: Promise<void> | undefined;
-  let loop: Promise<void> | undefined;
-  let stopping: Promise<void> | undefined;
   const limiters = new Map(consumers.map((consumer) => [consumer.name, createConcurrencyLimiter(consumer.concurrency)]));
   const health = createWorkerHealth(config.healthToleranceMs);
   const stats = createDeliveryStats(consumers.map((consumer) => consumer.name));
@@ -136,7 +144,6 @@ export function createWorker(options: WorkerOptions): Worker {
     errorFor,
   });
 
-  let summary: SummaryTimer | undefined;
   let summarySince = Date.now();
   /** The periodic info lines: one per consumer that did anything since the last ones (counted in memory by runDelivery). */
   function summarize(): Promise<void> {
@@ -146,10 +153,8 @@ export function createWorker(options: WorkerOptions): Worker {
     return Promise.resolve();
   }
 
-  async function startOnce(): Promise<void> {
-    stopping = undefined;
-    controller = new AbortController();
-    const { signal } = controller;
+  /** Registers, declares, starts consuming; waits out database and broker outages until `signal` (stop()) aborts. */
+  async function open(signal: AbortSignal): Promise<Running> {
     const connection = new BrokerConnection({
       urls: amqpUrls,
       logger,
@@ -169,17 +174,26 @@ export function createWorker(options: WorkerOptions): Worker {
       await untilAvailable(() => connection.confirmChannel(signal), { ...retrying, what: 'broker', isTransient: isTransientBrokerFailure });
     } catch (error) {
       // Not started: close what this call opened (stop() has nothing to stop).
-      controller.abort();
       await connection.close();
       broker = undefined;
-      starting = undefined;
       throw error;
     }
     stats.take();
     summarySince = Date.now();
-    summary = startSummaryTimer(config.summaryIntervalMs, summarize);
+    const summary = startSummaryTimer(config.summaryIntervalMs, summarize);
     const consuming = createConsumeLoop({ broker: connection, consumers, limiters, runDelivery, health, logger, errorFor });
-    loop = consuming.run(signal).then(() => drain(consuming.channels()));
+    const loop = consuming.run(signal).then(() => drain(consuming.channels()));
+    return { connection, loop, summary };
+  }
+
+  /** Consuming stopped (the signal aborted): handlers drained, connection closed, the last summary written. */
+  async function close({ connection, loop, summary }: Running): Promise<void> {
+    await loop;
+    await connection.close();
+    broker = undefined;
+    // The last summary: what was done since the previous one, drained handlers included.
+    await summary.stop();
+    logger.info('worker stopped');
   }
 
   /** After consuming stopped: handlers in flight finish (up to the drain timeout), then channels and connection close. */
@@ -193,33 +207,13 @@ export function createWorker(options: WorkerOptions): Worker {
     await Promise.all(channels.map((channel) => channel.close().catch(() => {})));
   }
 
+  const lifecycle = createLifecycle({ open, close });
+
   return {
-    start() {
-      starting ??= startOnce();
-      return starting;
-    },
-
-    stop() {
-      stopping ??= (async () => {
-        // Also gives up a start still waiting out an outage.
-        controller?.abort();
-        await starting?.catch(() => {});
-        if (!loop) return;
-        await loop;
-        await broker?.close();
-        broker = undefined;
-        loop = undefined;
-        starting = undefined;
-        // The last summary: what was done since the previous one, drained handlers included.
-        await summary?.stop();
-        summary = undefined;
-        logger.info('worker stopped');
-      })();
-      return stopping;
-    },
-
+    start: () => lifecycle.start(),
+    stop: () => lifecycle.stop(),
     health() {
-      return health.report(loop !== undefined && !controller?.signal.aborted);
+      return health.report(lifecycle.state === 'running');
     },
   };
 }

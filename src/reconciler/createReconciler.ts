@@ -8,7 +8,8 @@ import { parseAmqpUrls } from '../broker/amqpUrls.js';
 import { resolveConsumer } from '../consumers/defineConsumer.js';
 import { registerConsumers } from '../consumers/registerConsumers.js';
 import { typesMatching } from '../consumers/topicPattern.js';
-import { createPgSqlStore, createPrismaSqlStore, type QueryRows } from '../database/sqlStore.js';
+import { createPgSqlStore, createPrismaSqlStore, type QueryRows, type SqlStore } from '../database/sqlStore.js';
+import { createLifecycle } from '../lifecycle/lifecycle.js';
 import type { HealthReport, HealthSource } from '../health/healthReport.js';
 import { componentLogger } from '../logging/componentLogger.js';
 import { redactSecrets } from '../logging/redactUrl.js';
@@ -16,10 +17,10 @@ import { createOutboxMetrics } from '../metrics/outboxMetrics.js';
 import { createEventCatalog } from '../outbox/eventCatalog.js';
 import { retryFailedMessages } from '../relay/retryFailedMessages.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
-import { untilAborted, withTimeout } from './bounded.js';
+import { untilAborted, withTimeout } from '../timing/bounded.js';
 import { readConsumers } from './consumerBacklog.js';
 import { reconcileConsumer, type ConsumerReconciliation } from './reconcileConsumer.js';
-import { createReconcilerBroker } from './reconcilerBroker.js';
+import { createReconcilerBroker, type ReconcilerBroker } from './reconcilerBroker.js';
 import { createReconcilerHealth } from './reconcilerHealth.js';
 import { tryAcquireLock, type LockLease } from './reconcilerLock.js';
 import { resolveReconcilerOptions, type ReconcilerOptions } from './reconcilerOptions.js';
@@ -49,10 +50,21 @@ export interface ReconcileReport {
 export interface Reconciler extends HealthSource {
   /** One run now. Rejects when it failed (an outage): the run is recorded failed, with what it did. */
   runOnce(): Promise<ReconcileReport>;
-  start(): void;
+  /** Schedules runs (cron). Idempotent. */
+  start(): Promise<void>;
+  /** Stops the schedule, aborts a run in flight and waits for it, closes pools and connection. Idempotent; start() or runOnce() open them again. */
   stop(): Promise<void>;
   /** Database reachable, broker reachable when a run needed it, no run past its deadline. */
   health(): HealthReport;
+}
+
+interface Session {
+  store: SqlStore;
+  scanStore: SqlStore;
+  broker: ReconcilerBroker;
+  /** Aborts the runs in flight when stop() is called. */
+  stopping: AbortController;
+  runs: Set<Promise<ReconcileReport>>;
 }
 
 /** The lock's session proves it is alive this often; the server ends it when idle for 30 s. */
@@ -72,20 +84,24 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   const secrets = [...amqpUrls, ...(options.databaseUrl ? [options.databaseUrl] : [])];
   const describe = (error: unknown) => redactSecrets(error instanceof Error ? error.message : String(error), secrets);
   const metrics = options.metrics ? createOutboxMetrics(options.metrics) : undefined;
-  // Short statements (lock, progress, records) and long scans on separate pools: a
-  // silent connection fails a short statement in seconds, whatever a scan may need.
-  const store = options.prisma ? createPrismaSqlStore(options.prisma) : createPgSqlStore(options.databaseUrl!, { maxConnections: 6, applicationName: 'outbox-reconciler' });
-  const scanStore = options.prisma ? store : createPgSqlStore(options.databaseUrl!, { maxConnections: 2, applicationName: 'outbox-reconciler', queryTimeoutMs: SCAN_TIMEOUT_MS });
-  const broker = createReconcilerBroker({
-    urls: amqpUrls,
-    logger,
-    consumers,
-    topology: { exchange: config.exchange, unroutable: config.unroutableExchange, deadLetterExchange: config.deadLetterExchange },
-    waitMs: config.brokerWaitMs,
-  });
+  const openSession = (): Session => {
+    // Short statements (lock, progress, records) and long scans on separate pools: a
+    // silent connection fails a short statement in seconds, whatever a scan may need.
+    const store = options.prisma ? createPrismaSqlStore(options.prisma) : createPgSqlStore(options.databaseUrl!, { maxConnections: 6, applicationName: 'outbox-reconciler' });
+    const scanStore = options.prisma ? store : createPgSqlStore(options.databaseUrl!, { maxConnections: 2, applicationName: 'outbox-reconciler', queryTimeoutMs: SCAN_TIMEOUT_MS });
+    const broker = createReconcilerBroker({
+      urls: amqpUrls,
+      logger,
+      consumers,
+      topology: { exchange: config.exchange, unroutable: config.unroutableExchange, deadLetterExchange: config.deadLetterExchange },
+      waitMs: config.brokerWaitMs,
+    });
+    return { store, scanStore, broker, stopping: new AbortController(), runs: new Set() };
+  };
+  /** Pools and broker connection: opened by the first run or start(), closed by stop(); a stopped reconciler opens new ones. */
+  let session: Session | undefined;
   const health = createReconcilerHealth(config.runDeadlineMs);
   const backoff = { baseMs: config.rescheduleBackoffMs, maxMs: config.maxRescheduleBackoffMs };
-  const stopping = new AbortController();
   /** A failed run whose end (or last progress) could not be written yet: written first by the next run. */
   let unfinished: { progress: RunProgress; ending: Parameters<RunProgress['finish']>[0] } | undefined;
 
@@ -98,7 +114,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     return { stalePending: { count: row!.stale, oldestAgeMs: row!.stale > 0 ? row!.oldestMs : null }, failedRows: row!.failed };
   }
 
-  async function reconcileAll(progress: RunProgress, lease: LockLease, signal: AbortSignal, results: ConsumerReconciliation[]): Promise<void> {
+  async function reconcileAll({ store, scanStore, broker }: Session, progress: RunProgress, lease: LockLease, signal: AbortSignal, results: ConsumerReconciliation[]): Promise<void> {
     await untilAborted(registerConsumers(store.query, names), signal);
     const records = await untilAborted(readConsumers(store.query, names), signal);
     const pass = {
@@ -128,7 +144,8 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     }
   }
 
-  async function runLocked(): Promise<ReconcileReport> {
+  async function runLocked(current: Session): Promise<ReconcileReport> {
+    const { store, stopping } = current;
     if (unfinished) {
       await unfinished.progress.finish(unfinished.ending);
       logger.info({ runId: unfinished.progress.runId, rescheduled: unfinished.progress.rescheduled }, 'recorded the end of the failed run');
@@ -149,7 +166,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         for (const run of await untilAborted(closeAbandonedRuns(store.query, runId), signal)) {
           logger.warn({ runId: run.id, startedAt: run.startedAt, rescheduled: run.rescheduled }, 'closed a run left running by a process that is gone: abandoned');
         }
-        await reconcileAll(progress, lease, signal, results);
+        await reconcileAll(current, progress, lease, signal, results);
         const retriedFailedRows = config.retryFailedRows ? (await untilAborted(retryFailedMessages(store.query), signal)).length : 0;
         const relay = await untilAborted(relayHealth(store.query), signal);
         await untilAborted(forgetOldReschedules(store.query, config.horizonMs), signal);
@@ -172,11 +189,19 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   }
 
   async function runOnce(): Promise<ReconcileReport> {
+    const current = (session ??= openSession());
+    const run = runMeasured(current);
+    // stop() lets a run in flight end (it aborts it) before it closes the pools the run uses.
+    current.runs.add(run);
+    return run.finally(() => current.runs.delete(run));
+  }
+
+  async function runMeasured(current: Session): Promise<ReconcileReport> {
     const startedAt = performance.now();
     health.runStarted();
     let outcome = 'failed';
     try {
-      const report = await runLocked();
+      const report = await runLocked(current);
       outcome = report.status;
       health.database.succeeded();
       if (report.status === 'done') {
@@ -194,21 +219,40 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     }
   }
 
-  let schedule: { stop(): Promise<void> } | undefined;
+  /** Aborts the runs in flight and waits for them, then closes the pools and the connection they ran on. */
+  async function closeSession(): Promise<void> {
+    const current = session;
+    if (!current) return;
+    session = undefined;
+    current.stopping.abort(new Error('the reconciler is stopping'));
+    await Promise.allSettled(current.runs);
+    await current.broker.close();
+    await current.store.close();
+    if (current.scanStore !== current.store) await current.scanStore.close();
+  }
+
+  const lifecycle = createLifecycle({
+    open: async () =>
+      scheduleRuns({
+        cronExpression: config.schedule,
+        runOnce,
+        probe: () => (session ??= openSession()).store.query(sql`SELECT 1 AS "alive"`),
+        health,
+        logger,
+        secrets,
+      }),
+    close: async (schedule) => {
+      // The scheduled run in flight ends first (aborted), then the schedule.
+      session?.stopping.abort(new Error('the reconciler is stopping'));
+      await schedule.stop();
+    },
+    release: closeSession,
+  });
+
   return {
     runOnce,
-    start() {
-      if (schedule) return;
-      schedule = scheduleRuns({ cronExpression: config.schedule, runOnce, probe: () => store.query(sql`SELECT 1 AS "alive"`), health, logger, secrets });
-    },
-    async stop() {
-      stopping.abort(new Error('the reconciler is stopping'));
-      await schedule?.stop();
-      schedule = undefined;
-      await broker.close();
-      await store.close();
-      if (scanStore !== store) await scanStore.close();
-    },
+    start: () => lifecycle.start(),
+    stop: () => lifecycle.stop(),
     health: () => health.report(),
   };
 }

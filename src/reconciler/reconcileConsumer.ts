@@ -6,7 +6,7 @@ import { OutboxError } from '../errors.js';
 import type { Logger } from '../logging/createLogger.js';
 import { republishMessages, type RepublishMarker } from '../operations/republishToConsumer.js';
 import type { RateLimiter } from '../timing/rateLimiter.js';
-import { untilAborted } from './bounded.js';
+import { untilAborted } from '../timing/bounded.js';
 import { advanceWatermark, findUndoneMessages, readDeliveryFrontier, type BacklogWindow, type ConsumerRecord } from './consumerBacklog.js';
 import type { ReconcilerBroker } from './reconcilerBroker.js';
 import type { RunProgress } from './runProgress.js';

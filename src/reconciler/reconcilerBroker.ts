@@ -2,12 +2,11 @@
 // re-publish, and never waited for without end. A run that cannot reach the broker
 // within `waitMs` fails (typed), and the next scheduled run tries again.
 import type { ConfirmChannel } from 'amqplib';
-import { BrokerConnection } from '../broker/brokerConnection.js';
+import { BrokerConnection, brokerUnreachable } from '../broker/brokerConnection.js';
 import { declareConsumerTopology, type WorkerTopology } from '../consumers/consumerTopology.js';
 import type { ResolvedConsumer } from '../consumers/defineConsumer.js';
-import { OutboxError } from '../errors.js';
 import type { Logger } from '../logging/createLogger.js';
-import { withTimeout } from './bounded.js';
+import { withTimeout } from '../timing/bounded.js';
 
 export interface ReconcilerBroker {
   /** The confirm channel (the consumers' queues declared on it). */
@@ -28,9 +27,6 @@ export interface ReconcilerBrokerOptions {
   waitMs: number;
 }
 
-const unreachable = (what: string, cause: unknown) =>
-  new OutboxError('OUTBOX_BROKER_UNREACHABLE', `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-
 export function createReconcilerBroker(options: ReconcilerBrokerOptions): ReconcilerBroker {
   let broker: BrokerConnection | undefined;
   const connection = () =>
@@ -45,14 +41,7 @@ export function createReconcilerBroker(options: ReconcilerBrokerOptions): Reconc
     }));
   const waiting = (signal: AbortSignal) => AbortSignal.any([signal, AbortSignal.timeout(options.waitMs)]);
   return {
-    async confirmChannel(signal) {
-      try {
-        return await withTimeout(connection().confirmChannel(waiting(signal)), options.waitMs, `no channel within ${options.waitMs} ms`);
-      } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        throw unreachable(`the broker was not reachable within ${Math.round(options.waitMs / 1000)} s`, error);
-      }
-    },
+    confirmChannel: (signal) => connection().confirmChannelWithin(options.waitMs, signal),
     async queueDepth(queue, signal) {
       const open = async () => {
         const model = await connection().connection(waiting(signal));
@@ -71,7 +60,7 @@ export function createReconcilerBroker(options: ReconcilerBrokerOptions): Reconc
         return await withTimeout(open(), options.waitMs, `no answer about queue ${queue} within ${options.waitMs} ms`);
       } catch (error) {
         if (signal.aborted) throw signal.reason;
-        throw unreachable(`the depth of queue ${queue} could not be read`, error);
+        throw brokerUnreachable(`the depth of queue ${queue} could not be read`, error);
       }
     },
     async discard(channel) {

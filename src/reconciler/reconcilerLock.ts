@@ -9,7 +9,7 @@ import { sqltag as sql } from '@prisma/client/runtime/client';
 import type { SqlStore } from '../database/sqlStore.js';
 import { OutboxError } from '../errors.js';
 import { sleep } from '../timing/sleep.js';
-import { withTimeout } from './bounded.js';
+import { withTimeout } from '../timing/bounded.js';
 
 export const RECONCILER_LOCK_NAME = 'prisma-rabbitmq-outbox.reconciler';
 

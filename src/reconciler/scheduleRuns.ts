@@ -6,7 +6,7 @@
 import cron from 'node-cron';
 import type { Logger } from '../logging/createLogger.js';
 import { loggableError } from '../logging/loggableError.js';
-import { withTimeout } from './bounded.js';
+import { withTimeout } from '../timing/bounded.js';
 import type { ReconcilerHealth } from './reconcilerHealth.js';
 
 export interface ScheduleRunsOptions {

@@ -7,7 +7,8 @@ import { parseAmqpUrls } from '../broker/amqpUrls.js';
 import type { Logger } from '../logging/createLogger.js';
 import { componentLogger } from '../logging/componentLogger.js';
 import { loggableError } from '../logging/loggableError.js';
-import { startSummaryTimer, withinMs, type SummaryTimer } from '../logging/summaryTimer.js';
+import { startSummaryTimer, withinMs } from '../logging/summaryTimer.js';
+import { createLifecycle } from '../lifecycle/lifecycle.js';
 import { createOutboxMetrics, registerBacklogGauges } from '../metrics/outboxMetrics.js';
 import { backoffDelay } from '../timing/backoffDelay.js';
 import { createIdleWait } from '../timing/idleWait.js';
@@ -48,10 +49,16 @@ export interface Relay {
   readonly id: string;
   /** Starts polling and publishing. Idempotent; resolves once running. */
   start(): Promise<void>;
-  /** Stops claiming, lets the batches in flight finish (confirms, mark), closes what it opened. Idempotent. */
+  /** Stops claiming, lets the batches in flight finish (confirms, mark), closes what it (or runOnce) opened. Idempotent. */
   stop(): Promise<void>;
-  /** Publishes everything due now, then resolves with what it did. For tests, `--once` and cron. */
-  runOnce(): Promise<RelayRunReport>;
+  /**
+   * Publishes everything due now, then resolves with what it did. For tests, `--once`
+   * and cron. Never waits for the broker longer than brokerWaitMs (then it rejects
+   * with OUTBOX_BROKER_UNREACHABLE); a database that fails rejects it at once. When
+   * `signal` aborts, it claims no more, lets the batches in flight settle, and
+   * rejects with the signal's reason.
+   */
+  runOnce(options?: { signal?: AbortSignal }): Promise<RelayRunReport>;
   /** Liveness for GET /health: running, loops making progress, database and broker reachable. */
   health(): HealthReport;
   on<E extends keyof RelayEvents>(event: E, listener: (...args: RelayEvents[E]) => void): void;
@@ -115,16 +122,16 @@ export function createRelay(options: RelayOptions): Relay {
   };
 
   /**
-   * The watchdog's remedy for a batch that outlived its deadline: new connections
-   * for the next batches. The old ones are closed in the background (a pool waits for
-   * the stuck client; its transaction ends on the server by idle_in_transaction_session_timeout).
+   * Lets go of the connections: at stop(), and as the watchdog's remedy for a batch
+   * that outlived its deadline (the next batches open new ones; a pool waits for the
+   * stuck client, whose transaction ends on the server by idle_in_transaction_session_timeout).
    */
-  function dropConnections(): void {
+  async function dropConnections(): Promise<void> {
     const [oldStore, oldBroker] = [store, broker];
     store = undefined;
     broker = undefined;
-    void oldBroker?.close();
-    oldStore?.close().catch(() => {});
+    await oldBroker?.close();
+    await oldStore?.close().catch((error: unknown) => logger.debug({ err: errorFor(error) }, 'closing the database pool failed'));
   }
 
   /** Confirmed rows keep the claim's mark; the others are put back, in the same transaction. */
@@ -171,11 +178,14 @@ export function createRelay(options: RelayOptions): Relay {
     };
   }
 
-  /** One batch: claim, publish, wait for confirms, mark, commit. Returns undefined when nothing was due. */
-  async function processBatch(signal: AbortSignal): Promise<RelayBatchReport | undefined> {
+  /**
+   * One batch: claim, publish, wait for confirms, mark, commit. Returns undefined when
+   * nothing was due. Waits for the broker as long as it takes, or `brokerWaitMs` at most.
+   */
+  async function processBatch(signal: AbortSignal, brokerWaitMs?: number): Promise<RelayBatchReport | undefined> {
     const { store: db, broker: mq } = connect();
     // The channel first: never hold row locks while waiting for the broker.
-    const channel = await mq.confirmChannel(signal);
+    const channel = brokerWaitMs === undefined ? await mq.confirmChannel(signal) : await mq.confirmChannelWithin(brokerWaitMs, signal);
     if (signal.aborted) return undefined;
     const batch = db.transaction(async (query) => {
       await configureBatchTransaction(query, config.confirmTimeoutMs + 10_000);
@@ -202,7 +212,7 @@ export function createRelay(options: RelayOptions): Relay {
         { stuckAfterMs: config.stuckAfterMs },
         'relay batch stuck (a database or broker connection that stopped answering?): dropping the connections, starting afresh',
       );
-      dropConnections();
+      void dropConnections();
       throw new Error(`relay batch unfinished after ${config.stuckAfterMs} ms`);
     }
     liveness.database.succeeded();
@@ -276,67 +286,56 @@ export function createRelay(options: RelayOptions): Relay {
     lastUnroutable = unroutable;
   }
 
-  let running: { controller: AbortController; loops: Promise<void>; stopListening: () => Promise<void>; summary: SummaryTimer } | undefined;
-  let stopping: Promise<void> | undefined;
-
-  return {
-    id: config.relayId,
-
-    async start() {
-      if (running) return;
-      stopping = undefined;
-      const controller = new AbortController();
-      const idle = createIdleWait(config.pollIntervalMs, controller.signal);
-      const stopListening = config.listenForWakeUps
-        ? listenForWakeUps(config.databaseUrl!, () => idle.wakeAll(), logger, controller.signal)
-        : async () => {};
-      const loops = Promise.all(Array.from({ length: concurrency }, () => publishLoop(controller.signal, idle.wait))).then(() => {});
+  const lifecycle = createLifecycle({
+    async open(signal) {
+      const idle = createIdleWait(config.pollIntervalMs, signal);
+      const stopListening = config.listenForWakeUps ? listenForWakeUps(config.databaseUrl!, () => idle.wakeAll(), logger, signal) : async () => {};
+      const loops = Promise.all(Array.from({ length: concurrency }, () => publishLoop(signal, idle.wait))).then(() => {});
       activity.take();
       const summary = startSummaryTimer(config.summaryIntervalMs, summarize);
-      running = { controller, loops, stopListening, summary };
       logger.info(
         { concurrency, batchSize, exchange: config.exchange, pollIntervalMs: config.pollIntervalMs, summaryIntervalMs: config.summaryIntervalMs },
         'relay started',
       );
+      return { loops, stopListening, summary };
     },
-
-    stop() {
-      stopping ??= (async () => {
-        const current = running;
-        running = undefined;
-        if (current) {
-          current.controller.abort();
-          await current.loops;
-          await current.stopListening();
-          // The last summary (what was done since the previous one), while the connections are still open.
-          await current.summary.stop();
-        }
-        await broker?.close();
-        await store?.close();
-        broker = undefined;
-        store = undefined;
-        if (current) logger.info('relay stopped');
-      })();
-      return stopping;
+    async close({ loops, stopListening, summary }) {
+      await loops;
+      await stopListening();
+      // The last summary (what was done since the previous one), while the connections are still open.
+      await summary.stop();
+      logger.info('relay stopped');
     },
+    // Also what runOnce() opened.
+    release: dropConnections,
+  });
 
-    async runOnce() {
+  return {
+    id: config.relayId,
+    start: () => lifecycle.start(),
+    stop: () => lifecycle.stop(),
+
+    async runOnce({ signal = new AbortController().signal } = {}) {
       // Batches until one finds nothing due; an error is the caller's (no retry loop here).
       const total = emptyReport();
-      const unbounded = new AbortController().signal;
-      await Promise.all(
+      const batches = () => processBatch(signal, config.brokerWaitMs);
+      const loops = await Promise.allSettled(
         Array.from({ length: concurrency }, async () => {
-          for (let report = await processBatch(unbounded); report; report = await processBatch(unbounded)) {
+          for (let report = await batches(); report; report = await batches()) {
             addUp(total, report);
             emit('batch:published', report);
           }
         }),
       );
+      // Every loop settled first: nothing of this run goes on after it rejects.
+      const failure = loops.find((loop) => loop.status === 'rejected');
+      if (failure) throw failure.reason;
+      signal.throwIfAborted();
       return total;
     },
 
     health() {
-      return liveness.health(running !== undefined, broker);
+      return liveness.health(lifecycle.state === 'running', broker);
     },
 
     on(event, listener) {

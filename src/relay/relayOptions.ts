@@ -38,6 +38,11 @@ export interface RelayOptions {
    * new ones. Default: confirmTimeoutMs + 2 × queryTimeoutMs + 15000.
    */
   stuckAfterMs?: number;
+  /**
+   * runOnce() waits this long at most for the broker, then fails with
+   * OUTBOX_BROKER_UNREACHABLE (start() waits out any outage). Default 60000.
+   */
+  brokerWaitMs?: number;
   /** Failed attempts (nack, confirm timeout) before a row becomes `failed`. Default 10. */
   maxPublishAttempts?: number;
   /** Backoff after a failed attempt: initial and cap, in ms, doubling with ±20% jitter. Defaults 1000 and 300000. */
@@ -77,6 +82,7 @@ const relayOptionsSchema = z
     confirmTimeoutMs: positiveInt.default(15_000),
     queryTimeoutMs: positiveInt.default(15_000),
     stuckAfterMs: positiveInt.optional(),
+    brokerWaitMs: positiveInt.default(60_000),
     maxPublishAttempts: positiveInt.default(10),
     initialBackoffMs: positiveInt.default(1000),
     maxBackoffMs: positiveInt.default(300_000),
