@@ -1,4 +1,5 @@
 // One error class with stable codes: callers switch on `code`, never on message text.
+import { z } from 'zod';
 
 export type OutboxErrorCode =
   /** publish() was handed the root client instead of an interactive-transaction client. */
@@ -64,6 +65,26 @@ export class OutboxError extends Error {
     this.code = code;
     this.issues = options.issues ?? [];
   }
+
+  /** A zod failure as a typed error: `context` first (what was being validated), then every issue. */
+  static fromZod(code: OutboxErrorCode, context: string, error: z.ZodError): OutboxError {
+    return new OutboxError(code, `${context}: ${z.prettifyError(error)}`, { issues: zodIssues(error) });
+  }
+}
+
+/** Every problem zod found, as plain paths and messages. */
+export function zodIssues(error: z.ZodError): OutboxIssue[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.map((segment) => (typeof segment === 'number' ? segment : String(segment))),
+    message: issue.message,
+  }));
+}
+
+/** `input` through `schema`, or OUTBOX_INVALID_OPTIONS naming `context` (e.g. "createRelay") and every issue. */
+export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, context: string): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw OutboxError.fromZod('OUTBOX_INVALID_OPTIONS', context, parsed.error);
+  return parsed.data;
 }
 
 export function isOutboxError(error: unknown, code?: OutboxErrorCode): error is OutboxError {

@@ -83,7 +83,7 @@ try {
     for (const name of ['worker-1', 'worker-2']) spawnDemo(name, 'src/cli/main.ts', ['worker', ...config], /"consuming"/);
     for (const name of ['relay-1', 'relay-2']) spawnDemo(name, 'src/cli/main.ts', ['relay'], /"relay started"/);
     // Every 5 s, judging messages older than 6 s: the demo cannot wait an hour.
-    spawnDemo('reconciler', 'src/cli/main.ts', ['reconcile', ...config, '--schedule', '*/5 * * * * *', '--grace', '0.1'], /"reconciler scheduled"/);
+    spawnDemo('reconciler', 'src/cli/main.ts', ['reconcile', ...config, '--schedule', '*/5 * * * * *', '--grace', '6s'], /"reconciler scheduled"/);
     const startedAt = Date.now();
     await Promise.all(processes.map((each) => each.start()));
     console.log(`started ${processes.map((each) => each.name).join(', ')} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; logs in ${logDir}/`);

@@ -4,7 +4,11 @@ import type { HealthSource } from '../health/healthReport.js';
 import type { Logger } from '../logging/createLogger.js';
 import { serveMetrics } from '../metrics/serveMetrics.js';
 
+import { flag } from './commandFlags.js';
+
 export const METRICS_OPTION = { 'metrics-port': { type: 'string' } } as const;
+/** The --metrics-port flag's schema: a port number, 0 for any free one. */
+export const METRICS_FLAG = { 'metrics-port': flag.count(0).refine((port) => port <= 65_535, 'a port number up to 65535').optional() };
 export const METRICS_USAGE = '--metrics-port <n>  serve Prometheus metrics on GET /metrics and health on GET /health (0: any free port)';
 
 export interface MetricsServer {
@@ -15,12 +19,12 @@ export interface MetricsServer {
 }
 
 /** With --metrics-port: a registry (with the process's default metrics) and the component's health, served over HTTP. */
-export async function startMetrics(port: string | undefined, logger: Logger): Promise<MetricsServer> {
+export async function startMetrics(port: number | undefined, logger: Logger): Promise<MetricsServer> {
   if (port === undefined) return { reportHealthOf: () => {}, close: async () => {} };
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let source: HealthSource | undefined;
-  const server = await serveMetrics(registry, Number(port), '0.0.0.0', () => source?.health());
+  const server = await serveMetrics(registry, port, '0.0.0.0', () => source?.health());
   logger.info({ metricsPort: (server.address() as AddressInfo).port }, 'metrics served on /metrics, health on /health');
   return {
     registry,

@@ -2,16 +2,17 @@ import { OutboxError } from '../errors.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** "30d", "12h", "90m", "45s", "500ms" in milliseconds. */
-export function parseDuration(text: string, option: string): number {
-  const match = /^(\d+)(ms|s|m|h|d)$/.exec(text.trim());
-  if (!match) throw new OutboxError('OUTBOX_INVALID_OPTIONS', `${option} ${JSON.stringify(text)}: a duration like 30d, 12h, 90m or 45s`);
-  return Number(match[1]) * UNITS[match[2]!]!;
+export const DURATION_HINT = 'a duration like 500ms, 30s, 15m, 12h or 7d';
+
+/** "7d", "12h", "90m", "45s", "500ms", "1.5m" in milliseconds; undefined for anything else. */
+export function parseDurationText(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
+  return match ? Math.round(Number(match[1]) * UNITS[match[2]!]!) : undefined;
 }
 
-/** An ISO date or date-time. */
-export function parseTime(text: string, option: string): Date {
-  const date = new Date(text);
-  if (Number.isNaN(date.getTime())) throw new OutboxError('OUTBOX_INVALID_OPTIONS', `${option} ${JSON.stringify(text)}: an ISO time like 2026-11-01T00:00:00Z`);
-  return date;
+/** A duration from an environment variable or a flag named `source`, or OUTBOX_INVALID_OPTIONS naming it. */
+export function parseDuration(text: string, source: string): number {
+  const ms = parseDurationText(text);
+  if (ms === undefined) throw new OutboxError('OUTBOX_INVALID_OPTIONS', `${source} ${JSON.stringify(text)}: ${DURATION_HINT}`);
+  return ms;
 }

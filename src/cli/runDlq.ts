@@ -1,10 +1,10 @@
 // `outbox dlq list|replay|purge <consumer>`: a consumer's dead-letter queue.
 import { parseArgs } from 'node:util';
-import amqp from 'amqplib';
-import { parseAmqpUrls } from '../broker/amqpUrls.js';
+import { connectFirstNode } from '../broker/connectFirstNode.js';
 import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../consumers/deadLetterQueue.js';
 import { OutboxError } from '../errors.js';
 import { createPgSqlStore } from '../database/sqlStore.js';
+import { flag, readFlags } from './commandFlags.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
 import { JSON_OPTION, writeReport } from './writeReport.js';
@@ -22,22 +22,22 @@ export async function runDlq(args: string[]): Promise<void> {
     allowPositionals: true,
     strict: true,
   });
+  const flags = readFlags(values, { limit: flag.count() });
   const [action, consumer] = positionals;
   if (!action || !['list', 'replay', 'purge'].includes(action) || !consumer) {
     throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'usage: outbox dlq list|replay|purge <consumer>');
   }
   if (action === 'replay' && !values.all && !values.id?.length) throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'dlq replay needs --id <messageId> or --all');
-  const connection = await amqp.connect(parseAmqpUrls(readAmqpUrl())[0]!);
+  const connection = await connectFirstNode(readAmqpUrl(), 'outbox-dlq');
   const channel = await connection.createConfirmChannel();
   // A refused operation (e.g. no such queue) closes the channel with an 'error' event; the awaited call reports it.
   channel.on('error', () => {});
-  connection.on('error', () => {});
   try {
     await channel.checkQueue(`${consumer}.dlq`).catch(() => {
       throw new OutboxError('OUTBOX_INVALID_OPTIONS', `no dead-letter queue ${consumer}.dlq (is "${consumer}" a consumer's name?)`);
     });
     if (action === 'list') {
-      const letters = await listDeadLetters(channel, consumer, Number(values.limit));
+      const letters = await listDeadLetters(channel, consumer, flags.limit);
       if (values.json) process.stdout.write(`${JSON.stringify(letters, null, 2)}\n`);
       else if (letters.length === 0) process.stdout.write(`${consumer}.dlq is empty\n`);
       else console.table(letters);

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { pruneOutbox } from '../operations/pruneOutbox.js';
 import { createPgSqlStore } from '../database/sqlStore.js';
-import { parseDuration } from './parseDuration.js';
+import { flag, readFlags } from './commandFlags.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
 import { JSON_OPTION, writeReport } from './writeReport.js';
 
@@ -11,8 +11,7 @@ export const PRUNE_USAGE = `  prune     Delete published outbox rows and inbox r
 
 export async function runPrune(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { 'older-than': { type: 'string' }, horizon: { type: 'string', default: '7d' }, ...JSON_OPTION }, strict: true });
-  const olderThanMs = parseDuration(values['older-than'] ?? '', '--older-than');
-  const horizonMs = parseDuration(values.horizon, '--horizon');
+  const { 'older-than': olderThanMs, horizon: horizonMs } = readFlags(values, { 'older-than': flag.duration(), horizon: flag.duration() });
   const store = createPgSqlStore(readDatabaseUrl(), { applicationName: 'outbox-prune', queryTimeoutMs: 60 * 60_000 });
   try {
     const report = await pruneOutbox(store.query, { olderThanMs, horizonMs });

@@ -10,11 +10,12 @@ import { preflightDatabase } from '../database/preflightDatabase.js';
 import { createPgSqlStore, prismaQueryRows, type PrismaRootClient } from '../database/sqlStore.js';
 import { createLogger } from '../logging/createLogger.js';
 import { createReconciler } from '../reconciler/createReconciler.js';
+import { flag, readFlags } from './commandFlags.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
 import { untilSignalled } from './untilSignalled.js';
 import { installLastResortHandlers } from './lastResort.js';
-import { METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
+import { METRICS_FLAG, METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
 import { JSON_OPTION } from './writeReport.js';
 
 export const RECONCILE_USAGE = `  reconcile Re-schedule side effects not done (AMQP_URL; DATABASE_URL, else the config's Prisma client).
@@ -22,7 +23,7 @@ export const RECONCILE_USAGE = `  reconcile Re-schedule side effects not done (A
             --once               one run now, its report as JSON on stdout (logs on stderr)
             --json               the same JSON report (accepted, as by every report command)
             --schedule <cron>    default "0 * * * *" (hourly)
-            --grace <minutes>    default 15: younger messages may still be on their way
+            --grace <d>          default 15m: younger messages may still be on their way
             ${METRICS_USAGE}`;
 
 export async function runReconcile(args: string[]): Promise<void> {
@@ -38,6 +39,7 @@ export async function runReconcile(args: string[]): Promise<void> {
     },
     strict: true,
   });
+  const flags = readFlags(values, { grace: flag.duration().optional(), ...METRICS_FLAG });
   const config = await loadConfig(await requireConfigFile(values.config));
   const databaseUrl = process.env.DATABASE_URL ? readDatabaseUrl() : undefined;
   let database: { databaseUrl: string } | { prisma: PrismaRootClient };
@@ -58,14 +60,14 @@ export async function runReconcile(args: string[]): Promise<void> {
   await preflightBroker(amqpUrl);
   const logger = createLogger();
   installLastResortHandlers(logger, [process.env.DATABASE_URL, ...amqpUrl.split(',')]);
-  const metrics = await startMetrics(values.once ? undefined : values['metrics-port'], logger);
+  const metrics = await startMetrics(values.once ? undefined : flags['metrics-port'], logger);
   const reconciler = createReconciler({
     ...database,
     amqpUrl,
     events: config.events,
     consumers: config.consumers,
     schedule: values.schedule,
-    graceMs: values.grace === undefined ? undefined : Number(values.grace) * 60_000,
+    graceMs: flags.grace,
     logger,
     ...(metrics.registry ? { metrics: metrics.registry } : {}),
   });

@@ -11,8 +11,8 @@ import { readAmqpUrl } from './readAmqpUrl.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
 import { untilSignalled } from './untilSignalled.js';
 import { installLastResortHandlers } from './lastResort.js';
-import { METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
-import { parseDuration } from './parseDuration.js';
+import { METRICS_FLAG, METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
+import { flag, readFlags } from './commandFlags.js';
 import { readSummaryInterval } from './readSummaryInterval.js';
 import { JSON_OPTION, writeReport } from './writeReport.js';
 
@@ -22,13 +22,11 @@ export const RELAY_USAGE = `  relay     Publish pending outbox rows to RabbitMQ 
             --exchange <name>    default outbox.events
             --batch-size <n>     default 500
             --max-in-flight <n>  unconfirmed messages at most, default 1500
-            --poll-interval <ms> default 100
-            --max-rate <n>       publishes per second at most, default no cap
+            --poll-interval <d>  default 100ms
+            --max-rate <n>       publishes per second at most (0.5 is one every 2 s), default no cap
             --listen             also wake up on NOTIFY from createOutbox({ wakeRelay: true })
             OUTBOX_SUMMARY_INTERVAL  how often the info summary is logged: 60s (default), 5m, 0s for never
             ${METRICS_USAGE}`;
-
-const numberOption = (value: string | undefined) => (value === undefined ? undefined : Number(value));
 
 export async function runRelay(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -47,6 +45,14 @@ export async function runRelay(args: string[]): Promise<void> {
     },
     strict: true,
   });
+  const flags = readFlags(values, {
+    'batch-size': flag.count().optional(),
+    'max-in-flight': flag.count().optional(),
+    'poll-interval': flag.duration().optional(),
+    'max-rate': flag.rate({ allowZero: true }).optional(),
+    'broker-wait': flag.duration().optional(),
+    ...METRICS_FLAG,
+  });
   const databaseUrl = readDatabaseUrl();
   const preflight = createPgSqlStore(databaseUrl, { applicationName: 'outbox-relay-preflight' });
   await preflightDatabase(preflight.query, databaseUrl).finally(() => preflight.close());
@@ -54,17 +60,17 @@ export async function runRelay(args: string[]): Promise<void> {
   await preflightBroker(amqpUrl);
   const logger = createLogger();
   installLastResortHandlers(logger, [process.env.DATABASE_URL, ...amqpUrl.split(',')]);
-  const metrics = await startMetrics(values['metrics-port'], logger);
+  const metrics = await startMetrics(flags['metrics-port'], logger);
   const relay = createRelay({
     databaseUrl,
     amqpUrl,
     exchange: values.exchange,
-    batchSize: numberOption(values['batch-size']),
-    maxInFlight: numberOption(values['max-in-flight']),
-    pollIntervalMs: numberOption(values['poll-interval']),
-    maxPublishRate: numberOption(values['max-rate']),
+    batchSize: flags['batch-size'],
+    maxInFlight: flags['max-in-flight'],
+    pollIntervalMs: flags['poll-interval'],
+    maxPublishRate: flags['max-rate'],
     listenForWakeUps: values.listen,
-    ...(values['broker-wait'] === undefined ? {} : { brokerWaitMs: parseDuration(values['broker-wait'], '--broker-wait') }),
+    brokerWaitMs: flags['broker-wait'],
     summaryIntervalMs: readSummaryInterval(),
     logger,
     ...(metrics.registry ? { metrics: metrics.registry } : {}),

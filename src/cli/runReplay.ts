@@ -1,13 +1,12 @@
 // `outbox replay --consumer <name> --since <time> [--until <time>] [--type <pattern>]`.
 import { parseArgs } from 'node:util';
-import amqp from 'amqplib';
-import { parseAmqpUrls } from '../broker/amqpUrls.js';
+import { connectFirstNode } from '../broker/connectFirstNode.js';
 import { loadConfig, requireConfigFile } from '../config/loadConfig.js';
 import { resolveConsumer } from '../consumers/defineConsumer.js';
 import { OutboxError } from '../errors.js';
 import { replayEvents } from '../operations/replayEvents.js';
 import { prismaQueryRows } from '../database/sqlStore.js';
-import { parseTime } from './parseDuration.js';
+import { flag, readFlags } from './commandFlags.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
 import { JSON_OPTION, writeReport } from './writeReport.js';
 
@@ -30,16 +29,19 @@ export async function runReplay(args: string[]): Promise<void> {
     strict: true,
   });
   if (!values.consumer || !values.since) throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'replay needs --consumer <name> and --since <ISO time>');
+  const flags = readFlags(values, { since: flag.time(), until: flag.time().optional(), rate: flag.rate() });
   const config = await loadConfig(await requireConfigFile(values.config));
   const definition = config.consumers.find((consumer) => consumer.name === values.consumer);
   if (!definition) throw new OutboxError('OUTBOX_INVALID_OPTIONS', `no consumer ${JSON.stringify(values.consumer)} in ${values.config}`);
   const window = {
-    since: parseTime(values.since, '--since'),
-    ...(values.until ? { until: parseTime(values.until, '--until') } : {}),
+    since: flags.since,
+    ...(flags.until ? { until: flags.until } : {}),
     ...(values.type ? { typePattern: values.type } : {}),
   };
-  const connection = await amqp.connect(parseAmqpUrls(readAmqpUrl())[0]!);
+  const connection = await connectFirstNode(readAmqpUrl(), 'outbox-replay');
   const channel = await connection.createConfirmChannel();
+  // A refused publish closes the channel with an 'error' event; the awaited call reports it.
+  channel.on('error', () => {});
   try {
     const ids = await replayEvents(
       prismaQueryRows(await config.prismaClient()),
@@ -47,7 +49,7 @@ export async function runReplay(args: string[]): Promise<void> {
       resolveConsumer(definition),
       [...new Set(config.events.map((event) => event.type))],
       window,
-      { ratePerSecond: Number(values.rate), appId: 'outbox-replay' },
+      { ratePerSecond: flags.rate, appId: 'outbox-replay' },
     );
     writeReport(values.json, { consumer: values.consumer, replayed: ids.length, messageIds: ids }, `replayed ${ids.length} event(s) to ${values.consumer}`);
   } finally {

@@ -8,8 +8,8 @@ import { findConfigFile, loadConfig } from '../config/loadConfig.js';
 import { resolveConsumer } from '../consumers/defineConsumer.js';
 import { typesMatching } from '../consumers/topicPattern.js';
 import { createPgSqlStore, prismaQueryRows, type QueryRows, type SqlStore } from '../database/sqlStore.js';
-import { OutboxError } from '../errors.js';
 import { DEFAULT_GRACE_MS, readStatus, type StatusOptions } from '../operations/readStatus.js';
+import { flag, readFlags } from './commandFlags.js';
 import { formatStatus } from './formatStatus.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
 
@@ -21,7 +21,7 @@ export const STATUS_USAGE = `  status    Relay lag, failed rows, per consumer wh
             --config <path>      default ./outbox.config.{ts,mts,js,mjs,cjs}; without one, the
                                  consumers registered in the database (DATABASE_URL), owed counts unknown
             --json               the whole report as JSON on stdout
-            --grace <minutes>    default 15 (the reconciler's): younger owed messages are in flight
+            --grace <d>          default 15m (the reconciler's): younger owed messages are in flight
             --unroutable <queue> default outbox.unroutable
             (management API: RABBITMQ_MANAGEMENT_URL, else AMQP_URL's host on port 15672 (15671 for
             amqps), credentials from AMQP_URL when the override names none; vhost from AMQP_URL)`;
@@ -37,8 +37,7 @@ export async function runStatus(args: string[]): Promise<number> {
     },
     strict: true,
   });
-  const graceMs = values.grace === undefined ? DEFAULT_GRACE_MS : Number(values.grace) * 60_000;
-  if (!Number.isFinite(graceMs) || graceMs < 0) throw new OutboxError('OUTBOX_INVALID_OPTIONS', `--grace takes minutes (e.g. 15), not "${values.grace}"`);
+  const { grace: graceMs } = readFlags(values, { grace: flag.duration().default(DEFAULT_GRACE_MS) });
 
   // The broker is asked first, while the config loads and the database answers.
   const broker = readBrokerStatus(resolveManagementEndpoint(process.env), { ...(values.unroutable ? { unroutableQueue: values.unroutable } : {}) });

@@ -10,10 +10,11 @@ import { preflightBroker } from '../broker/preflightBroker.js';
 import { preflightDatabase } from '../database/preflightDatabase.js';
 import { prismaQueryRows } from '../database/sqlStore.js';
 import { createLogger } from '../logging/createLogger.js';
+import { readFlags } from './commandFlags.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
 import { untilSignalled } from './untilSignalled.js';
 import { installLastResortHandlers } from './lastResort.js';
-import { METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
+import { METRICS_FLAG, METRICS_OPTION, METRICS_USAGE, startMetrics } from './metricsOption.js';
 import { readSummaryInterval } from './readSummaryInterval.js';
 
 export const WORKER_USAGE = `  worker    Run the consumers of a config module (AMQP_URL; the config brings its Prisma client).
@@ -23,6 +24,7 @@ export const WORKER_USAGE = `  worker    Run the consumers of a config module (A
 
 export async function runWorker(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' }, ...METRICS_OPTION }, strict: true });
+  const flags = readFlags(values, METRICS_FLAG);
   const config = await loadConfig(await requireConfigFile(values.config));
   const prisma = await config.prismaClient();
   await preflightDatabase(prismaQueryRows(prisma));
@@ -30,7 +32,7 @@ export async function runWorker(args: string[]): Promise<void> {
   await preflightBroker(amqpUrl);
   const logger = createLogger();
   installLastResortHandlers(logger, [process.env.DATABASE_URL, ...amqpUrl.split(',')]);
-  const metrics = await startMetrics(values['metrics-port'], logger);
+  const metrics = await startMetrics(flags['metrics-port'], logger);
   const worker = createWorker({
     prisma,
     amqpUrl,

@@ -10,7 +10,7 @@ import { BrokerConnection } from '../broker/brokerConnection.js';
 import { parseAmqpUrls } from '../broker/amqpUrls.js';
 import { isConnectionFailure } from '../database/connectionSettings.js';
 import { prismaQueryRows, type PrismaRootClient } from '../database/sqlStore.js';
-import { OutboxError } from '../errors.js';
+import { OutboxError, parseOptions } from '../errors.js';
 import type { HealthReport } from '../health/healthReport.js';
 import type { Logger } from '../logging/createLogger.js';
 import { componentLogger } from '../logging/componentLogger.js';
@@ -20,7 +20,6 @@ import { createLifecycle } from '../lifecycle/lifecycle.js';
 import { createOutboxMetrics } from '../metrics/outboxMetrics.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
 import { createEventCatalog } from '../outbox/eventCatalog.js';
-import { toZodIssues } from '../outbox/publishOptions.js';
 import { sleep } from '../timing/sleep.js';
 import { createConcurrencyLimiter } from './concurrencyLimiter.js';
 import { createConsumeLoop } from './consumeLoop.js';
@@ -108,11 +107,7 @@ const optionsSchema = z.object({
 const DELIVERY_MARGIN_MS = 10_000;
 
 export function createWorker(options: WorkerOptions): Worker {
-  const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) {
-    throw new OutboxError('OUTBOX_INVALID_OPTIONS', `createWorker: ${z.prettifyError(parsed.error)}`, { issues: toZodIssues(parsed.error.issues) });
-  }
-  const config = parsed.data;
+  const config = parseOptions(optionsSchema, options, 'createWorker');
   if (typeof options.prisma?.$transaction !== 'function') throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'createWorker: prisma must be a Prisma client');
   const catalog = createEventCatalog(options.events);
   const consumers = resolveConsumerSet(options.consumers, catalog);

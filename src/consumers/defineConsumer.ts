@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { OutboxError } from '../errors.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
 import type { EventCatalog } from '../outbox/eventCatalog.js';
-import { toZodIssues } from '../outbox/publishOptions.js';
 import type { TransactionClient } from '../outbox/transactionClient.js';
 import { isValidTopicPattern, matchesTopic, type MatchesTopic } from './topicPattern.js';
 
@@ -157,9 +156,7 @@ export function resolveConsumer(definition: unknown): ResolvedConsumer {
   const parsed = consumerSchema.safeParse(definition);
   if (!parsed.success) {
     const name = (definition as { name?: unknown } | null)?.name;
-    throw new OutboxError('OUTBOX_INVALID_CONSUMER', `consumer ${JSON.stringify(name)}: ${z.prettifyError(parsed.error)}`, {
-      issues: toZodIssues(parsed.error.issues),
-    });
+    throw OutboxError.fromZod('OUTBOX_INVALID_CONSUMER', `consumer ${JSON.stringify(name)}`, parsed.error);
   }
   const resolved = parsed.data as ResolvedConsumer;
   resolved.prefetch = Math.max(resolved.prefetch, resolved.concurrency);

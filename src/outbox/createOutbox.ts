@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { consumerFactory, type ConsumerFactory } from '../consumers/defineConsumer.js';
-import { OutboxError } from '../errors.js';
+import { OutboxError, parseOptions } from '../errors.js';
 import { assertValidEventType, type EventDefinition, type EventPayloadInput } from './defineEvent.js';
 import { createEventCatalog, type EventCatalog } from './eventCatalog.js';
 import { insertOutboxMessages, type OutboxRow } from './insertOutboxMessages.js';
 import { newMessageId } from './newMessageId.js';
-import { toZodIssues, validatePublishOptions, type PublishOptions } from './publishOptions.js';
+import { validatePublishOptions, type PublishOptions } from './publishOptions.js';
 import { serializePayload } from './serializePayload.js';
 import { assertTransactionClient, type RawSqlClient, type TransactionClient, type TransactionClientArgument } from './transactionClient.js';
 
@@ -75,13 +75,7 @@ export interface Outbox<TEvents extends readonly EventDefinition[]> {
 }
 
 export function createOutbox<const TEvents extends readonly EventDefinition[]>(options: OutboxOptions<TEvents>): Outbox<TEvents> {
-  const parsedOptions = outboxOptionsSchema.safeParse(options);
-  if (!parsedOptions.success) {
-    throw new OutboxError('OUTBOX_INVALID_OPTIONS', `createOutbox: ${z.prettifyError(parsedOptions.error)}`, {
-      issues: toZodIssues(parsedOptions.error.issues),
-    });
-  }
-  const { maxPayloadBytes, wakeRelay } = parsedOptions.data;
+  const { maxPayloadBytes, wakeRelay } = parseOptions(outboxOptionsSchema, options, 'createOutbox');
   const catalog = createEventCatalog(options.events);
 
   const toRow = (event: EventDefinition | string, payload: unknown, publishOptions: PublishOptions | undefined): OutboxRow => {
@@ -89,12 +83,7 @@ export function createOutbox<const TEvents extends readonly EventDefinition[]>(o
     const definition = catalog.resolve(event);
     const parsed = definition.schema.safeParse(payload);
     if (!parsed.success) {
-      const issues = toZodIssues(parsed.error.issues);
-      throw new OutboxError(
-        'OUTBOX_INVALID_PAYLOAD',
-        `event ${definition.type} (version ${definition.version}): invalid payload:\n${z.prettifyError(parsed.error)}`,
-        { issues },
-      );
+      throw OutboxError.fromZod('OUTBOX_INVALID_PAYLOAD', `event ${definition.type} (version ${definition.version}): invalid payload`, parsed.error);
     }
     const { orderingKey, headers, availableAt } = validatePublishOptions(definition.type, publishOptions);
     return {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OutboxError, type OutboxIssue } from '../errors.js';
+import { OutboxError, zodIssues } from '../errors.js';
 import { unstorableText } from './serializePayload.js';
 
 /** Options of one published message. */
@@ -61,17 +61,10 @@ export interface ValidatedPublishOptions {
   availableAt: Date | null;
 }
 
-export function toZodIssues(issues: readonly z.core.$ZodIssue[]): OutboxIssue[] {
-  return issues.map((issue) => ({
-    path: issue.path.map((segment) => (typeof segment === 'number' ? segment : String(segment))),
-    message: issue.message,
-  }));
-}
-
 export function validatePublishOptions(eventType: string, options: PublishOptions | undefined): ValidatedPublishOptions {
   const parsed = publishOptionsSchema.safeParse(options ?? {});
   if (!parsed.success) {
-    const issues = toZodIssues(parsed.error.issues);
+    const issues = zodIssues(parsed.error);
     throw new OutboxError(
       'OUTBOX_INVALID_OPTIONS',
       `event ${eventType}: invalid publish options: ${issues.map((issue) => `${issue.path.join('.') || '(options)'}: ${issue.message}`).join('; ')}`,

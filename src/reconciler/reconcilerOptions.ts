@@ -5,10 +5,9 @@ import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { workerTopologyOptions } from '../consumers/consumerTopology.js';
 import type { ConsumerDefinition } from '../consumers/defineConsumer.js';
-import { OutboxError } from '../errors.js';
+import { OutboxError, parseOptions } from '../errors.js';
 import type { Logger } from '../logging/createLogger.js';
 import type { EventDefinition } from '../outbox/defineEvent.js';
-import { toZodIssues } from '../outbox/publishOptions.js';
 import type { PrismaRootClient } from '../database/sqlStore.js';
 
 export interface ReconcilerOptions {
@@ -68,14 +67,11 @@ const optionsSchema = z.object({
 export type ResolvedReconcilerOptions = Omit<z.infer<typeof optionsSchema>, 'rescheduleBackoffMs'> & { rescheduleBackoffMs: number };
 
 export function resolveReconcilerOptions(options: ReconcilerOptions): ResolvedReconcilerOptions {
-  const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) {
-    throw new OutboxError('OUTBOX_INVALID_OPTIONS', `createReconciler: ${z.prettifyError(parsed.error)}`, { issues: toZodIssues(parsed.error.issues) });
-  }
+  const data = parseOptions(optionsSchema, options, 'createReconciler');
   if ((options.databaseUrl === undefined) === (options.prisma === undefined)) {
     throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'createReconciler: give exactly one of databaseUrl and prisma');
   }
   // A re-published message gets at least the grace a first publish gets, twice over.
-  const rescheduleBackoffMs = parsed.data.rescheduleBackoffMs ?? Math.max(2 * parsed.data.graceMs, 10_000);
-  return { ...parsed.data, rescheduleBackoffMs };
+  const rescheduleBackoffMs = data.rescheduleBackoffMs ?? Math.max(2 * data.graceMs, 10_000);
+  return { ...data, rescheduleBackoffMs };
 }

@@ -1,10 +1,9 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { OutboxError } from '../errors.js';
+import { parseOptions } from '../errors.js';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logging/createLogger.js';
-import { toZodIssues } from '../outbox/publishOptions.js';
 import type { PrismaRootClient } from '../database/sqlStore.js';
 
 export interface RelayOptions {
@@ -100,10 +99,6 @@ const relayOptionsSchema = z
 export type ResolvedRelayOptions = z.output<typeof relayOptionsSchema> & { stuckAfterMs: number };
 
 export function resolveRelayOptions(options: RelayOptions): ResolvedRelayOptions {
-  const parsed = relayOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    throw new OutboxError('OUTBOX_INVALID_OPTIONS', `createRelay: ${z.prettifyError(parsed.error)}`, { issues: toZodIssues(parsed.error.issues) });
-  }
-  const resolved = parsed.data;
+  const resolved = parseOptions(relayOptionsSchema, options, 'createRelay');
   return { ...resolved, stuckAfterMs: resolved.stuckAfterMs ?? resolved.confirmTimeoutMs + 2 * resolved.queryTimeoutMs + 15_000 };
 }

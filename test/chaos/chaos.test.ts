@@ -50,7 +50,7 @@ describe('the pipeline under combined faults', () => {
     const relays = ['relay-1', 'relay-2'].map((name) => managedProcess(name, ['relay'], env, /relay started/));
     // Summaries every second: the duplicates count below comes from them (a SIGKILL loses at most a second of it).
     const workers = ['worker-1', 'worker-2'].map((name) => managedProcess(name, ['worker', ...config], { ...env, OUTBOX_SUMMARY_INTERVAL: '1s' }, /"consuming"/));
-    const reconciler = managedProcess('reconciler', ['reconcile', ...config, '--schedule', '*/2 * * * * *', '--grace', '0.15'], env, /reconciler scheduled/);
+    const reconciler = managedProcess('reconciler', ['reconcile', ...config, '--schedule', '*/2 * * * * *', '--grace', '9s'], env, /reconciler scheduled/);
     processes.push(...relays, ...workers, reconciler);
     await Promise.all(processes.map((each) => each.start()));
 

@@ -42,7 +42,7 @@ describe('a 3-node RabbitMQ cluster', () => {
       managedProcess('relay-2', ['relay'], env, /relay started/),
       managedProcess('worker', ['worker', '--config', 'test/chaos/chaos.config.ts'], env, /"consuming"/),
     ];
-    const reconciler = managedProcess('reconciler', ['reconcile', '--config', 'test/chaos/chaos.config.ts', '--schedule', '*/2 * * * * *', '--grace', '0.15'], env, /reconciler scheduled/);
+    const reconciler = managedProcess('reconciler', ['reconcile', '--config', 'test/chaos/chaos.config.ts', '--schedule', '*/2 * * * * *', '--grace', '9s'], env, /reconciler scheduled/);
     processes.push(...publishing, reconciler);
     await Promise.all(processes.map((each) => each.start()));
     // Every process that holds a connection starts on the first node listed (the reconciler connects only to re-publish).

@@ -11,6 +11,7 @@ import path from 'node:path';
 import cron from 'node-cron';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { parseDurationText } from '../../src/cli/parseDuration.js';
 import { environmentVariablesRead, sourceClosure } from './sourceClosure.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -142,7 +143,7 @@ function checkProgram(program: Program): { problems: string[]; loaded: string[] 
       else entries.push(value);
     }
     if (arg === '--schedule' && (value === undefined || !cron.validate(value))) problems.push(`${program.via}: --schedule ${value}: not a cron expression node-cron accepts`);
-    if (arg === '--grace' && !(Number(value) > 0)) problems.push(`${program.via}: --grace ${value}: not a number of minutes`);
+    if (arg === '--grace' && (value === undefined || parseDurationText(value) === undefined)) problems.push(`${program.via}: --grace ${value}: not a duration`);
   });
   if (!program.entry.endsWith('.ts')) return { problems, loaded: entries };
   const closure = sourceClosure(ROOT, entries);

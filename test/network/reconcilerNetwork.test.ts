@@ -63,7 +63,7 @@ beforeEach(async () => {
        FROM generate_series(1, $1) AS n`,
     [OWED],
   );
-  reconciler = startOutboxCli(['reconcile', '--config', 'test/fixtures/worker.config.ts', '--schedule', '*/2 * * * * *', '--grace', '0'], {
+  reconciler = startOutboxCli(['reconcile', '--config', 'test/fixtures/worker.config.ts', '--schedule', '*/2 * * * * *', '--grace', '0s'], {
     DATABASE_URL: pgProxy.url(db.url),
     AMQP_URL: `${amqpProxy.url(broker.url)}?heartbeat=${HEARTBEAT_S}`,
     CONSUMER_NAME: CONSUMER,

@@ -45,7 +45,7 @@ beforeEach(async () => {
 async function startRelayUnderLoad(heartbeatSeconds = 1): Promise<void> {
   const amqpUrl = `${amqpProxy.url(broker.url)}?heartbeat=${heartbeatSeconds}`;
   // --listen: the NOTIFY listener's connection goes through the faults too.
-  relay = startOutboxCli(['relay', '--batch-size', '50', '--max-in-flight', '100', '--poll-interval', '50', '--listen', '--metrics-port', '0'], {
+  relay = startOutboxCli(['relay', '--batch-size', '50', '--max-in-flight', '100', '--poll-interval', '50ms', '--listen', '--metrics-port', '0'], {
     DATABASE_URL: pgProxy.url(db.url),
     AMQP_URL: amqpUrl,
     OUTBOX_SUMMARY_INTERVAL: '1s',

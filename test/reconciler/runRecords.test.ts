@@ -100,14 +100,14 @@ describe('reconciler run records', () => {
 
   it('a run left running by a SIGKILLed process is closed as abandoned by the next run, its counts kept', async () => {
     const env = { DATABASE_URL: db.url, AMQP_URL: broker.url, CONSUMER_NAME: CONSUMER, LOG_LEVEL: 'warn' };
-    const doomed = startOutboxCli(['reconcile', '--once', '--config', 'test/fixtures/worker.config.ts', '--grace', '0'], env);
+    const doomed = startOutboxCli(['reconcile', '--once', '--config', 'test/fixtures/worker.config.ts', '--grace', '0s'], env);
     await runningWithProgress(500);
     doomed.child.kill('SIGKILL');
     await doomed.exited;
     const [killed] = await runs();
     expect(killed!.status).toBe('running');
 
-    const next = await runOutboxCli(['reconcile', '--once', '--config', 'test/fixtures/worker.config.ts', '--grace', '0'], env);
+    const next = await runOutboxCli(['reconcile', '--once', '--config', 'test/fixtures/worker.config.ts', '--grace', '0s'], env);
     expect(next.code, next.stderr).toBe(0);
     expect(JSON.parse(next.stdout)).toMatchObject({ status: 'done' });
     const [abandoned, done] = await runs();

@@ -80,7 +80,7 @@ describe('relay process', () => {
   it('comes back by itself after its database connections are cut', { timeout: 90_000 }, async () => {
     const total = 3000;
     await seedPendingRows(db.pool, total);
-    const relay = relayProcess(['--poll-interval', '50']);
+    const relay = relayProcess(['--poll-interval', '50ms']);
     await eventually(async () => (await publishedCount(db.pool)) > 300, 30_000, 'the relay to get going');
     await db.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'outbox-relay'", [db.name]);
     await eventually(async () => (await publishedCount(db.pool)) === total, 40_000, 'every row published after the cut').catch((error: Error) => {

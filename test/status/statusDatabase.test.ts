@@ -80,7 +80,7 @@ describe('outbox status: the database', () => {
     await published('30 minutes');
     const [defaultGrace, shortGrace] = await Promise.all([
       statusReport(['--config', CONFIG], env()),
-      statusReport(['--config', CONFIG, '--grace', '0.5'], env()),
+      statusReport(['--config', CONFIG, '--grace', '30s'], env()),
     ]);
     expect(defaultGrace.report.consumers[0]).toMatchObject({ notDone: 1, inFlight: 2 });
     expect(defaultGrace.report.alerts).toEqual([expect.stringMatching(new RegExp(`consumer ${CONSUMER}: 1 message\\(s\\) owed and not done for over 15 min`))]);
