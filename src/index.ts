@@ -1,7 +1,7 @@
 // The public API. Everything else is internal (package.json "exports" has only this entry).
 export { OutboxError, isOutboxError, type OutboxErrorCode, type OutboxIssue } from './errors.js';
-export { defineEvent, type EventDefinition, type EventPayload, type EventPayloadInput } from './outbox/defineEvent.js';
-export { createEventCatalog, type EventCatalog } from './outbox/eventCatalog.js';
+export { defineEvent, type EventDefinition, type EventPayload, type EventPayloadInput } from './catalog/defineEvent.js';
+export { createEventCatalog, type EventCatalog } from './catalog/eventCatalog.js';
 export {
   createOutbox,
   type Outbox,
@@ -12,7 +12,7 @@ export {
 } from './outbox/createOutbox.js';
 export { outboxExtension } from './outbox/outboxExtension.js';
 export type { PublishOptions } from './outbox/publishOptions.js';
-export type { TransactionClient, RootClientRefused } from './outbox/transactionClient.js';
+export type { TransactionClient, RootClientRefused } from './database/transactionClient.js';
 export { migrateDatabase, type MigrateDatabaseOptions, type MigrateDatabaseResult } from './migrations/migrateDatabase.js';
 export {
   createRelay,
@@ -30,7 +30,7 @@ export {
   type HandlerContext,
   type ReceivedEvent,
   type DeadLetter,
-} from './consumers/defineConsumer.js';
+} from './catalog/defineConsumer.js';
 export { createWorker, type Worker, type WorkerOptions } from './consumers/createWorker.js';
 export { NonRetryableError } from './consumers/nonRetryableError.js';
 export { defineConfig, type OutboxConfig, type WorkerSettings } from './config/defineConfig.js';

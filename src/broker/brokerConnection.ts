@@ -2,7 +2,7 @@
 // jitter, failing over between the configured nodes, a log line per state change
 // (never per retry), and a confirm channel re-created (with its topology) after
 // every reconnect or channel error.
-import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import { OutboxError } from '../errors.js';
 import type { Logger } from '../logging/createLogger.js';
 import { loggableError } from '../logging/loggableError.js';
@@ -138,6 +138,8 @@ export class BrokerConnection {
   async #connectWithRetry(signal?: AbortSignal): Promise<ChannelModel> {
     const { urls, logger, connectionName, reconnect } = this.#options;
     const stop = signal ? AbortSignal.any([signal, this.#closing.signal]) : this.#closing.signal;
+    // Loaded on first connect, not with the package: an app that only publishes never loads it.
+    const { default: amqp } = await import('amqplib');
     for (let attempt = 1; ; attempt += 1) {
       if (stop.aborted) throw new Error('broker connection closed');
       const url = urls[this.#urlIndex % urls.length]!;

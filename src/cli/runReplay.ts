@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { connectFirstNode } from '../broker/connectFirstNode.js';
 import { loadConfig, requireConfigFile } from '../config/loadConfig.js';
-import { resolveConsumer } from '../consumers/defineConsumer.js';
+import { resolveConsumer } from '../catalog/defineConsumer.js';
 import { OutboxError } from '../errors.js';
 import { replayEvents } from '../operations/replayEvents.js';
 import { prismaQueryRows } from '../database/sqlStore.js';

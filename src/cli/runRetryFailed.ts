@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { OutboxError } from '../errors.js';
 import { createPgSqlStore } from '../database/sqlStore.js';
-import { retryFailedMessages } from '../relay/retryFailedMessages.js';
+import { retryFailedMessages } from '../database/retryFailedMessages.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
 import { JSON_OPTION, writeReport } from './writeReport.js';
 

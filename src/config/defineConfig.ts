@@ -1,6 +1,6 @@
-import type { ConsumerDefinition } from '../consumers/defineConsumer.js';
+import type { ConsumerDefinition } from '../catalog/defineConsumer.js';
 import type { WorkerOptions } from '../consumers/createWorker.js';
-import type { EventDefinition } from '../outbox/defineEvent.js';
+import type { EventDefinition } from '../catalog/defineEvent.js';
 import type { PrismaRootClient } from '../database/sqlStore.js';
 
 interface ConfigParts {

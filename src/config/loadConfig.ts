@@ -3,7 +3,7 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import type { PrismaRootClient } from '../database/sqlStore.js';
 import { OutboxError } from '../errors.js';
-import type { EventDefinition } from '../outbox/defineEvent.js';
+import type { EventDefinition } from '../catalog/defineEvent.js';
 import type { OutboxConfig, WorkerSettings } from './defineConfig.js';
 import { importUserModule } from './importUserModule.js';
 

@@ -9,7 +9,7 @@ import type { Logger } from '../logging/createLogger.js';
 import { backoffDelay } from '../timing/backoffDelay.js';
 import { sleep } from '../timing/sleep.js';
 import type { createConcurrencyLimiter } from './concurrencyLimiter.js';
-import type { ResolvedConsumer } from './defineConsumer.js';
+import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
 import type { DeliveryRunner } from './runDelivery.js';
 import type { WorkerHealth } from './workerHealth.js';
 

@@ -3,8 +3,8 @@
 // tiers, dead-lettering back to the work queue), "send-welcome-email.dlq".
 import type { Channel } from 'amqplib';
 import { z } from 'zod';
-import { declareRelayTopology, type RelayTopology } from '../relay/declareRelayTopology.js';
-import type { ResolvedConsumer } from './defineConsumer.js';
+import { declareRelayTopology, type RelayTopology } from '../broker/declareRelayTopology.js';
+import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
 
 export interface WorkerTopology extends RelayTopology {
   /** Direct exchange routing dead letters to "<consumer>.dlq". */

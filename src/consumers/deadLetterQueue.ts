@@ -2,8 +2,7 @@
 import type { Channel, ConfirmChannel, GetMessage } from 'amqplib';
 import type { QueryRows } from '../database/sqlStore.js';
 import { dlqName } from './consumerTopology.js';
-import { HEADER_ATTEMPT } from './decodeDelivery.js';
-import { HEADER_DEAD_AT, HEADER_DEAD_CONSUMER, HEADER_DEAD_ERROR, HEADER_DEAD_REASON } from './deadLetterHeaders.js';
+import { DEAD_LETTER_HEADERS, HEADER_ATTEMPT, HEADER_DEAD_AT, HEADER_DEAD_ERROR, HEADER_DEAD_REASON, publishConfirmed } from '../broker/wireFormat.js';
 import { reopenInbox } from './inbox.js';
 
 export interface DeadLetterSummary {
@@ -72,11 +71,9 @@ export async function replayDeadLetters(
     await reopenInbox(query, consumer, ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id)));
     for (const message of replay) {
       const headers = { ...(message.properties.headers as Record<string, unknown>) };
-      for (const name of [HEADER_DEAD_REASON, HEADER_DEAD_ERROR, HEADER_DEAD_CONSUMER, HEADER_DEAD_AT, 'x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason']) delete headers[name];
+      for (const name of DEAD_LETTER_HEADERS) delete headers[name];
       headers[HEADER_ATTEMPT] = 1;
-      await new Promise<void>((resolve, reject) => {
-        channel.publish('', consumer, message.content, { ...message.properties, headers, persistent: true }, (error: unknown) => (error ? reject(error) : resolve()));
-      });
+      await publishConfirmed(channel, '', consumer, message.content, { ...message.properties, headers, persistent: true });
       channel.ack(message);
     }
   } finally {

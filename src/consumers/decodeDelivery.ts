@@ -1,8 +1,6 @@
 import type { ConsumeMessage } from 'amqplib';
-import type { EventCatalog } from '../outbox/eventCatalog.js';
-import { HEADER_EVENT_VERSION } from '../relay/publishBatch.js';
-
-export const HEADER_ATTEMPT = 'outbox-attempt';
+import type { EventCatalog } from '../catalog/eventCatalog.js';
+import { HEADER_ATTEMPT, HEADER_EVENT_VERSION } from '../broker/wireFormat.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

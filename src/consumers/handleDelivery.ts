@@ -4,12 +4,12 @@
 // nothing is acknowledged before its transaction committed.
 import type { ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
-import type { EventCatalog } from '../outbox/eventCatalog.js';
+import type { EventCatalog } from '../catalog/eventCatalog.js';
 import { loggableError } from '../logging/loggableError.js';
 import { isConnectionFailure } from '../database/connectionSettings.js';
 import { prismaQueryRows, type PrismaRootClient } from '../database/sqlStore.js';
 import { decodeDelivery } from './decodeDelivery.js';
-import type { ResolvedConsumer } from './defineConsumer.js';
+import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
 import { recordInboxFailure, recordInboxReceipt } from './inbox.js';
 import { NonRetryableError } from './nonRetryableError.js';
 

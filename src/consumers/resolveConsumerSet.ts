@@ -1,6 +1,6 @@
 import { OutboxError } from '../errors.js';
-import type { EventCatalog } from '../outbox/eventCatalog.js';
-import { assertPatternsMatch, resolveConsumer, type ResolvedConsumer } from './defineConsumer.js';
+import type { EventCatalog } from '../catalog/eventCatalog.js';
+import { assertPatternsMatch, resolveConsumer, type ResolvedConsumer } from '../catalog/defineConsumer.js';
 
 /**
  * A config's consumers, validated together against the catalog: unique names (each

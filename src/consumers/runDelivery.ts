@@ -9,7 +9,7 @@ import type { Logger } from '../logging/createLogger.js';
 import type { OutboxMetrics } from '../metrics/outboxMetrics.js';
 import { sleep } from '../timing/sleep.js';
 import { attemptOf } from './decodeDelivery.js';
-import type { ResolvedConsumer } from './defineConsumer.js';
+import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
 import type { DeliveryStats, DeliveryOutcome } from './deliveryStats.js';
 import { handleDelivery, type DeliveryContext, type Verdict } from './handleDelivery.js';
 import { settlementOf, type Settlement, type VerdictActions } from './verdictActions.js';

@@ -1,14 +1,22 @@
 // A delivery's verdict carried out on the broker: nothing more (ack), a republish
 // to a retry tier (retry, defer) or to the dead-letter queue, each confirmed by the
 // broker before the delivery is acknowledged.
-import type { Channel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { BrokerConnection } from '../broker/brokerConnection.js';
 import { prismaQueryRows, type PrismaRootClient } from '../database/sqlStore.js';
 import type { Logger } from '../logging/createLogger.js';
 import { dlqName, retryDelayFor, retryQueueName } from './consumerTopology.js';
-import { HEADER_DEAD_AT, HEADER_DEAD_CONSUMER, HEADER_DEAD_ERROR, HEADER_DEAD_REASON } from './deadLetterHeaders.js';
-import { HEADER_ATTEMPT } from './decodeDelivery.js';
-import type { DeadLetter, ResolvedConsumer } from './defineConsumer.js';
+import {
+  HEADER_ATTEMPT,
+  HEADER_DEAD_AT,
+  HEADER_DEAD_CONSUMER,
+  HEADER_DEAD_ERROR,
+  HEADER_DEAD_REASON,
+  HEADER_LAST_ERROR,
+  publishConfirmed,
+  redeliveryProperties,
+} from '../broker/wireFormat.js';
+import type { DeadLetter, ResolvedConsumer } from '../catalog/defineConsumer.js';
 import type { Verdict } from './handleDelivery.js';
 import { recordInboxFailure } from './inbox.js';
 
@@ -59,29 +67,11 @@ export function createVerdictActions(context: VerdictActionsContext) {
 
   /** Republishes a delivery (retry tier, dead-letter queue) and waits for the broker's confirm. */
   function republish(channel: ConfirmChannel, exchange: string, routingKey: string, message: ConsumeMessage, headers: Record<string, unknown>): Promise<void> {
-    const { properties } = message;
-    const publishOptions: Options.Publish = {
-      messageId: properties.messageId,
-      type: properties.type,
-      timestamp: properties.timestamp,
-      contentType: properties.contentType,
-      correlationId: properties.correlationId,
-      appId: properties.appId,
-      persistent: true,
-      headers: { ...(properties.headers as Record<string, unknown> | undefined), ...headers },
-    };
-    return new Promise((resolve, reject) => {
-      try {
-        channel.publish(exchange, routingKey, message.content, publishOptions, (error: unknown) => {
-          if (!error) return resolve();
-          // A quorum queue that refused a publish (full, or leaderless for a moment) may
-          // keep refusing this channel after it recovered: the next publish gets a fresh one.
-          context.broker().discardChannel(channel);
-          reject(error);
-        });
-      } catch (error) {
-        reject(error);
-      }
+    return publishConfirmed(channel, exchange, routingKey, message.content, redeliveryProperties(message, headers)).catch((error: unknown) => {
+      // A quorum queue that refused a publish (full, or leaderless for a moment) may
+      // keep refusing this channel after it recovered: the next publish gets a fresh one.
+      context.broker().discardChannel(channel);
+      throw error;
     });
   }
 
@@ -116,7 +106,7 @@ export function createVerdictActions(context: VerdictActionsContext) {
         break;
       case 'retry': {
         const delay = retryDelayFor(consumer, verdict.nextAttempt);
-        await republish(confirms!, '', retryQueueName(consumer.name, delay), message, { [HEADER_ATTEMPT]: verdict.nextAttempt, 'outbox-last-error': verdict.error.slice(0, 1000) });
+        await republish(confirms!, '', retryQueueName(consumer.name, delay), message, { [HEADER_ATTEMPT]: verdict.nextAttempt, [HEADER_LAST_ERROR]: verdict.error.slice(0, 1000) });
         break;
       }
       case 'defer': {

@@ -3,7 +3,6 @@
 // is the same Prisma `sql` objects (pg takes their .text and .values).
 import type { Sql } from '@prisma/client/runtime/client';
 import pg from 'pg';
-import type { RawSqlClient } from '../outbox/transactionClient.js';
 import { isReplyTimeout, liveConnectionConfig, type ConnectionLimits } from './connectionSettings.js';
 
 export type QueryRows = <Row>(query: Sql) => Promise<Row[]>;
@@ -17,6 +16,16 @@ export interface SqlStore {
 }
 
 /** The root Prisma client (or an extended one): what the relay needs of it. */
+/**
+ * What the outbox needs of a Prisma client: raw SQL. Typed structurally, so the
+ * module never imports the app's generated client (any output path, either the
+ * `prisma-client` or the `prisma-client-js` generator, extended or not).
+ */
+export interface RawSqlClient {
+  $executeRaw(query: Sql, ...values: unknown[]): PromiseLike<number>;
+  $queryRaw<T = unknown>(query: Sql, ...values: unknown[]): PromiseLike<T>;
+}
+
 export interface PrismaRootClient extends RawSqlClient {
   $transaction<T>(work: (tx: RawSqlClient) => Promise<T>, options?: { timeout?: number; maxWait?: number }): Promise<T>;
 }

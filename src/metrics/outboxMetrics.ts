@@ -1,8 +1,13 @@
 // Prometheus metrics of the relay, the worker and the reconciler, registered on a
 // registry the caller owns (so an app can expose them beside its own).
-import { sqltag as sql } from '@prisma/client/runtime/client';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { QueryRows } from '../database/sqlStore.js';
+import { createRequire } from 'node:module';
+import type { Counter, Histogram, Registry } from 'prom-client';
+
+/**
+ * prom-client, loaded when a component is handed a registry (the caller has loaded it
+ * then anyway): an app that only publishes never loads it.
+ */
+export const promClient = (): typeof import('prom-client') => createRequire(import.meta.url)('prom-client') as typeof import('prom-client');
 
 export interface OutboxMetrics {
   published: Counter;
@@ -20,6 +25,7 @@ export function createOutboxMetrics(registry: Registry): OutboxMetrics {
   const existing = cache.get(registry);
   if (existing) return existing;
   const registers = [registry];
+  const { Counter, Histogram } = promClient();
   const metrics: OutboxMetrics = {
     published: new Counter({ name: 'outbox_relay_published_total', help: 'Messages published and confirmed by the broker', registers }),
     nacked: new Counter({ name: 'outbox_relay_publish_failures_total', help: 'Publish attempts nacked or not confirmed in time', labelNames: ['reason'], registers }),
@@ -46,32 +52,4 @@ export function createOutboxMetrics(registry: Registry): OutboxMetrics {
   };
   cache.set(registry, metrics);
   return metrics;
-}
-
-/** Gauges read from the database at each scrape: the relay's backlog. */
-export function registerBacklogGauges(registry: Registry, query: QueryRows): void {
-  if (registry.getSingleMetric('outbox_pending_messages')) return;
-  const read = async () => {
-    const [row] = await query<{ pending: number; oldest: number | null }>(sql`
-      SELECT count(*)::int AS "pending",
-             (extract(epoch FROM now() - min(available_at) FILTER (WHERE available_at <= now())))::float8 AS "oldest"
-        FROM outbox_message WHERE status = 'pending'`);
-    return row!;
-  };
-  new Gauge({
-    name: 'outbox_pending_messages',
-    help: 'Outbox rows waiting to be published',
-    registers: [registry],
-    async collect() {
-      this.set((await read()).pending);
-    },
-  });
-  new Gauge({
-    name: 'outbox_oldest_pending_age_seconds',
-    help: 'Age of the oldest due pending row: the relay lag',
-    registers: [registry],
-    async collect() {
-      this.set((await read()).oldest ?? 0);
-    },
-  });
 }

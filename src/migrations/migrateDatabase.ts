@@ -5,7 +5,6 @@ import { OutboxError } from '../errors.js';
 import type { Logger } from '../logging/createLogger.js';
 import { redactSecrets, redactUrl } from '../logging/redactUrl.js';
 import { ensureDatabaseExists } from './ensureDatabaseExists.js';
-import { describeEngineFailure, loadSchemaEngine } from './loadSchemaEngine.js';
 import { readMigrationsDirectory } from './readMigrationsDirectory.js';
 import { readSchemaFiles } from './readSchemaFiles.js';
 
@@ -34,6 +33,8 @@ const NO_FILTER = { externalTables: [], externalEnums: [] };
 
 export async function migrateDatabase(options: MigrateDatabaseOptions): Promise<MigrateDatabaseResult> {
   const { databaseUrl, migrationsDir = 'prisma/migrations', schemaPath = 'prisma/schema', logger } = options;
+  // Loaded here, not with the package: an app importing it for publish() never pays for the engine.
+  const { describeEngineFailure, loadSchemaEngine } = await import('./loadSchemaEngine.js');
   const fail = (step: string, error: unknown): never => {
     const reason = describeEngineFailure(error);
     throw new OutboxError(

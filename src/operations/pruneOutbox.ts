@@ -1,7 +1,8 @@
 // Retention: published outbox rows and inbox rows past it go, in small batches
 // (short transactions, no long locks, no table-wide delete); never a row a
 // consumer may still be owed.
-import { sqltag as sql } from '@prisma/client/runtime/client';
+import { raw, sqltag as sql } from '@prisma/client/runtime/client';
+import { afterPosition } from '../database/owedMessages.js';
 import type { QueryRows } from '../database/sqlStore.js';
 
 export interface PruneReport {
@@ -26,7 +27,7 @@ export async function pruneOutbox(query: QueryRows, options: { olderThanMs: numb
         SELECT m.id FROM outbox_message m
          WHERE m.status = 'published'
            AND m.published_at < now() - ${options.olderThanMs} * interval '1 millisecond'
-           AND (m.seq <= (SELECT COALESCE(min(watermark_seq), 9223372036854775807) FROM outbox_consumer)
+           AND (NOT EXISTS (SELECT 1 FROM outbox_consumer c WHERE ${afterPosition(raw('(c.watermark_xid, c.watermark_seq)'))})
                 OR m.created_at < now() - ${options.horizonMs} * interval '1 millisecond')
          LIMIT ${batchSize}),
       deleted AS (DELETE FROM outbox_message WHERE id IN (SELECT id FROM doomed) RETURNING 1)

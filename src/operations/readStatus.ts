@@ -3,9 +3,11 @@
 // reconciler run. From the broker (readBrokerStatus): whether AMQP_URL connects,
 // whether the management API is that broker's, queue depths, unroutable events.
 // A number it cannot vouch for is null, never a guess.
-import { sqltag as sql } from '@prisma/client/runtime/client';
+import { raw, sqltag as sql } from '@prisma/client/runtime/client';
 import type { BrokerReading, BrokerStatus } from '../broker/readBrokerStatus.js';
 import { dlqName } from '../consumers/consumerTopology.js';
+import { afterPosition, finishedBy, owedTo } from '../database/owedMessages.js';
+import { readRelayBacklog } from '../database/relayBacklog.js';
 import type { QueryRows } from '../database/sqlStore.js';
 
 export interface ConsumerStatus {
@@ -89,9 +91,9 @@ function readOwedConsumers(query: QueryRows, consumers: readonly { name: string;
         SELECT count(*) FILTER (WHERE m.created_at < now() - ${graceMs} * interval '1 millisecond')::int AS not_done,
                count(*) FILTER (WHERE m.created_at >= now() - ${graceMs} * interval '1 millisecond')::int AS in_flight
           FROM outbox_message m
-         WHERE m.seq > c.watermark_seq AND m.status = 'published' AND m.event_type = ANY(w.types::varchar[])
-           AND m.created_at >= c.registered_at AND m.created_at > now() - ${horizonMs} * interval '1 millisecond'
-           AND NOT EXISTS (SELECT 1 FROM outbox_inbox i WHERE i.consumer = w.name AND i.message_id = m.id AND i.status IN ('done', 'dead'))) o ON true
+         WHERE ${afterPosition(raw('(c.watermark_xid, c.watermark_seq)'))} AND m.status = 'published'
+           AND ${owedTo({ eventTypes: raw('w.types::varchar[]'), registeredAt: raw('c.registered_at'), horizonMs })}
+           AND NOT ${finishedBy(raw('w.name'))}) o ON true
      ORDER BY w.ord`);
 }
 
@@ -124,11 +126,7 @@ export async function readStatus(query: QueryRows, options: StatusOptions): Prom
   const overdueMs = options.reconcilerOverdueMs ?? 2 * 3_600_000;
 
   // One after the other on one connection: opening more costs more than these take.
-  const [relay] = await query<{ pending: number; oldestMs: number | null; failed: number }>(sql`
-    SELECT (SELECT count(*)::int FROM outbox_message WHERE status = 'pending') AS "pending",
-           (SELECT (extract(epoch FROM now() - min(available_at)) * 1000)::float8 FROM outbox_message
-             WHERE status = 'pending' AND available_at <= now()) AS "oldestMs",
-           (SELECT count(*)::int FROM outbox_message WHERE status = 'failed') AS "failed"`);
+  const backlog = await readRelayBacklog(query, { staleAfterMs: stalePendingMs });
   const rows = options.consumers ? await readOwedConsumers(query, options.consumers, graceMs, horizonMs) : await readRegisteredConsumers(query);
   const [lastRun] = await query<{ id: string; status: string; startedAt: Date; finishedAt: Date | null; scanned: number; rescheduled: number }>(sql`
     SELECT id::text AS "id", status, started_at AS "startedAt", finished_at AS "finishedAt", scanned, rescheduled
@@ -137,9 +135,9 @@ export async function readStatus(query: QueryRows, options: StatusOptions): Prom
 
   const alerts: string[] = [];
   const notes: string[] = [];
-  const stale = relay!.oldestMs !== null && relay!.oldestMs > stalePendingMs;
-  if (stale) alerts.push(`relay: the oldest due pending row waits for ${Math.round(relay!.oldestMs! / 1000)} s: is the relay running?`);
-  if (relay!.failed > 0) alerts.push(`relay: ${relay!.failed} failed row(s) the broker refused: see last_error, then outbox retry-failed`);
+  const stale = backlog.stale > 0;
+  if (stale) alerts.push(`relay: the oldest due pending row waits for ${Math.round(backlog.oldestDueMs! / 1000)} s: is the relay running?`);
+  if (backlog.failed > 0) alerts.push(`relay: ${backlog.failed} failed row(s) the broker refused: see last_error, then outbox retry-failed`);
 
   alerts.push(...broker.alerts);
   const queues = broker.queues;
@@ -196,7 +194,7 @@ export async function readStatus(query: QueryRows, options: StatusOptions): Prom
   }
 
   return {
-    relay: { pending: relay!.pending, oldestPendingAgeMs: relay!.oldestMs, failed: relay!.failed, stale },
+    relay: { pending: backlog.pending, oldestPendingAgeMs: backlog.oldestDueMs, failed: backlog.failed, stale },
     consumersFrom: options.consumers ? 'config' : 'database',
     graceMs,
     consumers,

@@ -3,14 +3,14 @@
 // consumer's inbox skips what it already did (and those are not even sent).
 import { sqltag as sql } from '@prisma/client/runtime/client';
 import type { ConfirmChannel } from 'amqplib';
-import type { ResolvedConsumer } from '../consumers/defineConsumer.js';
-import { matchesTopic, typesMatching } from '../consumers/topicPattern.js';
-import type { ClaimedMessage } from '../relay/claimBatch.js';
+import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
+import { matchesTopic, typesMatching } from '../catalog/topicPattern.js';
+import { HEADER_REPLAYED_AT } from '../broker/wireFormat.js';
+import { finishedBy } from '../database/owedMessages.js';
 import type { QueryRows } from '../database/sqlStore.js';
+import { STORED_MESSAGE_COLUMNS, type StoredMessage } from '../database/storedMessage.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
-import { republishToConsumer } from './republishToConsumer.js';
-
-export const HEADER_REPLAYED_AT = 'outbox-replayed-at';
+import { republishToConsumer } from '../broker/republishToConsumer.js';
 
 export interface ReplayWindow {
   since: Date;
@@ -33,17 +33,15 @@ export async function replayEvents(
   const replayedAt = new Date().toISOString();
   const sent: string[] = [];
   for (let after = '0'; ; ) {
-    const page = await query<ClaimedMessage & { seq: string }>(sql`
-      SELECT m.id::text AS "id", m.seq::text AS "seq", m.event_type AS "eventType", m.event_version AS "eventVersion",
-             m.ordering_key AS "orderingKey", m.payload::text AS "payload", m.headers::text AS "headers",
-             m.created_at AS "createdAt", m.attempts AS "attempts"
+    const page = await query<StoredMessage>(sql`
+      SELECT ${STORED_MESSAGE_COLUMNS}
         FROM outbox_message m
        WHERE m.seq > ${after}::bigint
          AND m.status = 'published'
          AND m.event_type = ANY(${types}::varchar[])
          AND m.created_at >= ${window.since}::timestamptz
          AND (${window.until ?? null}::timestamptz IS NULL OR m.created_at < ${window.until ?? null}::timestamptz)
-         AND NOT EXISTS (SELECT 1 FROM outbox_inbox i WHERE i.consumer = ${consumer.name} AND i.message_id = m.id AND i.status IN ('done', 'dead'))
+         AND NOT ${finishedBy(sql`${consumer.name}`)}
        ORDER BY m.seq
        LIMIT ${options.pageSize ?? 500}`);
     if (page.length === 0) return sent;

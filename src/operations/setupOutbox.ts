@@ -9,9 +9,9 @@ import { registerConsumers } from '../consumers/registerConsumers.js';
 import { resolveConsumerSet } from '../consumers/resolveConsumerSet.js';
 import { preflightDatabase } from '../database/preflightDatabase.js';
 import type { QueryRows } from '../database/sqlStore.js';
-import type { EventDefinition } from '../outbox/defineEvent.js';
-import { createEventCatalog } from '../outbox/eventCatalog.js';
-import { declareRelayTopology } from '../relay/declareRelayTopology.js';
+import type { EventDefinition } from '../catalog/defineEvent.js';
+import { createEventCatalog } from '../catalog/eventCatalog.js';
+import { declareRelayTopology } from '../broker/declareRelayTopology.js';
 
 export interface SetupOptions {
   query: QueryRows;

@@ -1,13 +1,13 @@
 import { z } from 'zod';
-import { consumerFactory, type ConsumerFactory } from '../consumers/defineConsumer.js';
+import { consumerFactory, type ConsumerFactory } from '../catalog/defineConsumer.js';
 import { OutboxError, parseOptions } from '../errors.js';
-import { assertValidEventType, type EventDefinition, type EventPayloadInput } from './defineEvent.js';
-import { createEventCatalog, type EventCatalog } from './eventCatalog.js';
+import { assertValidEventType, type EventDefinition, type EventPayloadInput } from '../catalog/defineEvent.js';
+import { createEventCatalog, type EventCatalog } from '../catalog/eventCatalog.js';
 import { insertOutboxMessages, type OutboxRow } from './insertOutboxMessages.js';
 import { newMessageId } from './newMessageId.js';
 import { validatePublishOptions, type PublishOptions } from './publishOptions.js';
 import { serializePayload } from './serializePayload.js';
-import { assertTransactionClient, type RawSqlClient, type TransactionClient, type TransactionClientArgument } from './transactionClient.js';
+import { assertTransactionClient, type RawSqlClient, type TransactionClient, type TransactionClientArgument } from '../database/transactionClient.js';
 
 export interface OutboxOptions<TEvents extends readonly EventDefinition[]> {
   /** The event catalog: every event this app publishes, from defineEvent(). */

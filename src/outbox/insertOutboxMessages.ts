@@ -1,6 +1,6 @@
 import { sqltag as sql } from '@prisma/client/runtime/client';
 import { OutboxError } from '../errors.js';
-import type { TransactionClient } from './transactionClient.js';
+import type { TransactionClient } from '../database/transactionClient.js';
 
 export interface OutboxRow {
   id: string;

@@ -1,7 +1,7 @@
-import type { EventDefinition } from './defineEvent.js';
+import type { EventDefinition } from '../catalog/defineEvent.js';
 import type { EventRef, Outbox, OutboxMessageInput, PayloadOf } from './createOutbox.js';
 import type { PublishOptions } from './publishOptions.js';
-import { assertTransactionClient, type TransactionClientArgument } from './transactionClient.js';
+import { assertTransactionClient, type TransactionClientArgument } from '../database/transactionClient.js';
 
 /**
  * The outbox as a Prisma Client extension:

@@ -2,14 +2,14 @@
 // the consumer's watermark, so its cost follows the work still undone (plus what
 // arrived since the last run), not the size of the table.
 import { sqltag as sql } from '@prisma/client/runtime/client';
-import type { ClaimedMessage } from '../relay/claimBatch.js';
+import { afterPosition, finishedBy, owedTo, receivedBy, SETTLED_XID, watermarkPosition, withinGrace, type Watermark } from '../database/owedMessages.js';
 import type { QueryRows } from '../database/sqlStore.js';
+import { STORED_MESSAGE_COLUMNS, type StoredMessage } from '../database/storedMessage.js';
 
 export interface ConsumerRecord {
   name: string;
   registeredAt: Date;
-  /** Text: a bigint. */
-  watermarkSeq: string;
+  watermark: Watermark;
 }
 
 export interface BacklogWindow {
@@ -20,10 +20,11 @@ export interface BacklogWindow {
   horizonMs: number;
 }
 
-export function readConsumers(query: QueryRows, names: string[]): Promise<ConsumerRecord[]> {
-  return query<ConsumerRecord>(sql`
-    SELECT name, registered_at AS "registeredAt", watermark_seq::text AS "watermarkSeq"
+export async function readConsumers(query: QueryRows, names: string[]): Promise<ConsumerRecord[]> {
+  const rows = await query<{ name: string; registeredAt: Date; watermarkXid: string; watermarkSeq: string }>(sql`
+    SELECT name, registered_at AS "registeredAt", watermark_xid::text AS "watermarkXid", watermark_seq::text AS "watermarkSeq"
       FROM outbox_consumer WHERE name = ANY(${names}::varchar[]) ORDER BY name`);
+  return rows.map(({ watermarkXid, watermarkSeq, ...row }) => ({ ...row, watermark: { xid: watermarkXid, seq: watermarkSeq } }));
 }
 
 /**
@@ -36,12 +37,15 @@ export interface ReschedulePick {
   lostBefore?: Date;
 }
 
+const owedBy = (record: ConsumerRecord, window: BacklogWindow) =>
+  owedTo({ eventTypes: sql`${window.eventTypes}::varchar[]`, registeredAt: sql`${record.registeredAt}::timestamptz`, horizonMs: window.horizonMs });
+
 /**
  * Published messages owed to the consumer and not done (nor dead) in its inbox:
- * after its watermark and its registration, older than the grace period, newer
- * than the horizon; not re-published by an earlier run whose back-off still runs
- * (outbox_reschedule.next_at); narrowed by `pick`, oldest first.
- * Parameters: consumer, types, registration, watermark, grace, horizon, lost-before, limit.
+ * after its watermark, older than the grace period; not re-published by an earlier
+ * run whose back-off still runs (outbox_reschedule.next_at); narrowed by `pick`,
+ * oldest first.
+ * Parameters: watermark, consumer, types, registration, horizon, grace, lost-before, limit.
  */
 export function findUndoneMessages(
   query: QueryRows,
@@ -49,27 +53,22 @@ export function findUndoneMessages(
   window: BacklogWindow,
   limit: number,
   pick: ReschedulePick = {},
-): Promise<(ClaimedMessage & { seq: string })[]> {
+): Promise<StoredMessage[]> {
   const lostBefore = pick.lostBefore ?? null;
+  const consumer = sql`${window.consumer}`;
   return query(sql`
-    SELECT m.id::text AS "id", m.seq::text AS "seq", m.event_type AS "eventType", m.event_version AS "eventVersion",
-           m.ordering_key AS "orderingKey", m.payload::text AS "payload", m.headers::text AS "headers",
-           m.created_at AS "createdAt", m.attempts AS "attempts"
+    SELECT ${STORED_MESSAGE_COLUMNS}
       FROM outbox_message m
-     WHERE m.seq > ${record.watermarkSeq}::bigint
+     WHERE ${afterPosition(watermarkPosition(record.watermark))}
        AND m.status = 'published'
-       AND m.event_type = ANY(${window.eventTypes}::varchar[])
-       AND m.created_at >= ${record.registeredAt}::timestamptz
-       AND m.created_at < now() - ${window.graceMs} * interval '1 millisecond'
-       AND m.created_at > now() - ${window.horizonMs} * interval '1 millisecond'
-       AND NOT EXISTS (SELECT 1 FROM outbox_inbox i
-                        WHERE i.consumer = ${window.consumer} AND i.message_id = m.id AND i.status IN ('done', 'dead'))
+       AND ${owedBy(record, window)}
+       AND NOT ${withinGrace(window.graceMs)}
+       AND NOT ${finishedBy(consumer)}
        AND NOT EXISTS (SELECT 1 FROM outbox_reschedule r
                         WHERE r.consumer = ${window.consumer} AND r.message_id = m.id AND r.next_at > now())
        AND (${lostBefore}::timestamptz IS NULL
-            OR (m.published_at < ${lostBefore}::timestamptz
-                AND NOT EXISTS (SELECT 1 FROM outbox_inbox i WHERE i.consumer = ${window.consumer} AND i.message_id = m.id)))
-     ORDER BY m.seq
+            OR (m.published_at < ${lostBefore}::timestamptz AND NOT ${receivedBy(consumer)}))
+     ORDER BY m.writer_xid, m.seq
      LIMIT ${limit}`);
 }
 
@@ -77,46 +76,51 @@ export function findUndoneMessages(
  * The latest first-publish time among the messages after the watermark that the
  * consumer has received (any inbox row: done, dead, or failed and retrying); null
  * when it received none of them. Its queue delivered that message, so everything
- * enqueued well before it has left the queue. Parameters: consumer, watermark.
+ * enqueued well before it has left the queue. Parameters: watermark, consumer.
  */
-export async function readDeliveryFrontier(query: QueryRows, consumer: string, watermarkSeq: string): Promise<Date | null> {
+export async function readDeliveryFrontier(query: QueryRows, consumer: string, watermark: Watermark): Promise<Date | null> {
   const [row] = await query<{ frontier: Date | null }>(sql`
     SELECT max(m.published_at) AS "frontier"
       FROM outbox_message m
-     WHERE m.seq > ${watermarkSeq}::bigint
+     WHERE ${afterPosition(watermarkPosition(watermark))}
        AND m.status = 'published'
-       AND EXISTS (SELECT 1 FROM outbox_inbox i WHERE i.consumer = ${consumer} AND i.message_id = m.id)`);
+       AND ${receivedBy(sql`${consumer}`)}`);
   return row?.frontier ?? null;
 }
 
 /**
- * Moves the watermark over every message after it that needs nothing more from
- * this consumer: stops before the first one that is owed and undone, or too young
- * to judge (within the grace period: it may still be on its way), or not yet
- * published. Returns how many rows were looked at and the new watermark.
- * Parameters: consumer, types, registration, watermark, grace, horizon.
+ * Moves the watermark, in (writer_xid, seq) order, over every message after it
+ * that needs nothing more from this consumer. It stops before the first one that is
+ * owed and undone, or too young to judge (within the grace period: it may still be
+ * on its way), or not yet published; and before the first row of a transaction
+ * that a transaction still running may precede: a transaction that commits late,
+ * however long it ran, lands after the watermark, never behind it.
+ * Returns how many rows were looked at and the new watermark.
+ * Parameters: watermark, consumer, types, registration, horizon, grace.
  */
-export async function advanceWatermark(query: QueryRows, record: ConsumerRecord, window: BacklogWindow): Promise<{ scanned: number; watermarkSeq: string }> {
-  const [row] = await query<{ scanned: number; watermarkSeq: string }>(sql`
+export async function advanceWatermark(query: QueryRows, record: ConsumerRecord, window: BacklogWindow): Promise<{ scanned: number; watermark: Watermark }> {
+  const [row] = await query<{ scanned: number; watermarkXid: string; watermarkSeq: string }>(sql`
     WITH after_watermark AS (
-      SELECT m.seq,
-             m.created_at >= now() - ${window.graceMs} * interval '1 millisecond'
-             OR (m.event_type = ANY(${window.eventTypes}::varchar[])
-                 AND m.created_at >= ${record.registeredAt}::timestamptz
-                 AND m.created_at > now() - ${window.horizonMs} * interval '1 millisecond'
-                 AND NOT (m.status = 'published' AND EXISTS (
-                       SELECT 1 FROM outbox_inbox i
-                        WHERE i.consumer = ${window.consumer} AND i.message_id = m.id AND i.status IN ('done', 'dead')))) AS blocks
+      SELECT m.writer_xid, m.seq,
+             ${withinGrace(window.graceMs)}
+             OR (${owedBy(record, window)} AND NOT (m.status = 'published' AND ${finishedBy(sql`${window.consumer}`)})) AS blocks
         FROM outbox_message m
-       WHERE m.seq > ${record.watermarkSeq}::bigint),
+       WHERE ${afterPosition(watermarkPosition(record.watermark))}
+         AND m.writer_xid < ${SETTLED_XID}),
+    first_block AS (
+      SELECT writer_xid, seq FROM after_watermark WHERE blocks ORDER BY writer_xid, seq LIMIT 1),
+    passed AS (
+      SELECT a.writer_xid, a.seq FROM after_watermark a LEFT JOIN first_block f ON true
+       WHERE f.seq IS NULL OR (a.writer_xid, a.seq) < (f.writer_xid, f.seq)
+       ORDER BY a.writer_xid DESC, a.seq DESC LIMIT 1),
     moved AS (
       UPDATE outbox_consumer
-         SET watermark_seq = COALESCE((SELECT min(seq) - 1 FROM after_watermark WHERE blocks),
-                                      (SELECT max(seq) FROM after_watermark),
-                                      watermark_seq),
+         SET watermark_xid = COALESCE((SELECT writer_xid FROM passed), watermark_xid),
+             watermark_seq = COALESCE((SELECT seq FROM passed), watermark_seq),
              reconciled_at = now()
        WHERE name = ${window.consumer}
-      RETURNING watermark_seq)
-    SELECT (SELECT count(*)::int FROM after_watermark) AS "scanned", (SELECT watermark_seq::text FROM moved) AS "watermarkSeq"`);
-  return row!;
+      RETURNING watermark_xid, watermark_seq)
+    SELECT (SELECT count(*)::int FROM after_watermark) AS "scanned",
+           (SELECT watermark_xid::text FROM moved) AS "watermarkXid", (SELECT watermark_seq::text FROM moved) AS "watermarkSeq"`);
+  return { scanned: row!.scanned, watermark: { xid: row!.watermarkXid, seq: row!.watermarkSeq } };
 }

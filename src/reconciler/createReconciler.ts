@@ -5,17 +5,19 @@
 // is recorded as failed with what it did, and the next scheduled run tries again.
 import { sqltag as sql } from '@prisma/client/runtime/client';
 import { parseAmqpUrls } from '../broker/amqpUrls.js';
-import { resolveConsumer } from '../consumers/defineConsumer.js';
+import { HEADER_RESCHEDULED_AT } from '../broker/wireFormat.js';
+import { resolveConsumer } from '../catalog/defineConsumer.js';
 import { registerConsumers } from '../consumers/registerConsumers.js';
-import { typesMatching } from '../consumers/topicPattern.js';
+import { typesMatching } from '../catalog/topicPattern.js';
 import { createPgSqlStore, createPrismaSqlStore, type QueryRows, type SqlStore } from '../database/sqlStore.js';
+import { readRelayBacklog } from '../database/relayBacklog.js';
 import { createLifecycle } from '../lifecycle/lifecycle.js';
 import type { HealthReport, HealthSource } from '../health/healthReport.js';
 import { componentLogger } from '../logging/componentLogger.js';
 import { redactSecrets } from '../logging/redactUrl.js';
 import { createOutboxMetrics } from '../metrics/outboxMetrics.js';
-import { createEventCatalog } from '../outbox/eventCatalog.js';
-import { retryFailedMessages } from '../relay/retryFailedMessages.js';
+import { createEventCatalog } from '../catalog/eventCatalog.js';
+import { retryFailedMessages } from '../database/retryFailedMessages.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
 import { untilAborted, withTimeout } from '../timing/bounded.js';
 import { readConsumers } from './consumerBacklog.js';
@@ -30,8 +32,6 @@ import { closeAbandonedRuns, forgetOldReschedules, insertRun } from './runRecord
 
 export type { ReconcilerOptions } from './reconcilerOptions.js';
 export type { ConsumerReconciliation } from './reconcileConsumer.js';
-
-export const HEADER_RESCHEDULED_AT = 'outbox-rescheduled-at';
 
 export interface ReconcileReport {
   /** "skipped": another replica held the reconciler lock. */
@@ -106,12 +106,8 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   let unfinished: { progress: RunProgress; ending: Parameters<RunProgress['finish']>[0] } | undefined;
 
   async function relayHealth(query: QueryRows): Promise<Pick<ReconcileReport, 'stalePending' | 'failedRows'>> {
-    const [row] = await query<{ stale: number; oldestMs: number | null; failed: number }>(sql`
-      SELECT (SELECT count(*)::int FROM outbox_message
-               WHERE status = 'pending' AND available_at < now() - ${config.stalePendingMs} * interval '1 millisecond') AS "stale",
-             (SELECT (extract(epoch FROM now() - min(available_at)) * 1000)::float8 FROM outbox_message WHERE status = 'pending') AS "oldestMs",
-             (SELECT count(*)::int FROM outbox_message WHERE status = 'failed') AS "failed"`);
-    return { stalePending: { count: row!.stale, oldestAgeMs: row!.stale > 0 ? row!.oldestMs : null }, failedRows: row!.failed };
+    const backlog = await readRelayBacklog(query, { staleAfterMs: config.stalePendingMs });
+    return { stalePending: { count: backlog.stale, oldestAgeMs: backlog.stale > 0 ? backlog.oldestDueMs : null }, failedRows: backlog.failed };
   }
 
   async function reconcileAll({ store, scanStore, broker }: Session, progress: RunProgress, lease: LockLease, signal: AbortSignal, results: ConsumerReconciliation[]): Promise<void> {

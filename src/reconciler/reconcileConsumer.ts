@@ -4,7 +4,7 @@
 import type { QueryRows } from '../database/sqlStore.js';
 import { OutboxError } from '../errors.js';
 import type { Logger } from '../logging/createLogger.js';
-import { republishMessages, type RepublishMarker } from '../operations/republishToConsumer.js';
+import { republishMessages, type RepublishMarker } from '../broker/republishToConsumer.js';
 import type { RateLimiter } from '../timing/rateLimiter.js';
 import { untilAborted } from '../timing/bounded.js';
 import { advanceWatermark, findUndoneMessages, readDeliveryFrontier, type BacklogWindow, type ConsumerRecord } from './consumerBacklog.js';
@@ -17,7 +17,9 @@ export interface ConsumerReconciliation {
   scanned: number;
   /** Re-published, confirmed by the broker. */
   rescheduled: number;
+  /** The consumer's watermark after the run: a position in (writer_xid, seq) order. */
   watermarkSeq: string;
+  watermarkXid: string;
   /** Messages ready in its queue when the run looked (null: it did not need to look). */
   queueDepth: number | null;
   /** Owed, but not re-published: its queue holds a backlog they may be waiting in. */
@@ -52,11 +54,11 @@ export const FIFO_MARGIN_MS = 60_000;
 export async function reconcileConsumer(pass: ConsumerPass, record: ConsumerRecord, window: BacklogWindow, budget: number): Promise<ConsumerReconciliation> {
   const { signal, logger } = pass;
   const consumer = window.consumer;
-  const { scanned, watermarkSeq } = await untilAborted(advanceWatermark(pass.scan, record, window), signal);
+  const { scanned, watermark } = await untilAborted(advanceWatermark(pass.scan, record, window), signal);
   pass.progress.addScanned(scanned);
-  const result: ConsumerReconciliation = { consumer, scanned, rescheduled: 0, watermarkSeq, queueDepth: null, deferred: 0 };
+  const result: ConsumerReconciliation = { consumer, scanned, rescheduled: 0, watermarkSeq: watermark.seq, watermarkXid: watermark.xid, queueDepth: null, deferred: 0 };
   if (budget <= 0) return result;
-  const current = { ...record, watermarkSeq };
+  const current = { ...record, watermark };
   const owed = await untilAborted(findUndoneMessages(pass.scan, current, window, budget), signal);
   if (owed.length === 0) return result;
 
@@ -74,7 +76,7 @@ export async function reconcileConsumer(pass: ConsumerPass, record: ConsumerReco
   if (result.queueDepth > 0) {
     // A backlog: the owed messages may be waiting in it. Only those the queue has
     // provably delivered past are lost.
-    const frontier = await untilAborted(readDeliveryFrontier(pass.scan, consumer, watermarkSeq), signal);
+    const frontier = await untilAborted(readDeliveryFrontier(pass.scan, consumer, watermark), signal);
     lost = frontier === null ? [] : await untilAborted(findUndoneMessages(pass.scan, current, window, budget, { lostBefore: new Date(frontier.getTime() - FIFO_MARGIN_MS) }), signal);
     result.deferred = Math.max(0, owed.length - lost.length);
     logger.info(

@@ -4,7 +4,7 @@
 import type { ConfirmChannel } from 'amqplib';
 import { BrokerConnection, brokerUnreachable } from '../broker/brokerConnection.js';
 import { declareConsumerTopology, type WorkerTopology } from '../consumers/consumerTopology.js';
-import type { ResolvedConsumer } from '../consumers/defineConsumer.js';
+import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
 import type { Logger } from '../logging/createLogger.js';
 import { withTimeout } from '../timing/bounded.js';
 

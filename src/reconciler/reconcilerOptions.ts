@@ -1,13 +1,13 @@
 // createReconciler's options: one zod schema, a default for every field, and the
 // validated type the reconciler reads.
-import cron from 'node-cron';
+import { createRequire } from 'node:module';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { workerTopologyOptions } from '../consumers/consumerTopology.js';
-import type { ConsumerDefinition } from '../consumers/defineConsumer.js';
+import type { ConsumerDefinition } from '../catalog/defineConsumer.js';
 import { OutboxError, parseOptions } from '../errors.js';
 import type { Logger } from '../logging/createLogger.js';
-import type { EventDefinition } from '../outbox/defineEvent.js';
+import type { EventDefinition } from '../catalog/defineEvent.js';
 import type { PrismaRootClient } from '../database/sqlStore.js';
 
 export interface ReconcilerOptions {
@@ -48,8 +48,14 @@ export interface ReconcilerOptions {
   metrics?: Registry;
 }
 
+/** node-cron's own check, loaded when a schedule is given: an app that only publishes never loads node-cron. */
+function isCronExpression(expression: string): boolean {
+  const cron = createRequire(import.meta.url)('node-cron') as typeof import('node-cron');
+  return cron.validate(expression);
+}
+
 const optionsSchema = z.object({
-  schedule: z.string().refine((value) => cron.validate(value), 'a cron expression').default('0 * * * *'),
+  schedule: z.string().refine(isCronExpression, 'a cron expression').default('0 * * * *'),
   graceMs: z.number().int().nonnegative().default(15 * 60_000),
   horizonMs: z.number().int().positive().default(7 * 24 * 3_600_000),
   maxReschedulesPerRun: z.number().int().positive().default(10_000),

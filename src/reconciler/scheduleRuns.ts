@@ -3,7 +3,6 @@
 // (not one per failed run: an outage of an hour at a run a minute is two lines),
 // and a light database probe between runs so health() tells a database outage
 // even while no run is going on.
-import cron from 'node-cron';
 import type { Logger } from '../logging/createLogger.js';
 import { loggableError } from '../logging/loggableError.js';
 import { withTimeout } from '../timing/bounded.js';
@@ -22,7 +21,9 @@ export interface ScheduleRunsOptions {
 
 const PROBE_TIMEOUT_MS = 10_000;
 
-export function scheduleRuns(options: ScheduleRunsOptions): { stop(): Promise<void> } {
+export async function scheduleRuns(options: ScheduleRunsOptions): Promise<{ stop(): Promise<void> }> {
+  // Loaded by the first start(), not with the package.
+  const { default: cron } = await import('node-cron');
   const { logger, health } = options;
   let current: Promise<void> | undefined;
   let failing: { since: number; runs: number } | undefined;

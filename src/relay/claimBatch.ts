@@ -1,19 +1,6 @@
 import { sqltag as sql } from '@prisma/client/runtime/client';
 import type { QueryRows } from '../database/sqlStore.js';
-
-export interface ClaimedMessage {
-  id: string;
-  eventType: string;
-  eventVersion: number;
-  orderingKey: string | null;
-  /** JSON text, published as is. */
-  payload: string;
-  /** JSON text of the stored headers. */
-  headers: string;
-  createdAt: Date;
-  /** Publish attempts including this one. */
-  attempts: number;
-}
+import { STORED_MESSAGE_COLUMNS, type StoredMessage } from '../database/storedMessage.js';
 
 /**
  * Session settings of a batch transaction. The mark may be lost in a crash
@@ -45,10 +32,10 @@ export async function configureBatchTransaction(query: QueryRows, idleLimitMs: n
  * flight, and a key's next row waits for the previous one's confirm.
  * Parameters: limit.
  */
-export function claimBatch(query: QueryRows, limit: number): Promise<ClaimedMessage[]> {
+export function claimBatch(query: QueryRows, limit: number): Promise<StoredMessage[]> {
   // "id = ANY(ARRAY(subquery))" keeps the update an index scan on the primary key;
   // as a join the planner may hash the whole table instead (seen: a sequential scan per batch).
-  return query<ClaimedMessage>(sql`
+  return query<StoredMessage>(sql`
     UPDATE outbox_message m
        SET status = 'published', published_at = now(), attempts = m.attempts + 1, last_error = NULL
      WHERE m.id = ANY(ARRAY(
@@ -64,8 +51,6 @@ export function claimBatch(query: QueryRows, limit: number): Promise<ClaimedMess
               ORDER BY c.available_at, c.seq
               LIMIT ${limit}
                 FOR UPDATE SKIP LOCKED))
-    RETURNING m.id::text AS "id", m.event_type AS "eventType", m.event_version AS "eventVersion",
-              m.ordering_key AS "orderingKey", m.payload::text AS "payload", m.headers::text AS "headers",
-              m.created_at AS "createdAt", m.attempts AS "attempts"`);
+    RETURNING ${STORED_MESSAGE_COLUMNS}`);
 }
 

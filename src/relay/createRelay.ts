@@ -9,19 +9,21 @@ import { componentLogger } from '../logging/componentLogger.js';
 import { loggableError } from '../logging/loggableError.js';
 import { startSummaryTimer, withinMs } from '../logging/summaryTimer.js';
 import { createLifecycle } from '../lifecycle/lifecycle.js';
-import { createOutboxMetrics, registerBacklogGauges } from '../metrics/outboxMetrics.js';
+import { createOutboxMetrics } from '../metrics/outboxMetrics.js';
+import { registerBacklogGauges } from './backlogGauges.js';
 import { backoffDelay } from '../timing/backoffDelay.js';
 import { createIdleWait } from '../timing/idleWait.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
 import { sleep } from '../timing/sleep.js';
-import { claimBatch, configureBatchTransaction, type ClaimedMessage } from './claimBatch.js';
-import { declareRelayTopology } from './declareRelayTopology.js';
+import { claimBatch, configureBatchTransaction } from './claimBatch.js';
+import type { StoredMessage } from '../database/storedMessage.js';
+import { declareRelayTopology } from '../broker/declareRelayTopology.js';
 import { listenForWakeUps } from './listenForWakeUps.js';
 import { recordFailedAttempts, releaseUnsent } from './settleUnconfirmed.js';
 import { publishBatch, type PublishOutcome } from './publishBatch.js';
 import { resolveRelayOptions, type RelayOptions } from './relayOptions.js';
 import { createRelayActivity } from './relayActivity.js';
-import { readRelayLag } from './readRelayLag.js';
+import { readPendingBacklog } from '../database/relayBacklog.js';
 import { createUnroutableDepthReader } from './readUnroutableDepth.js';
 import { createRelayLiveness, STUCK, unlessStuck } from './relayLiveness.js';
 import type { HealthReport } from '../health/healthReport.js';
@@ -135,7 +137,7 @@ export function createRelay(options: RelayOptions): Relay {
   }
 
   /** Confirmed rows keep the claim's mark; the others are put back, in the same transaction. */
-  async function settle(query: QueryRows, messages: ClaimedMessage[], outcome: PublishOutcome): Promise<RelayBatchReport> {
+  async function settle(query: QueryRows, messages: StoredMessage[], outcome: PublishOutcome): Promise<RelayBatchReport> {
     await releaseUnsent(query, outcome.interrupted);
     const attempts = [
       ...(await recordFailedAttempts(query, outcome.nacked, NACKED, config)).map((attempt) => ({ ...attempt, error: NACKED })),
@@ -267,7 +269,7 @@ export function createRelay(options: RelayOptions): Relay {
     // Reads off the publish loop, bounded: an unreachable database or broker only leaves a field out.
     const db = store;
     const mq = broker;
-    const lagMs = db ? await withinMs(SUMMARY_READ_TIMEOUT_MS, () => readRelayLag(db.query)) : undefined;
+    const lagMs = db ? await withinMs(SUMMARY_READ_TIMEOUT_MS, async () => (await readPendingBacklog(db.query)).oldestDueMs) : undefined;
     const unroutable = mq?.state === 'connected' ? await withinMs(SUMMARY_READ_TIMEOUT_MS, async () => unroutableDepth.read(await mq.connection())) : undefined;
     const happened = done.published + done.retried + done.failed + done.interrupted > 0 || (lagMs !== undefined && lagMs !== null);
     if (happened) {

@@ -1,9 +1,10 @@
 // Publishes a batch on a confirm channel, streaming: every message goes out
 // without waiting for the previous confirm; `publish()` returning false pauses
 // until the channel drains; one deadline bounds the whole batch.
-import type { ConfirmChannel, Options } from 'amqplib';
+import type { ConfirmChannel } from 'amqplib';
+import { messageProperties } from '../broker/wireFormat.js';
 import type { RateLimiter } from '../timing/rateLimiter.js';
-import type { ClaimedMessage } from './claimBatch.js';
+import type { StoredMessage } from '../database/storedMessage.js';
 
 export interface PublishOutcome {
   /** Confirmed (ack) by the broker: safe to mark published. */
@@ -23,33 +24,11 @@ export interface PublishBatchOptions {
   rateLimiter: RateLimiter;
 }
 
-export const HEADER_EVENT_VERSION = 'outbox-event-version';
-export const HEADER_ORDERING_KEY = 'outbox-ordering-key';
-
-export function messageProperties(message: ClaimedMessage, appId: string): Options.Publish {
-  // Most events carry no headers: skip parsing "{}" on the hot path.
-  const { correlationId, ...headers } = message.headers === '{}' ? {} : (JSON.parse(message.headers) as Record<string, unknown>);
-  return {
-    messageId: message.id,
-    type: message.eventType,
-    timestamp: Math.floor(message.createdAt.getTime() / 1000),
-    contentType: 'application/json',
-    persistent: true,
-    appId,
-    ...(typeof correlationId === 'string' ? { correlationId } : {}),
-    headers: {
-      ...headers,
-      [HEADER_EVENT_VERSION]: message.eventVersion,
-      ...(message.orderingKey === null ? {} : { [HEADER_ORDERING_KEY]: message.orderingKey }),
-    },
-  };
-}
-
 /**
  * Publishes every message and waits for the broker's verdicts, up to the deadline.
  * Never throws: each message ends in exactly one list of the outcome.
  */
-export async function publishBatch(channel: ConfirmChannel, messages: ClaimedMessage[], options: PublishBatchOptions): Promise<PublishOutcome> {
+export async function publishBatch(channel: ConfirmChannel, messages: StoredMessage[], options: PublishBatchOptions): Promise<PublishOutcome> {
   const state = { closed: false, expired: false };
   let wake: (() => void) | undefined;
   let signalClosed: () => void = () => {};

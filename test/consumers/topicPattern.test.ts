@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isValidTopicPattern, matchesTopic, typesMatching } from '../../src/consumers/topicPattern.js';
+import { isValidTopicPattern, matchesTopic, typesMatching } from '../../src/catalog/topicPattern.js';
 
 describe('topic patterns', () => {
   it('match as RabbitMQ topic bindings do', () => {

@@ -2,7 +2,7 @@
 // stdout, as one JSON document with --json, so `outbox … --json | jq` works.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { declareConsumerTopology } from '../../src/consumers/consumerTopology.js';
-import { resolveConsumer } from '../../src/consumers/defineConsumer.js';
+import { resolveConsumer } from '../../src/catalog/defineConsumer.js';
 import { startOutboxCli } from '../support/outboxCli.js';
 import { createTestBroker, type TestBroker } from '../support/testBroker.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { createRelay, type Relay } from '../../src/index.js';
-import { declareRelayTopology } from '../../src/relay/declareRelayTopology.js';
+import { declareRelayTopology } from '../../src/broker/declareRelayTopology.js';
 import { captureLogs, LEVEL, sumOf } from '../support/captureLogs.js';
 import { refusePublishes } from '../support/refusingQueue.js';
 import { createTestBroker, eventually, type TestBroker } from '../support/testBroker.js';
@@ -86,7 +86,7 @@ describe('relay logging', () => {
     // Through the test's Prisma client, whose query events show each summary's lag read.
     let lagReads = 0;
     db.prisma.$on('query', (event) => {
-      if (event.query.includes('"lagMs"')) lagReads += 1;
+      if (event.query.includes('"oldestDueMs"')) lagReads += 1;
     });
     relay = createRelay({ prisma: db.prisma, amqpUrl: broker.url, logger: quiet.logger, summaryIntervalMs: 50 });
     await relay.start();

@@ -77,6 +77,7 @@ describe('outbox init', () => {
       '20261125100002_outbox_relay_ordering_index',
       '20261125100003_outbox_reconciler',
       '20261125100004_outbox_reconciler_reschedule',
+      '20261125100005_outbox_watermark_xid',
     ]);
     expect(report.baseline).toBe('20261125100000_baseline');
     const schema = await readFile(path.join(root, 'prisma/schema.prisma'), 'utf8');
@@ -91,7 +92,7 @@ describe('outbox init', () => {
     const again = await initApp({ cwd: root, databaseUrl: maintenanceUrl, now: new Date('2026-11-26T00:00:00Z') });
     expect(again.changedFiles).toEqual([]);
     expect(again.addedMigrations).toEqual([]);
-    expect(again.presentMigrations).toHaveLength(4);
+    expect(again.presentMigrations).toHaveLength(5);
 
     const database = await expectNoDrift(path.join(root, 'prisma/schema.prisma'), path.join(root, 'prisma/migrations'));
     const applied = await queryDatabase<{ migration_name: string }>(database, 'SELECT migration_name FROM _prisma_migrations ORDER BY migration_name');
@@ -110,7 +111,7 @@ describe('outbox init', () => {
     const report = await initApp({ cwd: root, now: new Date('2026-11-25T10:00:00Z') });
     expect(report.migrationsDir).toBe(path.join('prisma', 'schema', 'migrations'));
     expect(report.baseline).toBeNull();
-    expect(report.addedMigrations).toEqual(['20300101000001_outbox_tables', '20300101000002_outbox_relay_ordering_index', '20300101000003_outbox_reconciler', '20300101000004_outbox_reconciler_reschedule']);
+    expect(report.addedMigrations).toEqual(['20300101000001_outbox_tables', '20300101000002_outbox_relay_ordering_index', '20300101000003_outbox_reconciler', '20300101000004_outbox_reconciler_reschedule', '20300101000005_outbox_watermark_xid']);
     expect(await readFile(path.join(root, 'prisma/schema/schema.prisma'), 'utf8')).toContain('previewFeatures = ["relationJoins", "partialIndexes"]');
     expect(await readFile(path.join(root, 'prisma/schema/outbox.prisma'), 'utf8')).toContain('@@map("outbox_inbox")');
 
@@ -123,13 +124,13 @@ describe('outbox init', () => {
     // As if the app had installed an older version that shipped only the first migration,
     // then added migrations of its own.
     const migrations = path.join(root, 'prisma/migrations');
-    for (const name of ['20261125100002_outbox_relay_ordering_index', '20261125100003_outbox_reconciler', '20261125100004_outbox_reconciler_reschedule']) await rm(path.join(migrations, name), { recursive: true });
+    for (const name of ['20261125100002_outbox_relay_ordering_index', '20261125100003_outbox_reconciler', '20261125100004_outbox_reconciler_reschedule', '20261125100005_outbox_watermark_xid']) await rm(path.join(migrations, name), { recursive: true });
     await mkdir(path.join(migrations, '20261201000000_add_notes'));
     await writeFile(path.join(migrations, '20261201000000_add_notes/migration.sql'), 'ALTER TABLE "Order" ADD COLUMN "notes" TEXT;\n');
     await writeFile(path.join(root, 'prisma/schema.prisma'), (await readFile(path.join(root, 'prisma/schema.prisma'), 'utf8')).replace('  total      Int\n', '  total      Int\n  notes      String?\n'));
 
     const upgrade = await initApp({ cwd: root, databaseUrl: maintenanceUrl, now: new Date('2026-11-25T12:00:00Z') });
-    expect(upgrade.addedMigrations).toEqual(['20261201000001_outbox_relay_ordering_index', '20261201000002_outbox_reconciler', '20261201000003_outbox_reconciler_reschedule']);
+    expect(upgrade.addedMigrations).toEqual(['20261201000001_outbox_relay_ordering_index', '20261201000002_outbox_reconciler', '20261201000003_outbox_reconciler_reschedule', '20261201000004_outbox_watermark_xid']);
     expect(upgrade.presentMigrations).toEqual(['20261122150000_outbox_tables']);
     expect(await migrationNames(migrations)).toEqual([
       '20261125100000_baseline',
@@ -138,6 +139,7 @@ describe('outbox init', () => {
       '20261201000001_outbox_relay_ordering_index',
       '20261201000002_outbox_reconciler',
       '20261201000003_outbox_reconciler_reschedule',
+      '20261201000004_outbox_watermark_xid',
     ]);
     await expectNoDrift(path.join(root, 'prisma/schema.prisma'), migrations);
   });
@@ -151,7 +153,7 @@ describe('outbox init', () => {
     expect(report.schemaPath).toBe(path.join('db', 'app.prisma'));
     expect(report.migrationsDir).toBe(path.join('db', 'history'));
     expect(report.baseline).toBeNull();
-    expect(await migrationNames(path.join(root, 'db/history'))).toHaveLength(4);
+    expect(await migrationNames(path.join(root, 'db/history'))).toHaveLength(5);
   });
 
   it('refuses what it must not overwrite, with a typed error and nothing written', async () => {

@@ -5,7 +5,7 @@
 // next runs finish the work.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { declareConsumerTopology, workerTopology } from '../../src/consumers/consumerTopology.js';
-import { defineConsumer, resolveConsumer } from '../../src/consumers/defineConsumer.js';
+import { defineConsumer, resolveConsumer } from '../../src/catalog/defineConsumer.js';
 import { testEvents } from '../support/events.js';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy.js';
 import { startOutboxCli, type CliProcess } from '../support/outboxCli.js';

@@ -20,7 +20,7 @@ beforeEach(async () => {
 async function outboxRows() {
   const { rows } = await db.pool.query(
     `SELECT id, seq, event_type, event_version, ordering_key, payload, headers, status, attempts,
-            last_error, published_at, locked_by, locked_until, created_at, available_at
+            last_error, published_at, created_at, available_at
        FROM outbox_message ORDER BY seq`,
   );
   return rows;
@@ -49,8 +49,6 @@ describe('publish inside an interactive transaction', () => {
       attempts: 0,
       last_error: null,
       published_at: null,
-      locked_by: null,
-      locked_until: null,
     });
     expect(row.available_at.getTime()).toBe(row.created_at.getTime());
     expect(await db.prisma.order.count()).toBe(1);

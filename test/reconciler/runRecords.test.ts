@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createReconciler, defineConsumer } from '../../src/index.js';
 import { declareConsumerTopology, workerTopology } from '../../src/consumers/consumerTopology.js';
-import { resolveConsumer } from '../../src/consumers/defineConsumer.js';
+import { resolveConsumer } from '../../src/catalog/defineConsumer.js';
 import { testEvents } from '../support/events.js';
 import { startOutboxCli } from '../support/outboxCli.js';
 import { runOutboxCli } from '../support/runOutboxCli.js';

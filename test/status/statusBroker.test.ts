@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { declareRelayTopology } from '../../src/relay/declareRelayTopology.js';
+import { declareRelayTopology } from '../../src/broker/declareRelayTopology.js';
 import { createTestBroker, eventually, managementApi, type TestBroker } from '../support/testBroker.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
 import { emptyFolder, runStatusCli, statusReport } from './statusCli.js';

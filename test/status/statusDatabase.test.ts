@@ -3,7 +3,7 @@
 // without one (the consumers registered in the database, owed counts unknown),
 // exit codes 0 / 3 / 1 / 2, and --json alone on stdout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { declareRelayTopology } from '../../src/relay/declareRelayTopology.js';
+import { declareRelayTopology } from '../../src/broker/declareRelayTopology.js';
 import { createTestBroker, eventually, managementApi, type TestBroker } from '../support/testBroker.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
 import { emptyFolder, runStatusCli, statusReport } from './statusCli.js';

@@ -2,7 +2,7 @@
 // run-time one (what the worker checks and RabbitMQ does) on every case of one
 // table: `npm run typecheck` checks the types, vitest the run time.
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { matchesTopic, type MatchesTopic } from '../../src/consumers/topicPattern.js';
+import { matchesTopic, type MatchesTopic } from '../../src/catalog/topicPattern.js';
 
 const LONG = 'a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.end';
 

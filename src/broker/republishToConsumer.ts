@@ -5,8 +5,8 @@
 // (its unconfirmed callbacks all fail at once) cannot surface as an unhandled
 // rejection while the loop waits for the rate limiter or for the socket to drain.
 import type { ConfirmChannel } from 'amqplib';
-import type { ClaimedMessage } from '../relay/claimBatch.js';
-import { messageProperties } from '../relay/publishBatch.js';
+import type { StoredMessage } from '../database/storedMessage.js';
+import { messageProperties } from './wireFormat.js';
 import type { RateLimiter } from '../timing/rateLimiter.js';
 
 export interface RepublishMarker {
@@ -35,7 +35,7 @@ export interface RepublishOptions {
 export async function republishMessages(
   channel: ConfirmChannel,
   consumer: string,
-  messages: readonly ClaimedMessage[],
+  messages: readonly StoredMessage[],
   marker: RepublishMarker,
   rateLimiter: RateLimiter,
   options: RepublishOptions = {},
@@ -128,7 +128,7 @@ export async function republishMessages(
 export async function republishToConsumer(
   channel: ConfirmChannel,
   consumer: string,
-  messages: ClaimedMessage[],
+  messages: StoredMessage[],
   marker: RepublishMarker,
   rateLimiter: RateLimiter,
 ): Promise<void> {

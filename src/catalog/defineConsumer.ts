@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { OutboxError } from '../errors.js';
-import type { EventDefinition } from '../outbox/defineEvent.js';
-import type { EventCatalog } from '../outbox/eventCatalog.js';
-import type { TransactionClient } from '../outbox/transactionClient.js';
+import type { EventDefinition } from './defineEvent.js';
+import type { EventCatalog } from './eventCatalog.js';
+import type { TransactionClient } from '../database/transactionClient.js';
 import { isValidTopicPattern, matchesTopic, type MatchesTopic } from './topicPattern.js';
 
 /**

@@ -1,5 +1,5 @@
 import { sqltag as sql } from '@prisma/client/runtime/client';
-import type { QueryRows } from '../database/sqlStore.js';
+import type { QueryRows } from './sqlStore.js';
 
 /**
  * Returns `failed` rows (all, or the given ids) to pending, due now, with a fresh

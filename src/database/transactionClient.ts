@@ -1,15 +1,7 @@
-import type { Sql } from '@prisma/client/runtime/client';
+import type { RawSqlClient } from '../database/sqlStore.js';
 import { OutboxError } from '../errors.js';
 
-/**
- * What the outbox needs of a Prisma client: raw SQL. Typed structurally, so the
- * module never imports the app's generated client (any output path, either the
- * `prisma-client` or the `prisma-client-js` generator, extended or not).
- */
-export interface RawSqlClient {
-  $executeRaw(query: Sql, ...values: unknown[]): PromiseLike<number>;
-  $queryRaw<T = unknown>(query: Sql, ...values: unknown[]): PromiseLike<T>;
-}
+export type { RawSqlClient };
 
 /**
  * The client of an interactive transaction: `prisma.$transaction(async (tx) => ...)`.
