@@ -15,7 +15,12 @@ export default defineConfig({
         // Each file has its own database (cloned from a migrated template) and its own
         // RabbitMQ vhost, so these run in parallel.
         extends: true,
-        test: { name: 'isolated', include: ['test/**/*.test.ts'], exclude: ['test/unit/**', 'test/faults/**', 'test/chaos/**', 'test/package/dropIn.test.ts'], sequence: { groupOrder: 1 } },
+        test: {
+          name: 'isolated',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/unit/**', 'test/faults/**', 'test/chaos/**', 'test/package/dropIn.test.ts'],
+          sequence: { groupOrder: 1 },
+        },
       },
       {
         // The packed tarball installed into a scratch app: after the others, because

@@ -57,7 +57,7 @@ async function rawPublish(channel: ConfirmChannel, count: number): Promise<numbe
   await new Promise<void>((resolve, reject) => {
     let confirmed = 0;
     const onConfirm = (error: unknown) => {
-      if (error) return reject(error);
+      if (error) return reject(error instanceof Error ? error : new Error(String(error)));
       outstanding -= 1;
       confirmed += 1;
       release?.();
@@ -92,10 +92,10 @@ async function rawPublish(channel: ConfirmChannel, count: number): Promise<numbe
 
 async function relayDrain(count: number): Promise<{ rate: number; peakRssMiB: number }> {
   await pool.query('TRUNCATE outbox_message');
-  await pool.query(
-    `INSERT INTO outbox_message (id, event_type, payload) SELECT gen_random_uuid(), 'order.placed', $1::jsonb FROM generate_series(1, $2)`,
-    [payload, count],
-  );
+  await pool.query(`INSERT INTO outbox_message (id, event_type, payload) SELECT gen_random_uuid(), 'order.placed', $1::jsonb FROM generate_series(1, $2)`, [
+    payload,
+    count,
+  ]);
   await pool.query('VACUUM ANALYZE outbox_message');
   const relay = createRelay({
     databaseUrl,
@@ -178,8 +178,12 @@ const notified = values['skip-latency'] ? skipped : await latency(true);
 console.log(`messages=${messages} payloadBytes=${Buffer.byteLength(payload)} maxInFlight=${maxInFlight}`);
 console.log(`raw confirmed publishing: ${raw.toFixed(0)} msg/s`);
 console.log(`relay drain:              ${relayed.rate.toFixed(0)} msg/s, peak RSS ${relayed.peakRssMiB} MiB`);
-console.log(`latency at ${rate}/s, commit to delivery, polling every 100 ms: p50=${polled.p50.toFixed(1)} ms p99=${polled.p99.toFixed(1)} ms (${polled.count} events)`);
-console.log(`latency at ${rate}/s, commit to delivery, NOTIFY wake-up:      p50=${notified.p50.toFixed(1)} ms p99=${notified.p99.toFixed(1)} ms (${notified.count} events)`);
+console.log(
+  `latency at ${rate}/s, commit to delivery, polling every 100 ms: p50=${polled.p50.toFixed(1)} ms p99=${polled.p99.toFixed(1)} ms (${polled.count} events)`,
+);
+console.log(
+  `latency at ${rate}/s, commit to delivery, NOTIFY wake-up:      p50=${notified.p50.toFixed(1)} ms p99=${notified.p99.toFixed(1)} ms (${notified.count} events)`,
+);
 
 await setup.deleteQueue(QUEUE);
 await setup.deleteExchange(EXCHANGE);

@@ -31,7 +31,11 @@ const amqpBase = new URL(process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5
 const management = process.env.RABBITMQ_MANAGEMENT_URL ?? `http://${amqpBase.hostname}:15672`;
 const authorization = `Basic ${Buffer.from(`${decodeURIComponent(amqpBase.username)}:${decodeURIComponent(amqpBase.password)}`).toString('base64')}`;
 const api = (method: string, path: string, body?: unknown) =>
-  fetch(`${management}/api${path}`, { method, headers: { authorization, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  fetch(`${management}/api${path}`, {
+    method,
+    headers: { authorization, 'content-type': 'application/json' },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
 
 const vhost = `outbox-soak-${process.pid}`;
 await api('PUT', `/vhosts/${vhost}`);
@@ -57,7 +61,9 @@ const processes = [
   managedProcess('worker-2', ['worker', '--config', 'test/chaos/chaos.config.ts'], { ...env, LOG_LEVEL: 'info' }, /"consuming"/),
 ];
 // Children must not outlive the script, whatever happens to it.
-process.on('exit', () => processes.forEach((each) => each.kill('SIGKILL')));
+process.on('exit', () => {
+  for (const each of processes) void each.kill('SIGKILL');
+});
 process.on('uncaughtException', (error) => {
   console.error(error);
   process.exit(1);
@@ -77,7 +83,15 @@ const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: data
 const stop = new AbortController();
 const load = driveLoad(prisma, { writers: Number(values.writers), keysPerWriter: 8, pauseMs: Number(values.pause), signal: stop.signal });
 
-interface Sample { minute: string; committedPerS: number; effectsPerS: number; p50Ms: number; p99Ms: number; relayLagS: number; rss: string }
+interface Sample {
+  minute: string;
+  committedPerS: number;
+  effectsPerS: number;
+  p50Ms: number;
+  p99Ms: number;
+  relayLagS: number;
+  rss: string;
+}
 const samples: Sample[] = [];
 const started = Date.now();
 let last = { at: started, committed: 0, effects: 0 };
@@ -112,10 +126,18 @@ while (Date.now() - started < durationMs) {
 stop.abort();
 const written = await load;
 const expectations = { consumers: CHAOS_CONSUMERS, poisonRefusedBy: 'chaos-effect', rolledBack: written.rolledBack };
-for (let until = Date.now() + 300_000; missingWork(await readDatabaseFacts(pool), expectations) > 0 && Date.now() < until; ) await sleep(1_000);
+for (let until = Date.now() + 300_000; missingWork(await readDatabaseFacts(pool), expectations) > 0 && Date.now() < until;) await sleep(1_000);
 const finalRss = processes.map((each) => `${each.name} ${rssMb(each.pid()).toFixed(0)}`).join(', ');
 await Promise.all(processes.map((each) => each.kill('SIGTERM')));
-const verdict = judge(await readDatabaseFacts(pool), await readBrokerFacts(amqpUrl.toString(), TAP, CHAOS_CONSUMERS.map((name) => `${name}.dlq`)), expectations);
+const verdict = judge(
+  await readDatabaseFacts(pool),
+  await readBrokerFacts(
+    amqpUrl.toString(),
+    TAP,
+    CHAOS_CONSUMERS.map((name) => `${name}.dlq`),
+  ),
+  expectations,
+);
 
 const steady = samples.slice(1);
 const mean = (numbers: number[]) => numbers.reduce((sum, value) => sum + value, 0) / Math.max(1, numbers.length);

@@ -25,7 +25,10 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOU
 /** Where it tried to connect, without the password. */
 function describeTarget(url: string | undefined): string {
   if (!url) return '';
-  return ` (${url.split(',').map((each) => redactUrl(each.trim())).join(', ')})`;
+  return ` (${url
+    .split(',')
+    .map((each) => redactUrl(each.trim()))
+    .join(', ')})`;
 }
 
 /** A typed OutboxError for a recognised PostgreSQL first-run failure, else undefined. */
@@ -36,18 +39,34 @@ export function databaseError(error: unknown, databaseUrl?: string): OutboxError
     const kind = text(link.kind);
     const message = text(link.originalMessage) || text(link.message);
     if (code === '3D000' || code === 'P1003' || kind === 'DatabaseDoesNotExist') {
-      return new OutboxError('OUTBOX_DATABASE_NOT_FOUND', `the database does not exist${at}: ${message || 'database not found'}. Check the database name in DATABASE_URL; if it is the right one, \`npx outbox migrate\` creates it and its tables`, { cause: error });
+      return new OutboxError(
+        'OUTBOX_DATABASE_NOT_FOUND',
+        `the database does not exist${at}: ${message || 'database not found'}. Check the database name in DATABASE_URL; if it is the right one, \`npx outbox migrate\` creates it and its tables`,
+        { cause: error },
+      );
     }
     if (code === '28P01' || code === '28000' || code === 'P1000' || kind === 'AuthenticationFailed' || kind === 'DatabaseAccessDenied') {
-      return new OutboxError('OUTBOX_DATABASE_LOGIN_REFUSED', `PostgreSQL refused the login${at}: ${message || 'authentication failed'}. Check the user and password in DATABASE_URL`, { cause: error });
+      return new OutboxError(
+        'OUTBOX_DATABASE_LOGIN_REFUSED',
+        `PostgreSQL refused the login${at}: ${message || 'authentication failed'}. Check the user and password in DATABASE_URL`,
+        { cause: error },
+      );
     }
     if (code === '42P01' || code === 'P2021' || kind === 'TableDoesNotExist') {
       if (/outbox_/.test(message) || /outbox_/.test(text(link.table))) {
-        return new OutboxError('OUTBOX_TABLES_MISSING', `the outbox tables are missing${at}: ${message}. Run \`npx outbox init\`, then \`npx outbox migrate\` (or \`npx prisma migrate deploy\`)`, { cause: error });
+        return new OutboxError(
+          'OUTBOX_TABLES_MISSING',
+          `the outbox tables are missing${at}: ${message}. Run \`npx outbox init\`, then \`npx outbox migrate\` (or \`npx prisma migrate deploy\`)`,
+          { cause: error },
+        );
       }
     }
     if (UNREACHABLE.has(code) || code === 'P1001' || kind === 'DatabaseNotReachable') {
-      return new OutboxError('OUTBOX_DATABASE_UNREACHABLE', `cannot reach PostgreSQL${at}: ${message || code || kind}. Is it running, and are the host and port in DATABASE_URL right?`, { cause: error });
+      return new OutboxError(
+        'OUTBOX_DATABASE_UNREACHABLE',
+        `cannot reach PostgreSQL${at}: ${message || code || kind}. Is it running, and are the host and port in DATABASE_URL right?`,
+        { cause: error },
+      );
     }
   }
   return undefined;
@@ -64,14 +83,26 @@ export function brokerError(error: unknown, amqpUrl?: string): OutboxError | und
     }
     // amqplib's wording when the broker closes the connection at open: the vhost is missing or not permitted.
     if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(message) || /NOT_ALLOWED|vhost .* not found|access to vhost/i.test(message)) {
-      return new OutboxError('OUTBOX_BROKER_ACCESS_REFUSED', `RabbitMQ refused to open the virtual host${at}: it does not exist, or this user has no permissions on it (rabbitmqctl add_vhost / set_permissions)`, { cause: error });
+      return new OutboxError(
+        'OUTBOX_BROKER_ACCESS_REFUSED',
+        `RabbitMQ refused to open the virtual host${at}: it does not exist, or this user has no permissions on it (rabbitmqctl add_vhost / set_permissions)`,
+        { cause: error },
+      );
     }
     if (/PRECONDITION_FAILED - inequivalent arg/.test(message)) {
       const reason = /PRECONDITION_FAILED - [^"]*/.exec(message)![0];
-      return new OutboxError('OUTBOX_TOPOLOGY_CONFLICT', `${reason}: the queue or exchange exists with other settings than the config declares (e.g. classic instead of quorum); delete or rename it first`, { cause: error });
+      return new OutboxError(
+        'OUTBOX_TOPOLOGY_CONFLICT',
+        `${reason}: the queue or exchange exists with other settings than the config declares (e.g. classic instead of quorum); delete or rename it first`,
+        { cause: error },
+      );
     }
     if (UNREACHABLE.has(code)) {
-      return new OutboxError('OUTBOX_BROKER_UNREACHABLE', `cannot reach RabbitMQ${at}: ${message || code}. Is it running, and are the host and port in AMQP_URL right?`, { cause: error });
+      return new OutboxError(
+        'OUTBOX_BROKER_UNREACHABLE',
+        `cannot reach RabbitMQ${at}: ${message || code}. Is it running, and are the host and port in AMQP_URL right?`,
+        { cause: error },
+      );
     }
   }
   return undefined;
@@ -95,8 +126,10 @@ function portsOf(urls: string | undefined, defaultPort: number): Set<number> {
  * attributed by its port: PostgreSQL's or RabbitMQ's as the URLs name them.
  */
 export function typedFailure(error: unknown, urls: { databaseUrl?: string | undefined; amqpUrl?: string | undefined }): OutboxError | undefined {
-  const port = causeChain(error).map((link) => link.port).find((value) => typeof value === 'number');
-  const isBrokerPort = port !== undefined && portsOf(urls.amqpUrl, 5672).has(port as number) && !portsOf(urls.databaseUrl, 5432).has(port as number);
+  const port = causeChain(error)
+    .map((link) => link.port)
+    .find((value) => typeof value === 'number');
+  const isBrokerPort = port !== undefined && portsOf(urls.amqpUrl, 5672).has(port) && !portsOf(urls.databaseUrl, 5432).has(port);
   if (isBrokerPort) return brokerError(error, urls.amqpUrl);
   return brokerLoginOrVhost(error, urls.amqpUrl) ?? databaseError(error, urls.databaseUrl) ?? brokerError(error, urls.amqpUrl);
 }

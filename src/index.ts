@@ -2,25 +2,12 @@
 export { OutboxError, isOutboxError, type OutboxErrorCode, type OutboxIssue } from './errors.js';
 export { defineEvent, type EventDefinition, type EventPayload, type EventPayloadInput } from './catalog/defineEvent.js';
 export { createEventCatalog, type EventCatalog } from './catalog/eventCatalog.js';
-export {
-  createOutbox,
-  type Outbox,
-  type OutboxOptions,
-  type OutboxMessageInput,
-  type EventRef,
-  type PayloadOf,
-} from './outbox/createOutbox.js';
+export { createOutbox, type Outbox, type OutboxOptions, type OutboxMessageInput, type EventRef, type PayloadOf } from './outbox/createOutbox.js';
 export { outboxExtension } from './outbox/outboxExtension.js';
 export type { PublishOptions } from './outbox/publishOptions.js';
 export type { TransactionClient, RootClientRefused } from './database/transactionClient.js';
 export { migrateDatabase, type MigrateDatabaseOptions, type MigrateDatabaseResult } from './migrations/migrateDatabase.js';
-export {
-  createRelay,
-  type Relay,
-  type RelayBatchReport,
-  type RelayRunReport,
-  type RelayEvents,
-} from './relay/createRelay.js';
+export { createRelay, type Relay, type RelayBatchReport, type RelayRunReport, type RelayEvents } from './relay/createRelay.js';
 export type { RelayOptions } from './relay/relayOptions.js';
 export {
   defineConsumer,
@@ -35,10 +22,4 @@ export { createWorker, type Worker, type WorkerOptions } from './consumers/creat
 export { NonRetryableError } from './consumers/nonRetryableError.js';
 export { defineConfig, type OutboxConfig, type WorkerSettings } from './config/defineConfig.js';
 export { livePgPoolConfig, type LivePgPoolOptions } from './database/connectionSettings.js';
-export {
-  createReconciler,
-  type Reconciler,
-  type ReconcilerOptions,
-  type ReconcileReport,
-  type ConsumerReconciliation,
-} from './reconciler/createReconciler.js';
+export { createReconciler, type Reconciler, type ReconcilerOptions, type ReconcileReport, type ConsumerReconciliation } from './reconciler/createReconciler.js';

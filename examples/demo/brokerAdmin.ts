@@ -37,7 +37,11 @@ export function brokerAdmin(amqpUrl: string): BrokerAdmin {
 
   async function closeThroughManagementApi(): Promise<string> {
     const api = async (method: string, path: string) => {
-      const response = await fetch(`${managementUrl}/api${path}`, { method, headers: { authorization, 'x-reason': 'outbox demo: chaos' }, signal: AbortSignal.timeout(10_000) });
+      const response = await fetch(`${managementUrl}/api${path}`, {
+        method,
+        headers: { authorization, 'x-reason': 'outbox demo: chaos' },
+        signal: AbortSignal.timeout(10_000),
+      });
       if (!response.ok && response.status !== 404) throw new Error(`management API ${method} ${path}: ${response.status}`);
       return response;
     };

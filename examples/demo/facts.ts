@@ -4,7 +4,18 @@ import type pg from 'pg';
 
 export interface RunFacts {
   users: Map<string, { events: number; profiles: number; signupLogs: number; welcomeEmails: number }>;
-  orders: Map<string, { messageId?: string; events: number; lines: { sku: string; quantity: number }[]; confirmations: number; analytics: number; webhooks: number; reservations: number }>;
+  orders: Map<
+    string,
+    {
+      messageId?: string;
+      events: number;
+      lines: { sku: string; quantity: number }[];
+      confirmations: number;
+      analytics: number;
+      webhooks: number;
+      reservations: number;
+    }
+  >;
   /** Event ids of this run, with their status. */
   messages: Map<string, { status: string; type: string }>;
   inbox: { consumer: string; messageId: string; status: string; attempts: number }[];
@@ -43,7 +54,11 @@ export async function readRunFacts(pool: pg.Pool, runStart: Date): Promise<RunFa
     ),
   ]);
   const [profiles, signupLogs, providerCalls, reservations] = await Promise.all([
-    countBy(pool, 'SELECT p.user_id::text AS key, count(*) AS n FROM demo_profile p JOIN demo_user u ON u.id = p.user_id WHERE u.created_at >= $1 GROUP BY 1', since),
+    countBy(
+      pool,
+      'SELECT p.user_id::text AS key, count(*) AS n FROM demo_profile p JOIN demo_user u ON u.id = p.user_id WHERE u.created_at >= $1 GROUP BY 1',
+      since,
+    ),
     countBy(pool, 'SELECT user_id::text AS key, count(*) AS n FROM demo_signup_log WHERE created_at >= $1 GROUP BY 1', since),
     countBy(pool, `SELECT provider || ' ' || subject AS key, count(*) AS n FROM demo_provider_call WHERE created_at >= $1 GROUP BY 1`, since),
     countBy(pool, 'SELECT order_id::text AS key, count(*) AS n FROM demo_inventory_reservation WHERE created_at >= $1 GROUP BY 1', since),
@@ -58,7 +73,12 @@ export async function readRunFacts(pool: pg.Pool, runStart: Date): Promise<RunFa
   const users = new Map(
     userRows.rows.map((user) => [
       user.id,
-      { events: count(events, user.id), profiles: count(profiles, user.id), signupLogs: count(signupLogs, user.id), welcomeEmails: count(providerCalls, `email welcome:${user.id}`) },
+      {
+        events: count(events, user.id),
+        profiles: count(profiles, user.id),
+        signupLogs: count(signupLogs, user.id),
+        welcomeEmails: count(providerCalls, `email welcome:${user.id}`),
+      },
     ]),
   );
   const orders = new Map(

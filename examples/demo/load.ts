@@ -45,14 +45,19 @@ export function planLoad(signups: number, orders: number, runId: string): LoadPl
 }
 
 function orderLines(kind: RequestKind) {
-  const lines = Array.from({ length: 1 + Math.floor(Math.random() * 3) }, () => ({ sku: pick(STOCKED_SKUS) as string, quantity: 1 + Math.floor(Math.random() * 3) }));
+  const lines = Array.from({ length: 1 + Math.floor(Math.random() * 3) }, () => ({ sku: pick(STOCKED_SKUS), quantity: 1 + Math.floor(Math.random() * 3) }));
   const distinct = lines.filter((line, index) => lines.findIndex((other) => other.sku === line.sku) === index);
   return kind === 'poison-order' ? [...distinct, { sku: DISCONTINUED_SKU, quantity: 1 }] : distinct;
 }
 
 async function post(url: string, body: unknown): Promise<{ status: number; body: RequestResult['body'] }> {
   try {
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
     return { status: response.status, body: (await response.json().catch(() => ({}))) as RequestResult['body'] };
   } catch (error) {
     return { status: 0, body: { error: error instanceof Error ? error.message : String(error) } };
@@ -91,7 +96,13 @@ export async function runLoad(options: {
     }
     const requestStarted = performance.now();
     const answer = await post(`${options.apiUrl}${path}`, body);
-    const result: RequestResult = { kind, status: answer.status, latencyMs: performance.now() - requestStarted, body: answer.body, ...(email ? { email } : {}) };
+    const result: RequestResult = {
+      kind,
+      status: answer.status,
+      latencyMs: performance.now() - requestStarted,
+      body: answer.body,
+      ...(email ? { email } : {}),
+    };
     if (kind === 'signup' && answer.status === 201 && answer.body.userId) {
       users.push(answer.body.userId);
       emails.push(email!);

@@ -42,7 +42,9 @@ const freePort = () =>
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 console.log(`Outbox demo, run ${runId}: ${redactUrl(databaseUrl)}, ${amqpUrl.split(',').map(redactUrl).join(', ')}`);
-console.log(`${options.signups} signups and ${options.orders} orders at ${options.rate}/s; providers fail ${(options.failRate * 100).toFixed(1)}% of calls; chaos ${options.chaos ? 'on' : 'off'}\n`);
+console.log(
+  `${options.signups} signups and ${options.orders} orders at ${options.rate}/s; providers fail ${(options.failRate * 100).toFixed(1)}% of calls; chaos ${options.chaos ? 'on' : 'off'}\n`,
+);
 
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 4, application_name: 'outbox-demo' });
 pool.on('error', () => {});
@@ -106,7 +108,14 @@ try {
   const progressLine = showProgress(pool, runStart, (progress) => formatProgress((Date.now() - runStart.getTime()) / 1000, sent, plan.kinds.length, progress));
   const chaos = options.chaos
     ? scheduleChaos(
-        chaosSteps({ pool, runStart, broker, providersUrl, relay: processes.find((each) => each.name === 'relay-1'), worker: processes.find((each) => each.name === 'worker-2') }),
+        chaosSteps({
+          pool,
+          runStart,
+          broker,
+          providersUrl,
+          relay: processes.find((each) => each.name === 'relay-1'),
+          worker: processes.find((each) => each.name === 'worker-2'),
+        }),
         plan.kinds.length,
         (line) => {
           chaosReport.push(line);
@@ -134,7 +143,11 @@ try {
   let quietSince = Date.now();
   let lastShape = '';
   for (;;) {
-    const shape = JSON.stringify([[...facts.users.values()], [...facts.orders.values()].map((order) => [order.reservations, order.confirmations, order.analytics, order.webhooks]), facts.inbox.length]);
+    const shape = JSON.stringify([
+      [...facts.users.values()],
+      [...facts.orders.values()].map((order) => [order.reservations, order.confirmations, order.analytics, order.webhooks]),
+      facts.inbox.length,
+    ]);
     if (shape !== lastShape) [lastShape, quietSince] = [shape, Date.now()];
     const missing = missingEffects(facts);
     if (missing === 0 && Date.now() - quietSince >= QUIET_MS) break;
@@ -155,7 +168,10 @@ try {
   const checks = verifyRun({
     facts,
     results,
-    rolledBackTraces: await countTraces(pool, results.filter((result) => result.kind === 'declined-order' && result.body.orderId).map((result) => result.body.orderId!)),
+    rolledBackTraces: await countTraces(
+      pool,
+      results.filter((result) => result.kind === 'declined-order' && result.body.orderId).map((result) => result.body.orderId!),
+    ),
     duplicateEmails: duplicateEmails.length,
     duplicateEmailUsers: await usersWithEmails(pool, duplicateEmails),
     deadLetterQueueGrowth: new Map(dlqNames.map((queue) => [queue, growth(queue)])),
@@ -176,17 +192,26 @@ try {
   console.log(`  side effects re-scheduled by the reconciler   ${facts.rescheduled}`);
   console.log(`  event commit to side effect done              p50 ${facts.latencyP50Ms.toFixed(0)} ms, p99 ${facts.latencyP99Ms.toFixed(0)} ms`);
   const answered = endpointFigures(results);
-  console.log(`  API answers during all this                   p50 ${answered.p50Ms.toFixed(0)} ms, p99 ${answered.p99Ms.toFixed(0)} ms, ${answered.errors} errors`);
+  console.log(
+    `  API answers during all this                   p50 ${answered.p50Ms.toFixed(0)} ms, p99 ${answered.p99Ms.toFixed(0)} ms, ${answered.errors} errors`,
+  );
 
   if (options.comparison && options.orders > 0) {
     // Fresh orders, alternating between the two endpoints, so that both see the same
     // machine, the same providers and the same load (--rate in all; no faults now).
     const count = options.orders;
     const each = options.rate / 2;
-    console.log(`\nThe brittle endpoint: ${count} orders through each of POST /orders and the old POST /inline/orders (every side effect called inline), alternating, ${each}/s each:`);
+    console.log(
+      `\nThe brittle endpoint: ${count} orders through each of POST /orders and the old POST /inline/orders (every side effect called inline), alternating, ${each}/s each:`,
+    );
     const kinds = Array.from({ length: 2 * count }, (_, index): RequestKind => (index % 2 === 0 ? 'order' : 'inline-order'));
     const compared = await runLoad({ apiUrl, plan: { kinds, runId }, rate: options.rate, users: [...facts.users.keys()] });
-    console.log(formatComparison(endpointFigures(compared.filter((result) => result.kind === 'order')), endpointFigures(compared.filter((result) => result.kind === 'inline-order'))));
+    console.log(
+      formatComparison(
+        endpointFigures(compared.filter((result) => result.kind === 'order')),
+        endpointFigures(compared.filter((result) => result.kind === 'inline-order')),
+      ),
+    );
   }
 
   console.log(`\nManagement console: ${broker.managementUrl} (the AMQP user's credentials). Look at:`);

@@ -15,7 +15,14 @@ export interface DemoProcess {
 
 const READY_TIMEOUT_MS = 60_000;
 
-export function demoProcess(options: { name: string; script: string; args?: string[]; env: Record<string, string>; logFile: string; ready: RegExp }): DemoProcess {
+export function demoProcess(options: {
+  name: string;
+  script: string;
+  args?: string[];
+  env: Record<string, string>;
+  logFile: string;
+  ready: RegExp;
+}): DemoProcess {
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
 

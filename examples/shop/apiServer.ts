@@ -25,7 +25,10 @@ const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: proc
 const signupSchema = z.object({ email: z.string().email().max(200), name: z.string().min(1).max(200) });
 const orderSchema = z.object({
   userId: z.string().uuid(),
-  lines: z.array(z.object({ sku: z.string().refine((sku) => sku in PRICES_CENTS, 'unknown SKU'), quantity: z.number().int().min(1).max(100) })).min(1).max(20),
+  lines: z
+    .array(z.object({ sku: z.string().refine((sku) => sku in PRICES_CENTS, 'unknown SKU'), quantity: z.number().int().min(1).max(100) }))
+    .min(1)
+    .max(20),
   card: z.string().min(1),
 });
 

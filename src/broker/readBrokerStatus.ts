@@ -89,10 +89,18 @@ function judgeManagement(
   const theirs = `cluster "${clusterName ?? '?'}", node ${node ?? '?'}, RabbitMQ ${version ?? '?'}`;
   const vhostThere = reading.vhostExists ? '' : `; vhost "${endpoints.vhost}" does not exist there`;
   if (amqp.state !== 'ok') {
-    return { state: 'unverified', ...identity, detail: `it answers (${theirs}), but AMQP_URL did not connect (${amqp.state}), so which broker it belongs to is unknown: depths not shown${vhostThere}` };
+    return {
+      state: 'unverified',
+      ...identity,
+      detail: `it answers (${theirs}), but AMQP_URL did not connect (${amqp.state}), so which broker it belongs to is unknown: depths not shown${vhostThere}`,
+    };
   }
   if (amqp.clusterName === null || clusterName === null) {
-    return { state: 'unverified', ...identity, detail: `the broker did not give its cluster name (${theirs}): which broker the API belongs to is unknown, depths not shown` };
+    return {
+      state: 'unverified',
+      ...identity,
+      detail: `the broker did not give its cluster name (${theirs}): which broker the API belongs to is unknown, depths not shown`,
+    };
   }
   if (amqp.clusterName !== clusterName || (amqp.version !== null && version !== null && amqp.version !== version)) {
     return {
@@ -104,7 +112,11 @@ function judgeManagement(
     };
   }
   if (!reading.vhostExists) {
-    return { state: 'vhost-missing', ...identity, detail: `vhost "${endpoints.vhost}" does not exist on this broker (${theirs}): create it, or fix the path of AMQP_URL` };
+    return {
+      state: 'vhost-missing',
+      ...identity,
+      detail: `vhost "${endpoints.vhost}" does not exist on this broker (${theirs}): create it, or fix the path of AMQP_URL`,
+    };
   }
   return { state: 'ok', ...identity, detail: `same broker as AMQP_URL (${theirs})` };
 }

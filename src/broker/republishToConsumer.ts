@@ -84,7 +84,7 @@ export async function republishMessages(
       if (rateLimiter.limited) await rateLimiter.take(options.signal);
       if (stopped()) break;
       const properties = messageProperties(message, marker.appId);
-      properties.headers = { ...properties.headers, [marker.header]: marker.value };
+      properties.headers = { ...(properties.headers as Record<string, unknown>), [marker.header]: marker.value };
       let accepted: boolean;
       try {
         accepted = channel.publish('', consumer, Buffer.from(message.payload, 'utf8'), properties, (error: unknown) => {

@@ -63,7 +63,7 @@ export function redeliveryProperties(message: ConsumeMessage, headers: Record<st
     correlationId: properties.correlationId as string | undefined,
     appId: properties.appId as string | undefined,
     persistent: true,
-    headers: { ...(properties.headers as Record<string, unknown> | undefined), ...headers },
+    headers: { ...properties.headers, ...headers },
   };
 }
 
@@ -74,9 +74,11 @@ export function redeliveryProperties(message: ConsumeMessage, headers: Record<st
 export function publishConfirmed(channel: ConfirmChannel, exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<void> {
   return new Promise((resolve, reject) => {
     try {
-      channel.publish(exchange, routingKey, content, options, (error: unknown) => (error ? reject(error as Error) : resolve()));
+      channel.publish(exchange, routingKey, content, options, (error: unknown) => (error ? reject(asError(error)) : resolve()));
     } catch (error) {
-      reject(error as Error);
+      reject(asError(error));
     }
   });
 }
+
+const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));

@@ -95,7 +95,16 @@ const consumerSchema = z.object({
   events: z.array(z.string().refine(isValidTopicPattern, 'a topic pattern: words of [a-z0-9_-], "*" or "#", separated by dots')).min(1),
   handle: z.custom<(context: unknown) => Promise<void>>((value) => typeof value === 'function', 'a function'),
   maxAttempts: z.number().int().min(1).max(100).default(5),
-  retryDelays: z.array(z.number().int().min(1).max(24 * 3600 * 1000)).min(1).default([1000, 10_000, 60_000, 600_000]),
+  retryDelays: z
+    .array(
+      z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 3600 * 1000),
+    )
+    .min(1)
+    .default([1000, 10_000, 60_000, 600_000]),
   prefetch: z.number().int().min(1).max(10_000).default(20),
   concurrency: z.number().int().min(1).max(1000).default(1),
   queueType: z.enum(['quorum', 'classic']).default('quorum'),
@@ -128,7 +137,9 @@ export function defineConsumer<
  * read as literal patterns, `event` in the handler is the union of the catalog's
  * events they match, and a pattern that matches none does not compile.
  */
-export type ConsumerFactory<TEvents extends readonly EventDefinition[], TTx> = <const TPatterns extends readonly string[] & CheckedPatterns<TEvents, TPatterns>>(
+export type ConsumerFactory<TEvents extends readonly EventDefinition[], TTx> = <
+  const TPatterns extends readonly string[] & CheckedPatterns<TEvents, TPatterns>,
+>(
   definition: ConsumerDefinition<TEvents, TTx, TPatterns>,
 ) => ConsumerDefinition<TEvents, TTx, TPatterns>;
 

@@ -36,7 +36,10 @@ export function typesMatching(patterns: readonly string[], types: readonly strin
 // Tail-recursive (an accumulator), so a type of up to 255 characters splits within the compiler's depth limit.
 type Words<S extends string, Done extends string[] = []> = S extends `${infer Head}.${infer Rest}` ? Words<Rest, [...Done, Head]> : [...Done, S];
 
-type WordsMatch<P extends readonly string[], K extends readonly string[]> = P extends readonly [infer Word extends string, ...infer PatternRest extends string[]]
+type WordsMatch<P extends readonly string[], K extends readonly string[]> = P extends readonly [
+  infer Word extends string,
+  ...infer PatternRest extends string[],
+]
   ? Word extends '#'
     ? WordsMatch<PatternRest, K> extends true
       ? true

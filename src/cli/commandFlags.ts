@@ -28,16 +28,14 @@ export const flag = {
       .refine((n) => allowZero || n > 0, 'more than 0'),
   /** A duration in milliseconds, written 500ms, 30s, 15m, 12h or 7d. */
   duration: () =>
-    z
-      .string()
-      .transform((text, context) => {
-        const ms = parseDurationText(text);
-        if (ms === undefined) {
-          context.addIssue({ code: 'custom', message: DURATION_HINT });
-          return z.NEVER;
-        }
-        return ms;
-      }),
+    z.string().transform((text, context) => {
+      const ms = parseDurationText(text);
+      if (ms === undefined) {
+        context.addIssue({ code: 'custom', message: DURATION_HINT });
+        return z.NEVER;
+      }
+      return ms;
+    }),
   /** An ISO date or date-time. */
   time: () =>
     z.string().transform((text, context) => {

@@ -6,7 +6,11 @@ const show = (value: number | string | null) => (value === null ? '?' : String(v
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column]!))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
 
@@ -16,7 +20,9 @@ export function formatStatus(status: OutboxStatus): string {
   const age = relay.oldestPendingAgeMs === null ? '-' : `${(relay.oldestPendingAgeMs / 1000).toFixed(1)} s`;
   lines.push(`relay        pending ${relay.pending}, oldest due pending ${age}, failed ${relay.failed}`);
   const run = reconciler.lastRun;
-  lines.push(`reconciler   ${run ? `last run #${run.id} ${run.status} at ${run.startedAt}: scanned ${run.scanned}, re-scheduled ${run.rescheduled}` : 'never ran'}`);
+  lines.push(
+    `reconciler   ${run ? `last run #${run.id} ${run.status} at ${run.startedAt}: scanned ${run.scanned}, re-scheduled ${run.rescheduled}` : 'never ran'}`,
+  );
 
   const { amqp, management } = broker;
   const identity = amqp.state === 'ok' ? `cluster ${amqp.clusterName ?? '?'}, RabbitMQ ${amqp.version ?? '?'}` : amqp.detail;

@@ -10,7 +10,11 @@ export const PRUNE_USAGE = `  prune     Delete published outbox rows and inbox r
             --older-than <30d>   required     --horizon <7d>   rows older are no longer owed to anyone     --json`;
 
 export async function runPrune(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { 'older-than': { type: 'string' }, horizon: { type: 'string', default: '7d' }, ...JSON_OPTION }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { 'older-than': { type: 'string' }, horizon: { type: 'string', default: '7d' }, ...JSON_OPTION },
+    strict: true,
+  });
   const { 'older-than': olderThanMs, horizon: horizonMs } = readFlags(values, { 'older-than': flag.duration(), horizon: flag.duration() });
   const store = createPgSqlStore(readDatabaseUrl(), { applicationName: 'outbox-prune', queryTimeoutMs: 60 * 60_000 });
   try {

@@ -24,7 +24,11 @@ export interface LoadedConfig {
 
 type ConfigShape = { events: unknown; consumers: OutboxConfig['consumers']; prisma: OutboxConfig['prisma']; worker?: WorkerSettings };
 
-const exists = (file: string) => access(file).then(() => true, () => false);
+const exists = (file: string) =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
 
 /**
  * The config file a command should load: `explicit` (which must exist), else the first

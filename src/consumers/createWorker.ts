@@ -99,7 +99,10 @@ const optionsSchema = z.object({
   transactionTimeoutMs: z.number().int().positive().default(30_000),
   deliveryTimeoutMs: z.number().int().positive().optional(),
   healthToleranceMs: z.number().int().nonnegative().default(30_000),
-  workerId: z.string().min(1).default(() => `worker-${process.pid}`),
+  workerId: z
+    .string()
+    .min(1)
+    .default(() => `worker-${process.pid}`),
   summaryIntervalMs: z.number().int().nonnegative().default(60_000),
 });
 
@@ -163,7 +166,14 @@ export function createWorker(options: WorkerOptions): Worker {
     try {
       // Nothing else has touched the database yet: a bare socket error can only be its.
       const isTransient = (error: unknown) => isConnectionFailure(error, { socketErrors: true });
-      await untilAvailable(() => registerConsumers(prismaQueryRows(options.prisma), consumers.map((consumer) => consumer.name)), { ...retrying, what: 'database', isTransient });
+      await untilAvailable(
+        () =>
+          registerConsumers(
+            prismaQueryRows(options.prisma),
+            consumers.map((consumer) => consumer.name),
+          ),
+        { ...retrying, what: 'database', isTransient },
+      );
       health.database.succeeded();
       // Declare before returning, so that a caller publishing right after start() has queues bound.
       await untilAvailable(() => connection.confirmChannel(signal), { ...retrying, what: 'broker', isTransient: isTransientBrokerFailure });
@@ -195,7 +205,10 @@ export function createWorker(options: WorkerOptions): Worker {
   async function drain(channels: { close(): Promise<void> }[]): Promise<void> {
     const drained = Promise.all([...limiters.values()].map((limiter) => limiter.drained()));
     const drainDeadline = new AbortController();
-    const timedOut = await Promise.race([drained.then(() => false), sleep(config.drainTimeoutMs, drainDeadline.signal).then(() => !drainDeadline.signal.aborted)]);
+    const timedOut = await Promise.race([
+      drained.then(() => false),
+      sleep(config.drainTimeoutMs, drainDeadline.signal).then(() => !drainDeadline.signal.aborted),
+    ]);
     drainDeadline.abort();
     if (timedOut) logger.warn({ drainTimeoutMs: config.drainTimeoutMs }, 'handlers still running at the drain timeout; their deliveries will be redelivered');
     // Channels before the connection: a connection close can overtake acks still queued on a channel.

@@ -68,7 +68,11 @@ export async function replayDeadLetters(
   const keep = messages.filter((message) => !replay.includes(message));
   const ids = replay.map((message) => String(message.properties.messageId));
   try {
-    await reopenInbox(query, consumer, ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id)));
+    await reopenInbox(
+      query,
+      consumer,
+      ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id)),
+    );
     for (const message of replay) {
       const headers = { ...(message.properties.headers as Record<string, unknown>) };
       for (const name of DEAD_LETTER_HEADERS) delete headers[name];

@@ -23,7 +23,7 @@ export interface MalformedDelivery {
 }
 
 function header(message: ConsumeMessage, name: string): unknown {
-  return (message.properties.headers as Record<string, unknown> | undefined)?.[name];
+  return message.properties.headers?.[name];
 }
 
 /**
@@ -32,15 +32,15 @@ function header(message: ConsumeMessage, name: string): unknown {
  * producer's message, a version this worker does not know) gets a verdict.
  */
 export function decodeDelivery(message: ConsumeMessage, catalog: EventCatalog): DecodedDelivery | MalformedDelivery {
-  const rawId = message.properties.messageId;
+  const rawId: unknown = message.properties.messageId;
   const messageId = typeof rawId === 'string' && UUID.test(rawId) ? rawId.toLowerCase() : undefined;
-  const rawType = message.properties.type ?? message.fields.routingKey;
+  const rawType: unknown = message.properties.type ?? message.fields.routingKey;
   const eventType = typeof rawType === 'string' && rawType.length > 0 ? rawType : undefined;
   const malformed = (reason: string): MalformedDelivery => ({ ok: false, messageId, eventType, reason });
 
   if (!messageId) return malformed(`message-id ${JSON.stringify(rawId ?? null)} is not a UUID`);
   if (!eventType) return malformed('no event type (AMQP type property or routing key)');
-  const contentType = message.properties.contentType;
+  const contentType: unknown = message.properties.contentType;
   if (contentType !== undefined && contentType !== 'application/json') return malformed(`content-type ${JSON.stringify(contentType)} is not application/json`);
 
   const rawVersion = header(message, HEADER_EVENT_VERSION) ?? 1;

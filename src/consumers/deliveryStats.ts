@@ -69,7 +69,7 @@ export function createDeliveryStats(consumers: readonly string[]) {
       counts = new Map(consumers.map((name) => [name, fresh()]));
       const summaries: ConsumerSummary[] = [];
       for (const [consumer, entry] of taken) {
-        const { timed, samples, ...outcomes } = entry;
+        const { timed: _timed, samples, ...outcomes } = entry;
         if (Object.values(outcomes).every((count) => count === 0)) continue;
         const sorted = samples.sort((a, b) => a - b);
         summaries.push({ consumer, ...outcomes, handlerP50Ms: percentile(sorted, 50), handlerP99Ms: percentile(sorted, 99) });

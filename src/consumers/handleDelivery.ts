@@ -104,7 +104,15 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
     }
     if (!handlerStarted) return { action: 'defer', messageId, eventType, attempt, error: text, thrown: error };
     if (dead) {
-      return { action: 'dead-letter', messageId, eventType, attempts: attempt, reason: nonRetryable ? 'non-retryable' : 'handler-failed', error: text, thrown: error };
+      return {
+        action: 'dead-letter',
+        messageId,
+        eventType,
+        attempts: attempt,
+        reason: nonRetryable ? 'non-retryable' : 'handler-failed',
+        error: text,
+        thrown: error,
+      };
     }
     logger.warn({ err: loggableError(error), durationMs: elapsedMs() }, 'work failed; retrying after a delay');
     return { action: 'retry', messageId, eventType, nextAttempt: attempt + 1, error: text, thrown: error };

@@ -46,7 +46,9 @@ const outcomeOf = (verdict: Verdict): DeliveryOutcome => {
 };
 /** Deliveries whose handler ran: those the handler percentiles are about. */
 const handlerRan = (verdict: Verdict) =>
-  (verdict.action === 'ack' && verdict.outcome === 'done') || verdict.action === 'retry' || (verdict.action === 'dead-letter' && verdict.reason !== 'malformed');
+  (verdict.action === 'ack' && verdict.outcome === 'done') ||
+  verdict.action === 'retry' ||
+  (verdict.action === 'dead-letter' && verdict.reason !== 'malformed');
 
 /** `work`'s value, or STUCK if it has not settled within `ms` (it goes on). */
 async function beforeDeadline<T>(work: Promise<T>, ms: number): Promise<T | typeof STUCK> {
@@ -82,7 +84,13 @@ export function createDeliveryRunner(context: DeliveryRunnerContext) {
     }
   }
 
-  async function handBack(consumer: ResolvedConsumer, message: ConsumeMessage, handling: Promise<Verdict>, settlement: Settlement, about: About): Promise<void> {
+  async function handBack(
+    consumer: ResolvedConsumer,
+    message: ConsumeMessage,
+    handling: Promise<Verdict>,
+    settlement: Settlement,
+    about: About,
+  ): Promise<void> {
     // The work goes on, holding its database connection, until its query fails or is
     // answered; it is reported stuck (GET /health) until then. What it ends with no
     // longer settles anything: this delivery is settled here.
@@ -99,8 +107,18 @@ export function createDeliveryRunner(context: DeliveryRunnerContext) {
     );
     const error = `no verdict within the delivery deadline (${context.deliveryTimeoutMs} ms)`;
     health.database.failed(new Error(error));
-    logger.warn({ ...about, deliveryTimeoutMs: context.deliveryTimeoutMs }, 'delivery stuck past its deadline (the database does not answer); handing it back through the retry queue');
-    const verdict: Verdict = { action: 'defer', messageId: about.messageId ?? '', eventType: about.eventType ?? '', attempt: attemptOf(message), error, thrown: undefined };
+    logger.warn(
+      { ...about, deliveryTimeoutMs: context.deliveryTimeoutMs },
+      'delivery stuck past its deadline (the database does not answer); handing it back through the retry queue',
+    );
+    const verdict: Verdict = {
+      action: 'defer',
+      messageId: about.messageId ?? '',
+      eventType: about.eventType ?? '',
+      attempt: attemptOf(message),
+      error,
+      thrown: undefined,
+    };
     await actions.act(consumer, message, verdict, settlement);
     stats.record(consumer.name, 'handed-back');
     metrics?.handled.inc({ consumer: consumer.name, outcome: 'deferred' });

@@ -106,7 +106,10 @@ export function createVerdictActions(context: VerdictActionsContext) {
         break;
       case 'retry': {
         const delay = retryDelayFor(consumer, verdict.nextAttempt);
-        await republish(confirms!, '', retryQueueName(consumer.name, delay), message, { [HEADER_ATTEMPT]: verdict.nextAttempt, [HEADER_LAST_ERROR]: verdict.error.slice(0, 1000) });
+        await republish(confirms!, '', retryQueueName(consumer.name, delay), message, {
+          [HEADER_ATTEMPT]: verdict.nextAttempt,
+          [HEADER_LAST_ERROR]: verdict.error.slice(0, 1000),
+        });
         break;
       }
       case 'defer': {

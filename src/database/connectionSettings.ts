@@ -39,10 +39,12 @@ export class LiveClient extends pg.Client {
     const onReply = (error: unknown) => {
       if (isReplyTimeout(error)) this.#drop();
     };
-    const watched = (callback: Callback): Callback => (error, result) => {
-      onReply(error);
-      callback(error, result);
-    };
+    const watched =
+      (callback: Callback): Callback =>
+      (error, result) => {
+        onReply(error);
+        callback(error, result);
+      };
     // An own property rather than an override: pg.Client.query has a dozen typed overloads.
     (this as { query: unknown }).query = (config: unknown, values?: unknown, callback?: unknown) => {
       // A Submittable (a cursor, a stream) reports through its own events.
@@ -132,7 +134,14 @@ const SOCKET_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE
 export function isConnectionFailure(error: unknown, { socketErrors = false } = {}): boolean {
   let current = error;
   for (let depth = 0; current !== null && typeof current === 'object' && depth < 8; depth += 1) {
-    const link = current as { code?: unknown; originalCode?: unknown; kind?: unknown; message?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown } };
+    const link = current as {
+      code?: unknown;
+      originalCode?: unknown;
+      kind?: unknown;
+      message?: unknown;
+      cause?: unknown;
+      meta?: { driverAdapterError?: unknown };
+    };
     for (const code of [link.code, link.originalCode]) {
       if (typeof code !== 'string') continue;
       if (CONNECTION_SQLSTATE.test(code) || PRISMA_CONNECTION_CODES.has(code) || (socketErrors && SOCKET_ERRNOS.has(code))) return true;

@@ -87,7 +87,7 @@ export function createPgSqlStore(databaseUrl: string, options: PgStoreOptions = 
 export const prismaQueryRows =
   (client: RawSqlClient): QueryRows =>
   async <Row>(query: Sql) =>
-    (await client.$queryRaw<Row[]>(query)) as Row[];
+    await client.$queryRaw<Row[]>(query);
 
 export function createPrismaSqlStore(prisma: PrismaRootClient): SqlStore {
   const run = prismaQueryRows;

@@ -25,7 +25,10 @@ export type TransactionClientArgument<C> = C extends { $connect: unknown } | { $
 export function assertTransactionClient(client: unknown): asserts client is TransactionClient {
   const candidate = client as Partial<Record<'$executeRaw' | '$connect', unknown>> | null | undefined;
   if (typeof candidate?.$executeRaw !== 'function') {
-    throw new OutboxError('OUTBOX_NOT_IN_TRANSACTION', 'publish needs the Prisma transaction client: prisma.$transaction(async (tx) => outbox.publish(tx, ...))');
+    throw new OutboxError(
+      'OUTBOX_NOT_IN_TRANSACTION',
+      'publish needs the Prisma transaction client: prisma.$transaction(async (tx) => outbox.publish(tx, ...))',
+    );
   }
   if (typeof candidate.$connect === 'function') {
     throw new OutboxError(

@@ -25,7 +25,12 @@ export function loggableError(error: unknown, secrets: readonly string[] = [], d
   define(copy, 'stack', redact(error.stack ?? `${error.name}: ${error.message}`));
   if (error.name !== copy.name) define(copy, 'name', error.name);
   if (error.cause !== undefined) define(copy, 'cause', depth < 8 ? loggableError(error.cause, secrets, depth + 1) : String(error.cause));
-  if (error instanceof AggregateError) define(copy, 'errors', error.errors.map((each: unknown) => loggableError(each, secrets, depth + 1)));
+  if (error instanceof AggregateError)
+    define(
+      copy,
+      'errors',
+      error.errors.map((each: unknown) => loggableError(each, secrets, depth + 1)),
+    );
   return copy;
 }
 

@@ -14,7 +14,7 @@ export function redactUrl(url: string): string {
 export function redactSecrets(text: string, urls: string[]): string {
   let result = text;
   for (const url of urls) {
-    let password = '';
+    let password: string;
     try {
       password = decodeURIComponent(new URL(url).password);
     } catch {

@@ -28,7 +28,12 @@ export function createOutboxMetrics(registry: Registry): OutboxMetrics {
   const { Counter, Histogram } = promClient();
   const metrics: OutboxMetrics = {
     published: new Counter({ name: 'outbox_relay_published_total', help: 'Messages published and confirmed by the broker', registers }),
-    nacked: new Counter({ name: 'outbox_relay_publish_failures_total', help: 'Publish attempts nacked or not confirmed in time', labelNames: ['reason'], registers }),
+    nacked: new Counter({
+      name: 'outbox_relay_publish_failures_total',
+      help: 'Publish attempts nacked or not confirmed in time',
+      labelNames: ['reason'],
+      registers,
+    }),
     publishLatency: new Histogram({
       name: 'outbox_relay_publish_latency_seconds',
       help: 'From the event row being written to its broker confirm',
@@ -48,7 +53,12 @@ export function createOutboxMetrics(registry: Registry): OutboxMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
-    rescheduled: new Counter({ name: 'outbox_reconciler_rescheduled_total', help: 'Messages re-published by the reconciler', labelNames: ['consumer'], registers }),
+    rescheduled: new Counter({
+      name: 'outbox_reconciler_rescheduled_total',
+      help: 'Messages re-published by the reconciler',
+      labelNames: ['consumer'],
+      registers,
+    }),
   };
   cache.set(registry, metrics);
   return metrics;

@@ -49,7 +49,10 @@ export function withPreviewFeature(schema: string, feature = REQUIRED_PREVIEW_FE
     if (!CLIENT_PROVIDER.test(block)) return block;
     const existing = PREVIEW_FEATURES.exec(block);
     if (existing) {
-      const features = existing[1]!.split(',').map((item) => item.trim()).filter(Boolean);
+      const features = existing[1]!
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean);
       if (features.includes(`"${feature}"`)) return block;
       return block.replace(PREVIEW_FEATURES, `previewFeatures = [${[...features, `"${feature}"`].join(', ')}]`);
     }

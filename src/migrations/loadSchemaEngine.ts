@@ -41,7 +41,7 @@ function instantiateEngine(): Promise<void> {
     engineBindings.__wbg_set_wasm(instance.exports);
     const start = instance.exports.__wbindgen_start;
     if (typeof start !== 'function') throw new Error('@prisma/schema-engine-wasm: __wbindgen_start is missing');
-    start();
+    (start as () => void)();
   })();
   return instantiated;
 }
@@ -66,11 +66,7 @@ export interface OpenSchemaEngine {
 }
 
 /** A schema engine bound to one database, over a connection pool we own and close. */
-export async function loadSchemaEngine(
-  databaseUrl: string,
-  schemaFiles: SchemaFile[],
-  onLog: EngineLogSink = () => {},
-): Promise<OpenSchemaEngine> {
+export async function loadSchemaEngine(databaseUrl: string, schemaFiles: SchemaFile[], onLog: EngineLogSink = () => {}): Promise<OpenSchemaEngine> {
   await instantiateEngine();
   // Our own pool: freeing the engine does not close the adapter's connections, and
   // a lingering connection would, among other things, keep the database from being
@@ -80,11 +76,7 @@ export async function loadSchemaEngine(
   pool.on('error', () => {});
   const adapterFactory = bindMigrationAwareSqlAdapterFactory(new WholeScriptPgAdapterFactory(pool));
   try {
-    const engine = await engineBindings.SchemaEngine.new(
-      { datamodels: schemaFiles.map((file) => [file.path, file.content]) },
-      onLog,
-      adapterFactory,
-    );
+    const engine = await engineBindings.SchemaEngine.new({ datamodels: schemaFiles.map((file) => [file.path, file.content]) }, onLog, adapterFactory);
     return {
       engine,
       async close() {

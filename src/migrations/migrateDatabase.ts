@@ -37,10 +37,7 @@ export async function migrateDatabase(options: MigrateDatabaseOptions): Promise<
   const { describeEngineFailure, loadSchemaEngine } = await import('./loadSchemaEngine.js');
   const fail = (step: string, error: unknown): never => {
     const reason = describeEngineFailure(error);
-    throw new OutboxError(
-      'OUTBOX_MIGRATION_FAILED',
-      `migrate ${redactUrl(databaseUrl)}: ${step}: ${redactSecrets(reason, [databaseUrl])}`,
-    );
+    throw new OutboxError('OUTBOX_MIGRATION_FAILED', `migrate ${redactUrl(databaseUrl)}: ${step}: ${redactSecrets(reason, [databaseUrl])}`);
   };
 
   const createdDatabase = await ensureDatabaseExists(databaseUrl).catch((error) => fail('creating the database', error));
@@ -54,9 +51,7 @@ export async function migrateDatabase(options: MigrateDatabaseOptions): Promise<
     fail('reading migrations', new Error(`no migrations found in ${migrationsList.baseDir}`));
   }
 
-  const { engine, close } = await loadSchemaEngine(databaseUrl, schemaFiles, (line) =>
-    logger?.debug({ engine: line }, 'schema engine'),
-  );
+  const { engine, close } = await loadSchemaEngine(databaseUrl, schemaFiles, (line) => logger?.debug({ engine: line }, 'schema engine'));
   try {
     // Migrations are append-only: say so when an applied one was edited since.
     const diagnosis = await engine
@@ -73,9 +68,7 @@ export async function migrateDatabase(options: MigrateDatabaseOptions): Promise<
       await engine.markMigrationApplied({ migrationName: name, migrationsList }).catch((error) => fail(`marking ${name} applied`, error));
       logger?.info({ migration: name }, 'marked migration applied');
     }
-    const { appliedMigrationNames } = await engine
-      .applyMigrations({ migrationsList, filters: NO_FILTER })
-      .catch((error) => fail('applying migrations', error));
+    const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList, filters: NO_FILTER }).catch((error) => fail('applying migrations', error));
     for (const name of appliedMigrationNames) logger?.info({ migration: name }, 'applied migration');
     return {
       appliedMigrations: appliedMigrationNames,

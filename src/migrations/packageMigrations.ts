@@ -24,9 +24,7 @@ export const readOutboxSchema = (root = PACKAGE_ROOT) => readFile(path.join(root
 export async function readPackageMigrations(root = PACKAGE_ROOT): Promise<PackageMigration[]> {
   const dir = path.join(root, 'prisma/migrations');
   const names = (await readdir(dir)).filter((name) => OUTBOX_MIGRATION.test(name)).sort();
-  return Promise.all(
-    names.map(async (id) => ({ id, suffix: id.slice(15), sql: await readFile(path.join(dir, id, 'migration.sql'), 'utf8') })),
-  );
+  return Promise.all(names.map(async (id) => ({ id, suffix: id.slice(15), sql: await readFile(path.join(dir, id, 'migration.sql'), 'utf8') })));
 }
 
 /** The first line of a migration `outbox init` wrote: how it recognises it later, whatever the folder is called. */

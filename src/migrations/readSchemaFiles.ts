@@ -7,9 +7,7 @@ export async function readSchemaFiles(schemaPath: string): Promise<SchemaFile[]>
   if (!(await stat(schemaPath)).isDirectory()) {
     return [{ path: schemaPath, content: await readFile(schemaPath, 'utf8') }];
   }
-  const names = (await readdir(schemaPath, { recursive: true }))
-    .filter((name) => name.endsWith('.prisma'))
-    .sort();
+  const names = (await readdir(schemaPath, { recursive: true })).filter((name) => name.endsWith('.prisma')).sort();
   return Promise.all(
     names.map(async (name) => {
       const filePath = path.join(schemaPath, name);

@@ -4,8 +4,5 @@ declare namespace WebAssembly {
   interface Instance {
     readonly exports: Record<string, unknown>;
   }
-  function instantiate(
-    bytes: Uint8Array,
-    imports: Record<string, Record<string, unknown>>,
-  ): Promise<{ instance: Instance }>;
+  function instantiate(bytes: Uint8Array, imports: Record<string, Record<string, unknown>>): Promise<{ instance: Instance }>;
 }

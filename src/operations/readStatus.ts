@@ -36,7 +36,10 @@ export interface OutboxStatus {
   /** Owed messages younger than this are counted as in flight, not as not done (the reconciler's grace). */
   graceMs: number;
   consumers: ConsumerStatus[];
-  reconciler: { lastRun: { id: string; status: string; startedAt: string; finishedAt: string | null; scanned: number; rescheduled: number } | null; overdue: boolean };
+  reconciler: {
+    lastRun: { id: string; status: string; startedAt: string; finishedAt: string | null; scanned: number; rescheduled: number } | null;
+    overdue: boolean;
+  };
   broker: BrokerStatus;
   /** Facts about the report itself (what is unknown, and why). */
   notes: string[];
@@ -80,7 +83,12 @@ interface ConsumerRow {
  * registration, within the horizon, published, no done/dead inbox row). One
  * statement for all consumers. Parameters: consumers (JSON [{name, types}]), grace, horizon.
  */
-function readOwedConsumers(query: QueryRows, consumers: readonly { name: string; eventTypes: readonly string[] }[], graceMs: number, horizonMs: number): Promise<ConsumerRow[]> {
+function readOwedConsumers(
+  query: QueryRows,
+  consumers: readonly { name: string; eventTypes: readonly string[] }[],
+  graceMs: number,
+  horizonMs: number,
+): Promise<ConsumerRow[]> {
   const wanted = JSON.stringify(consumers.map((consumer) => ({ name: consumer.name, types: consumer.eventTypes })));
   return query<ConsumerRow>(sql`
     SELECT w.name, c.registered_at AS "registeredAt", coalesce(o.not_done, 0) AS "notDone", coalesce(o.in_flight, 0) AS "inFlight",
@@ -154,9 +162,12 @@ export async function readStatus(query: QueryRows, options: StatusOptions): Prom
       retryDepth: queues?.has(row.name) ? retryDepth(queues, row.name) : null,
       dlqDepth: depth(dlqName(row.name)),
     };
-    if (row.registeredAt === null) alerts.push(`consumer ${row.name}: never registered (no worker has started with it, nor \`outbox setup\`): nothing is owed to it yet`);
+    if (row.registeredAt === null)
+      alerts.push(`consumer ${row.name}: never registered (no worker has started with it, nor \`outbox setup\`): nothing is owed to it yet`);
     else if (queues && !queues.has(row.name)) {
-      alerts.push(`consumer ${row.name}: its queue does not exist in vhost "${broker.status.vhost}": events for it are not delivered; start its worker or run \`outbox setup\``);
+      alerts.push(
+        `consumer ${row.name}: its queue does not exist in vhost "${broker.status.vhost}": events for it are not delivered; start its worker or run \`outbox setup\``,
+      );
     }
     if (status.notDone !== null && status.notDone > 0) {
       alerts.push(
@@ -170,7 +181,7 @@ export async function readStatus(query: QueryRows, options: StatusOptions): Prom
   if (!options.consumers) {
     notes.push('consumers from the database (outbox_consumer): owed and not done unknown without their event types; --config <file> gives those counts');
   }
-  if (broker.status.management.state === 'ok') notes.push('queue depths are the management API\'s statistics, refreshed every ~5 s');
+  if (broker.status.management.state === 'ok') notes.push("queue depths are the management API's statistics, refreshed every ~5 s");
 
   // A fresh install is not overdue: without a run, the clock starts at the first consumer's registration.
   const registrations = rows.map((row) => row.registeredAt?.getTime()).filter((time) => time !== undefined);
@@ -199,9 +210,7 @@ export async function readStatus(query: QueryRows, options: StatusOptions): Prom
     graceMs,
     consumers,
     reconciler: {
-      lastRun: lastRun
-        ? { ...lastRun, startedAt: lastRun.startedAt.toISOString(), finishedAt: lastRun.finishedAt?.toISOString() ?? null }
-        : null,
+      lastRun: lastRun ? { ...lastRun, startedAt: lastRun.startedAt.toISOString(), finishedAt: lastRun.finishedAt?.toISOString() ?? null } : null,
       overdue,
     },
     broker: broker.status,

@@ -32,7 +32,7 @@ export async function replayEvents(
   const rateLimiter = createRateLimiter(options.ratePerSecond);
   const replayedAt = new Date().toISOString();
   const sent: string[] = [];
-  for (let after = '0'; ; ) {
+  for (let after = '0'; ;) {
     const page = await query<StoredMessage>(sql`
       SELECT ${STORED_MESSAGE_COLUMNS}
         FROM outbox_message m

@@ -49,7 +49,10 @@ export async function setupOutbox(options: SetupOptions): Promise<SetupReport> {
   for (const consumer of consumers) await declareConsumerTopology(channel, topology, consumer);
   await channel.close().catch(() => {});
 
-  const registered = await registerConsumers(options.query, consumers.map((consumer) => consumer.name));
+  const registered = await registerConsumers(
+    options.query,
+    consumers.map((consumer) => consumer.name),
+  );
   return {
     exchanges: [topology.exchange, topology.unroutable, topology.deadLetterExchange],
     consumers: consumers.map((consumer) => ({

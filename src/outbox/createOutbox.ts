@@ -24,7 +24,12 @@ export interface OutboxOptions<TEvents extends readonly EventDefinition[]> {
 
 const outboxOptionsSchema = z.strictObject({
   events: z.array(z.any()).readonly(),
-  maxPayloadBytes: z.number().int().positive().max(128 * 1024 * 1024).default(256 * 1024),
+  maxPayloadBytes: z
+    .number()
+    .int()
+    .positive()
+    .max(128 * 1024 * 1024)
+    .default(256 * 1024),
   wakeRelay: z.boolean().default(false),
 });
 

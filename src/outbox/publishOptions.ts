@@ -28,7 +28,9 @@ const storableText = () =>
 
 // AMQP short strings (correlation-id, header names) are at most 255 bytes.
 const shortString = (max: number) =>
-  storableText().min(1).refine((value) => Buffer.byteLength(value, 'utf8') <= max, `at most ${max} bytes`);
+  storableText()
+    .min(1)
+    .refine((value) => Buffer.byteLength(value, 'utf8') <= max, `at most ${max} bytes`);
 
 const publishOptionsSchema = z.strictObject({
   key: shortString(255).optional(),
@@ -51,7 +53,10 @@ const publishOptionsSchema = z.strictObject({
     .string()
     .regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'a W3C traceparent: 00-<32 hex>-<16 hex>-<2 hex>')
     .optional(),
-  availableAt: z.date().refine((date) => !Number.isNaN(date.getTime()), 'a valid Date').optional(),
+  availableAt: z
+    .date()
+    .refine((date) => !Number.isNaN(date.getTime()), 'a valid Date')
+    .optional(),
 });
 
 export interface ValidatedPublishOptions {

@@ -29,11 +29,9 @@ function formatPath(path: (string | number)[]): string {
 
 function assertJsonSafe(eventType: string, value: unknown, path: (string | number)[], ancestors: Set<object>): void {
   const fail = (what: string): never => {
-    throw new OutboxError(
-      'OUTBOX_PAYLOAD_NOT_SERIALIZABLE',
-      `event ${eventType}: payload at ${formatPath(path)} is ${what}, which JSON cannot carry`,
-      { issues: [{ path, message: what }] },
-    );
+    throw new OutboxError('OUTBOX_PAYLOAD_NOT_SERIALIZABLE', `event ${eventType}: payload at ${formatPath(path)} is ${what}, which JSON cannot carry`, {
+      issues: [{ path, message: what }],
+    });
   };
   switch (typeof value) {
     case 'string':
@@ -55,7 +53,7 @@ function assertJsonSafe(eventType: string, value: unknown, path: (string | numbe
       break;
   }
   if (value === null) return;
-  const object = value as object;
+  const object = value;
   if (typeof (object as { toJSON?: unknown }).toJSON === 'function') {
     // What JSON.stringify will write is what toJSON returns: judge that (it may throw,
     // e.g. a Date method on an object that only inherits from Date).
@@ -74,7 +72,7 @@ function assertJsonSafe(eventType: string, value: unknown, path: (string | numbe
   if (Array.isArray(object)) {
     object.forEach((item, index) => assertJsonSafe(eventType, item, [...path, index], ancestors));
   } else {
-    const prototype = Object.getPrototypeOf(object);
+    const prototype: unknown = Object.getPrototypeOf(object);
     if (prototype !== Object.prototype && prototype !== null) {
       fail(`an instance of ${object.constructor?.name ?? 'a class'}`);
     }

@@ -87,8 +87,12 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   const openSession = (): Session => {
     // Short statements (lock, progress, records) and long scans on separate pools: a
     // silent connection fails a short statement in seconds, whatever a scan may need.
-    const store = options.prisma ? createPrismaSqlStore(options.prisma) : createPgSqlStore(options.databaseUrl!, { maxConnections: 6, applicationName: 'outbox-reconciler' });
-    const scanStore = options.prisma ? store : createPgSqlStore(options.databaseUrl!, { maxConnections: 2, applicationName: 'outbox-reconciler', queryTimeoutMs: SCAN_TIMEOUT_MS });
+    const store = options.prisma
+      ? createPrismaSqlStore(options.prisma)
+      : createPgSqlStore(options.databaseUrl!, { maxConnections: 6, applicationName: 'outbox-reconciler' });
+    const scanStore = options.prisma
+      ? store
+      : createPgSqlStore(options.databaseUrl!, { maxConnections: 2, applicationName: 'outbox-reconciler', queryTimeoutMs: SCAN_TIMEOUT_MS });
     const broker = createReconcilerBroker({
       urls: amqpUrls,
       logger,
@@ -110,7 +114,13 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     return { stalePending: { count: backlog.stale, oldestAgeMs: backlog.stale > 0 ? backlog.oldestDueMs : null }, failedRows: backlog.failed };
   }
 
-  async function reconcileAll({ store, scanStore, broker }: Session, progress: RunProgress, lease: LockLease, signal: AbortSignal, results: ConsumerReconciliation[]): Promise<void> {
+  async function reconcileAll(
+    { store, scanStore, broker }: Session,
+    progress: RunProgress,
+    lease: LockLease,
+    signal: AbortSignal,
+    results: ConsumerReconciliation[],
+  ): Promise<void> {
     await untilAborted(registerConsumers(store.query, names), signal);
     const records = await untilAborted(readConsumers(store.query, names), signal);
     const pass = {
@@ -127,7 +137,12 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     let budget = config.maxReschedulesPerRun;
     for (const consumer of consumers) {
       const record = records.find((candidate) => candidate.name === consumer.name)!;
-      const window = { consumer: consumer.name, eventTypes: typesMatching(consumer.events, catalog.types), graceMs: config.graceMs, horizonMs: config.horizonMs };
+      const window = {
+        consumer: consumer.name,
+        eventTypes: typesMatching(consumer.events, catalog.types),
+        graceMs: config.graceMs,
+        horizonMs: config.horizonMs,
+      };
       const before = progress.rescheduled;
       try {
         const result = await reconcileConsumer(pass, record, window, budget);
@@ -151,7 +166,16 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     if (!lease) {
       const skippedId = await insertRun(store.query, 'skipped');
       logger.info({ runId: skippedId }, 'another reconciler is running: skipped');
-      return { status: 'skipped', runId: skippedId, scanned: 0, rescheduled: 0, consumers: [], stalePending: { count: 0, oldestAgeMs: null }, failedRows: 0, retriedFailedRows: 0 };
+      return {
+        status: 'skipped',
+        runId: skippedId,
+        scanned: 0,
+        rescheduled: 0,
+        consumers: [],
+        stalePending: { count: 0, oldestAgeMs: null },
+        failedRows: 0,
+        retriedFailedRows: 0,
+      };
     }
     try {
       const signal = AbortSignal.any([lease.lost, stopping.signal]);
@@ -160,18 +184,33 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       const results: ConsumerReconciliation[] = [];
       try {
         for (const run of await untilAborted(closeAbandonedRuns(store.query, runId), signal)) {
-          logger.warn({ runId: run.id, startedAt: run.startedAt, rescheduled: run.rescheduled }, 'closed a run left running by a process that is gone: abandoned');
+          logger.warn(
+            { runId: run.id, startedAt: run.startedAt, rescheduled: run.rescheduled },
+            'closed a run left running by a process that is gone: abandoned',
+          );
         }
         await reconcileAll(current, progress, lease, signal, results);
         const retriedFailedRows = config.retryFailedRows ? (await untilAborted(retryFailedMessages(store.query), signal)).length : 0;
         const relay = await untilAborted(relayHealth(store.query), signal);
         await untilAborted(forgetOldReschedules(store.query, config.horizonMs), signal);
-        const report: ReconcileReport = { status: 'done', runId, scanned: progress.scanned, rescheduled: progress.rescheduled, consumers: results, ...relay, retriedFailedRows };
+        const report: ReconcileReport = {
+          status: 'done',
+          runId,
+          scanned: progress.scanned,
+          rescheduled: progress.rescheduled,
+          consumers: results,
+          ...relay,
+          retriedFailedRows,
+        };
         await untilAborted(progress.finish({ status: 'done', report }), signal);
         if (report.stalePending.count > 0) logger.error(report.stalePending, 'pending outbox rows older than stalePendingMs: is the relay running?');
         return report;
       } catch (error) {
-        const ending = { status: 'failed' as const, error: describe(error), report: { status: 'failed', runId, scanned: progress.scanned, rescheduled: progress.rescheduled, consumers: results } };
+        const ending = {
+          status: 'failed' as const,
+          error: describe(error),
+          report: { status: 'failed', runId, scanned: progress.scanned, rescheduled: progress.rescheduled, consumers: results },
+        };
         try {
           await withTimeout(progress.finish(ending), FAILURE_RECORD_WAIT_MS, 'the database did not answer');
         } catch {
@@ -203,7 +242,10 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       if (report.status === 'done') {
         // Not needed, or needed and reached.
         health.broker.succeeded();
-        logger.info({ runId: report.runId, scanned: report.scanned, rescheduled: report.rescheduled, durationMs: Math.round(performance.now() - startedAt) }, 'reconciler run done');
+        logger.info(
+          { runId: report.runId, scanned: report.scanned, rescheduled: report.rescheduled, durationMs: Math.round(performance.now() - startedAt) },
+          'reconciler run done',
+        );
       }
       return report;
     } catch (error) {

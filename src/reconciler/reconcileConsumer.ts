@@ -56,7 +56,15 @@ export async function reconcileConsumer(pass: ConsumerPass, record: ConsumerReco
   const consumer = window.consumer;
   const { scanned, watermark } = await untilAborted(advanceWatermark(pass.scan, record, window), signal);
   pass.progress.addScanned(scanned);
-  const result: ConsumerReconciliation = { consumer, scanned, rescheduled: 0, watermarkSeq: watermark.seq, watermarkXid: watermark.xid, queueDepth: null, deferred: 0 };
+  const result: ConsumerReconciliation = {
+    consumer,
+    scanned,
+    rescheduled: 0,
+    watermarkSeq: watermark.seq,
+    watermarkXid: watermark.xid,
+    queueDepth: null,
+    deferred: 0,
+  };
   if (budget <= 0) return result;
   const current = { ...record, watermark };
   const owed = await untilAborted(findUndoneMessages(pass.scan, current, window, budget), signal);
@@ -77,7 +85,10 @@ export async function reconcileConsumer(pass: ConsumerPass, record: ConsumerReco
     // A backlog: the owed messages may be waiting in it. Only those the queue has
     // provably delivered past are lost.
     const frontier = await untilAborted(readDeliveryFrontier(pass.scan, consumer, watermark), signal);
-    lost = frontier === null ? [] : await untilAborted(findUndoneMessages(pass.scan, current, window, budget, { lostBefore: new Date(frontier.getTime() - FIFO_MARGIN_MS) }), signal);
+    lost =
+      frontier === null
+        ? []
+        : await untilAborted(findUndoneMessages(pass.scan, current, window, budget, { lostBefore: new Date(frontier.getTime() - FIFO_MARGIN_MS) }), signal);
     result.deferred = Math.max(0, owed.length - lost.length);
     logger.info(
       { consumer, queueDepth: result.queueDepth, owed: owed.length, provablyLost: lost.length, deliveredUpTo: frontier?.toISOString() ?? null },
@@ -94,11 +105,17 @@ export async function reconcileConsumer(pass: ConsumerPass, record: ConsumerReco
     result.rescheduled += outcome.confirmed.length;
     await untilAborted(pass.progress.confirmed(consumer, outcome.confirmed), signal);
     if (outcome.stoppedBy === undefined) continue;
-    logger.debug({ consumer, confirmed: outcome.confirmed.length, unconfirmed: outcome.unconfirmed.length, stoppedBy: outcome.stoppedBy }, 're-publish chunk stopped');
+    logger.debug(
+      { consumer, confirmed: outcome.confirmed.length, unconfirmed: outcome.unconfirmed.length, stoppedBy: outcome.stoppedBy },
+      're-publish chunk stopped',
+    );
     if (outcome.stoppedBy === 'aborted') throw signal.reason;
     if (outcome.stoppedBy === 'nacked') {
       // The queue refuses (e.g. full, reject-publish): the rest would be refused too.
-      logger.warn({ consumer, nacked: outcome.unconfirmed.length, messageIds: outcome.unconfirmed.slice(0, 20) }, 'the broker refused re-published messages; the next run tries again');
+      logger.warn(
+        { consumer, nacked: outcome.unconfirmed.length, messageIds: outcome.unconfirmed.slice(0, 20) },
+        'the broker refused re-published messages; the next run tries again',
+      );
       break;
     }
     if (outcome.stoppedBy === 'deadline') await pass.broker.discard(channel);
@@ -108,7 +125,10 @@ export async function reconcileConsumer(pass: ConsumerPass, record: ConsumerReco
     );
   }
   if (result.rescheduled > 0) {
-    logger.warn({ consumer, rescheduled: result.rescheduled, messageIds: lost.slice(0, 20).map((message) => message.id) }, 're-scheduled side effects not done');
+    logger.warn(
+      { consumer, rescheduled: result.rescheduled, messageIds: lost.slice(0, 20).map((message) => message.id) },
+      're-scheduled side effects not done',
+    );
   }
   return result;
 }

@@ -16,7 +16,8 @@ export function createReconcilerHealth(runDeadlineMs: number) {
   const runCheck = (now: number): HealthCheck => {
     if (runningSince !== undefined) {
       const ms = now - runningSince;
-      if (ms > runDeadlineMs) return { ok: false, detail: `a run has been running for ${Math.round(ms / 1000)} s (deadline ${Math.round(runDeadlineMs / 1000)} s)` };
+      if (ms > runDeadlineMs)
+        return { ok: false, detail: `a run has been running for ${Math.round(ms / 1000)} s (deadline ${Math.round(runDeadlineMs / 1000)} s)` };
       return { ok: true, detail: `a run is running for ${Math.round(ms / 1000)} s` };
     }
     if (!lastRun) return { ok: true, detail: 'no run yet' };

@@ -64,10 +64,18 @@ export function tryAcquireLock(store: SqlStore, timing: LockTiming): Promise<Loc
     await query(sql`SELECT set_config('idle_in_transaction_session_timeout', ${String(timing.idleSessionMs)}, true) AS "set"`);
     heartbeat = async () => {
       try {
-        await withTimeout(query(sql`SELECT 1 AS "alive"`), timing.heartbeatTimeoutMs, `the reconciler lock's session did not answer for ${timing.heartbeatTimeoutMs} ms`);
+        await withTimeout(
+          query(sql`SELECT 1 AS "alive"`),
+          timing.heartbeatTimeoutMs,
+          `the reconciler lock's session did not answer for ${timing.heartbeatTimeoutMs} ms`,
+        );
       } catch (error) {
         // At once: ending the transaction may wait on the same dead connection.
-        lost.abort(new OutboxError('OUTBOX_DATABASE_UNREACHABLE', `the reconciler lock was lost: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+        lost.abort(
+          new OutboxError('OUTBOX_DATABASE_UNREACHABLE', `the reconciler lock was lost: ${error instanceof Error ? error.message : String(error)}`, {
+            cause: error,
+          }),
+        );
         throw lost.signal.reason;
       }
     };

@@ -56,15 +56,35 @@ function isCronExpression(expression: string): boolean {
 
 const optionsSchema = z.object({
   schedule: z.string().refine(isCronExpression, 'a cron expression').default('0 * * * *'),
-  graceMs: z.number().int().nonnegative().default(15 * 60_000),
-  horizonMs: z.number().int().positive().default(7 * 24 * 3_600_000),
+  graceMs: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(15 * 60_000),
+  horizonMs: z
+    .number()
+    .int()
+    .positive()
+    .default(7 * 24 * 3_600_000),
   maxReschedulesPerRun: z.number().int().positive().default(10_000),
   maxRescheduleRate: z.number().nonnegative().default(200),
   rescheduleBackoffMs: z.number().int().positive().optional(),
-  maxRescheduleBackoffMs: z.number().int().positive().default(24 * 3_600_000),
+  maxRescheduleBackoffMs: z
+    .number()
+    .int()
+    .positive()
+    .default(24 * 3_600_000),
   brokerWaitMs: z.number().int().positive().default(60_000),
-  runDeadlineMs: z.number().int().positive().default(30 * 60_000),
-  stalePendingMs: z.number().int().positive().default(5 * 60_000),
+  runDeadlineMs: z
+    .number()
+    .int()
+    .positive()
+    .default(30 * 60_000),
+  stalePendingMs: z
+    .number()
+    .int()
+    .positive()
+    .default(5 * 60_000),
   retryFailedRows: z.boolean().default(false),
   ...workerTopologyOptions,
   appId: z.string().min(1).default('outbox-reconciler'),

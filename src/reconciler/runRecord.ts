@@ -36,7 +36,13 @@ export function closeAbandonedRuns(query: QueryRows, runId: string): Promise<{ i
  * back-off (first `baseMs`, doubling per repeat up to `maxMs`) and the run's count,
  * so the two always agree. Parameters: run, consumer, message ids, back-off.
  */
-export async function recordRescheduled(query: QueryRows, runId: string, consumer: string, messageIds: readonly string[], backoff: RescheduleBackoff): Promise<void> {
+export async function recordRescheduled(
+  query: QueryRows,
+  runId: string,
+  consumer: string,
+  messageIds: readonly string[],
+  backoff: RescheduleBackoff,
+): Promise<void> {
   if (messageIds.length === 0) return;
   await query(sql`
     WITH rescheduled AS (
@@ -56,7 +62,11 @@ export async function recordRescheduled(query: QueryRows, runId: string, consume
  * Ends a run. Only a run still marked running: one closed as abandoned meanwhile
  * stays so (its counts are already right). Parameters: run, status, scanned, report, error.
  */
-export async function finishRun(query: QueryRows, runId: string, ending: { status: RunEnding; scanned: number; report?: unknown; error?: string }): Promise<void> {
+export async function finishRun(
+  query: QueryRows,
+  runId: string,
+  ending: { status: RunEnding; scanned: number; report?: unknown; error?: string },
+): Promise<void> {
   await query(sql`
     UPDATE outbox_reconciler_run
        SET status = ${ending.status}, finished_at = now(), scanned = ${ending.scanned},

@@ -53,4 +53,3 @@ export function claimBatch(query: QueryRows, limit: number): Promise<StoredMessa
                 FOR UPDATE SKIP LOCKED))
     RETURNING ${STORED_MESSAGE_COLUMNS}`);
 }
-

@@ -167,7 +167,12 @@ export function createRelay(options: RelayOptions): Relay {
     const retrying = attempts.filter((attempt) => attempt.status !== 'failed');
     if (retrying.length > 0) {
       logger.warn(
-        { retried: retrying.length, nacked: outcome.nacked.length, timedOut: outcome.timedOut.length, messageIds: retrying.slice(0, 10).map((attempt) => attempt.id) },
+        {
+          retried: retrying.length,
+          nacked: outcome.nacked.length,
+          timedOut: outcome.timedOut.length,
+          messageIds: retrying.slice(0, 10).map((attempt) => attempt.id),
+        },
         'publishes not confirmed (broker nack or confirm timeout); retrying them with backoff',
       );
     }
@@ -193,7 +198,12 @@ export function createRelay(options: RelayOptions): Relay {
       await configureBatchTransaction(query, config.confirmTimeoutMs + 10_000);
       const messages = await claimBatch(query, batchSize);
       if (messages.length === 0) return undefined;
-      const outcome = await publishBatch(channel, messages, { exchange: config.exchange, appId: config.appId, confirmTimeoutMs: config.confirmTimeoutMs, rateLimiter });
+      const outcome = await publishBatch(channel, messages, {
+        exchange: config.exchange,
+        appId: config.appId,
+        confirmTimeoutMs: config.confirmTimeoutMs,
+        rateLimiter,
+      });
       // Unconfirmed messages may still be confirmed later on this channel, and a quorum
       // queue that refused a publish may keep refusing this channel after it recovered:
       // either way, start afresh.
@@ -282,7 +292,7 @@ export function createRelay(options: RelayOptions): Relay {
       logger.warn(
         { unroutable, queue: config.unroutableExchange },
         `${config.unroutableExchange} holds ${unroutable} message(s): events no consumer queue was bound for, kept there but owed to no consumer. ` +
-          'Run `outbox setup --config …` before the relay (it declares every consumer\'s queues); see `outbox status`',
+          "Run `outbox setup --config …` before the relay (it declares every consumer's queues); see `outbox status`",
       );
     }
     lastUnroutable = unroutable;

@@ -24,7 +24,7 @@ export function listenForWakeUps(databaseUrl: string, onWakeUp: () => void, logg
       const ended = new Promise<void>((resolve) => {
         current.on('end', resolve);
         current.on('error', () => resolve());
-        ping = setInterval(() => current.query('SELECT 1').catch(() => resolve()), PING_INTERVAL_MS);
+        ping = setInterval(() => void current.query('SELECT 1').catch(() => resolve()), PING_INTERVAL_MS);
       });
       try {
         await current.connect();

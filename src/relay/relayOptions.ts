@@ -88,7 +88,11 @@ const relayOptionsSchema = z
     maxPublishRate: z.number().nonnegative().default(0),
     listenForWakeUps: z.boolean().default(false),
     appId: z.string().min(1).max(255).default('outbox-relay'),
-    relayId: z.string().min(1).max(200).default(() => `relay-${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`),
+    relayId: z
+      .string()
+      .min(1)
+      .max(200)
+      .default(() => `relay-${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`),
     logger: z.custom<Logger>().optional(),
     summaryIntervalMs: z.number().int().nonnegative().default(60_000),
     metrics: z.custom<Registry>((value) => typeof (value as Registry | undefined)?.registerMetric === 'function', 'a prom-client Registry').optional(),

@@ -49,7 +49,9 @@ describe('the pipeline under combined faults', () => {
     const config = ['--config', 'test/chaos/chaos.config.ts'];
     const relays = ['relay-1', 'relay-2'].map((name) => managedProcess(name, ['relay'], env, /relay started/));
     // Summaries every second: the duplicates count below comes from them (a SIGKILL loses at most a second of it).
-    const workers = ['worker-1', 'worker-2'].map((name) => managedProcess(name, ['worker', ...config], { ...env, OUTBOX_SUMMARY_INTERVAL: '1s' }, /"consuming"/));
+    const workers = ['worker-1', 'worker-2'].map((name) =>
+      managedProcess(name, ['worker', ...config], { ...env, OUTBOX_SUMMARY_INTERVAL: '1s' }, /"consuming"/),
+    );
     const reconciler = managedProcess('reconciler', ['reconcile', ...config, '--schedule', '*/2 * * * * *', '--grace', '9s'], env, /reconciler scheduled/);
     processes.push(...relays, ...workers, reconciler);
     await Promise.all(processes.map((each) => each.start()));
@@ -140,13 +142,22 @@ describe('the pipeline under combined faults', () => {
 
     const verdict = judge(
       await readDatabaseFacts(db.pool),
-      await readBrokerFacts(broker.url, TAP, CHAOS_CONSUMERS.map((consumer) => `${consumer}.dlq`)),
+      await readBrokerFacts(
+        broker.url,
+        TAP,
+        CHAOS_CONSUMERS.map((consumer) => `${consumer}.dlq`),
+      ),
       expectations,
     );
     const workerOutput = workers.map((each) => each.output()).join('');
     const summary = {
       faults,
-      transactions: { committed: written.committed, rolledBackOnPurpose: written.rolledBack.length, failedByFaults: written.failed, outOfOrderPairs: written.outOfOrderPairs },
+      transactions: {
+        committed: written.committed,
+        rolledBackOnPurpose: written.rolledBack.length,
+        failedByFaults: written.failed,
+        outOfOrderPairs: written.outOfOrderPairs,
+      },
       ...verdict.stats,
       // Per-delivery lines are debug: the workers' info summaries count the skips.
       duplicatesAbsorbedByInbox: workerOutput

@@ -26,7 +26,10 @@ afterAll(async () => {
 describe('the invariant checker', () => {
   it('passes a clean run, and reports every guarantee broken on purpose', async () => {
     const env = { DATABASE_URL: db.url, AMQP_URL: broker.url };
-    processes.push(managedProcess('relay', ['relay'], env, /relay started/), managedProcess('worker', ['worker', '--config', 'test/chaos/chaos.config.ts'], env, /"consuming"/));
+    processes.push(
+      managedProcess('relay', ['relay'], env, /relay started/),
+      managedProcess('worker', ['worker', '--config', 'test/chaos/chaos.config.ts'], env, /"consuming"/),
+    );
     await Promise.all(processes.map((each) => each.start()));
     const stop = new AbortController();
     const load = driveLoad(db.prisma, { writers: 2, keysPerWriter: 3, pauseMs: 20, signal: stop.signal });
@@ -34,10 +37,14 @@ describe('the invariant checker', () => {
     stop.abort();
     const written = await load;
     const expectations: Expectations = { consumers: CHAOS_CONSUMERS, poisonRefusedBy: 'chaos-effect', rolledBack: written.rolledBack };
-    for (let until = Date.now() + 60_000; missingWork(await readDatabaseFacts(db.pool), expectations) > 0 && Date.now() < until; ) await sleep(500);
+    for (let until = Date.now() + 60_000; missingWork(await readDatabaseFacts(db.pool), expectations) > 0 && Date.now() < until;) await sleep(500);
     await Promise.all(processes.map((each) => each.kill('SIGTERM')));
 
-    const brokerFacts = await readBrokerFacts(broker.url, TAP, CHAOS_CONSUMERS.map((consumer) => `${consumer}.dlq`));
+    const brokerFacts = await readBrokerFacts(
+      broker.url,
+      TAP,
+      CHAOS_CONSUMERS.map((consumer) => `${consumer}.dlq`),
+    );
     const clean = judge(await readDatabaseFacts(db.pool), brokerFacts, expectations);
     expect(clean.violations).toEqual([]);
     expect(clean.stats.committed).toBeGreaterThan(50);
@@ -48,7 +55,9 @@ describe('the invariant checker', () => {
     const { rows: effects } = await db.pool.query<{ id: string; item_id: string }>(
       "SELECT e.id::text, e.item_id::text FROM chaos_effect e JOIN chaos_item i ON i.id = e.item_id WHERE e.consumer = 'chaos-effect' AND NOT i.poison ORDER BY e.id LIMIT 3",
     );
-    await db.pool.query("INSERT INTO chaos_effect (consumer, message_id, item_id) SELECT consumer, message_id, item_id FROM chaos_effect WHERE id = $1", [effects[0]!.id]);
+    await db.pool.query('INSERT INTO chaos_effect (consumer, message_id, item_id) SELECT consumer, message_id, item_id FROM chaos_effect WHERE id = $1', [
+      effects[0]!.id,
+    ]);
     await db.pool.query('DELETE FROM chaos_effect WHERE id = $1', [effects[1]!.id]);
     await db.pool.query("INSERT INTO chaos_effect (consumer, message_id, item_id) VALUES ('chaos-audit', gen_random_uuid(), $1)", [written.rolledBack[0]]);
     await db.pool.query('DELETE FROM chaos_effect WHERE item_id = $1', [effects[2]!.item_id]);

@@ -42,7 +42,12 @@ describe('a 3-node RabbitMQ cluster', () => {
       managedProcess('relay-2', ['relay'], env, /relay started/),
       managedProcess('worker', ['worker', '--config', 'test/chaos/chaos.config.ts'], env, /"consuming"/),
     ];
-    const reconciler = managedProcess('reconciler', ['reconcile', '--config', 'test/chaos/chaos.config.ts', '--schedule', '*/2 * * * * *', '--grace', '9s'], env, /reconciler scheduled/);
+    const reconciler = managedProcess(
+      'reconciler',
+      ['reconcile', '--config', 'test/chaos/chaos.config.ts', '--schedule', '*/2 * * * * *', '--grace', '9s'],
+      env,
+      /reconciler scheduled/,
+    );
     processes.push(...publishing, reconciler);
     await Promise.all(processes.map((each) => each.start()));
     // Every process that holds a connection starts on the first node listed (the reconciler connects only to re-publish).
@@ -58,7 +63,7 @@ describe('a 3-node RabbitMQ cluster', () => {
 
     const expectations: Expectations = { consumers: CHAOS_CONSUMERS, poisonRefusedBy: 'chaos-effect', rolledBack: written.rolledBack };
     const loadEnded = Date.now();
-    for (let until = Date.now() + 300_000; missingWork(await readDatabaseFacts(db.pool), expectations) > 0 && Date.now() < until; ) await sleep(1_000);
+    for (let until = Date.now() + 300_000; missingWork(await readDatabaseFacts(db.pool), expectations) > 0 && Date.now() < until;) await sleep(1_000);
     const settledAfterS = (Date.now() - loadEnded) / 1000;
     await sleep(2_000);
     await Promise.all(processes.map((each) => each.kill('SIGTERM')));
@@ -74,8 +79,17 @@ describe('a 3-node RabbitMQ cluster', () => {
       console.log(`not done: ${JSON.stringify(rows)}`);
       console.log(await cluster!.listQueues('b'));
     }
-    const verdict = judge(await readDatabaseFacts(db.pool), await readBrokerFacts(cluster!.urls[1]!, TAP, CHAOS_CONSUMERS.map((name) => `${name}.dlq`)), expectations);
-    const rescheduledByReconciler = (await db.pool.query<{ n: number }>('SELECT coalesce(sum(rescheduled), 0)::int AS n FROM outbox_reconciler_run')).rows[0]!.n;
+    const verdict = judge(
+      await readDatabaseFacts(db.pool),
+      await readBrokerFacts(
+        cluster!.urls[1]!,
+        TAP,
+        CHAOS_CONSUMERS.map((name) => `${name}.dlq`),
+      ),
+      expectations,
+    );
+    const rescheduledByReconciler = (await db.pool.query<{ n: number }>('SELECT coalesce(sum(rescheduled), 0)::int AS n FROM outbox_reconciler_run')).rows[0]!
+      .n;
     console.log(`cluster failover run: ${JSON.stringify({ settledAfterS, rescheduledByReconciler, ...verdict.stats, violations: verdict.violations })}`);
     // They moved to another node and kept going.
     expect(publishing.every((each) => /broker connected.*:568[23]|:568[23].*broker connected/.test(each.output()))).toBe(true);

@@ -83,7 +83,10 @@ export interface TransactionRunner {
   $transaction<R>(work: (tx: Prisma.TransactionClient) => Promise<R>): Promise<R>;
 }
 
-export async function driveLoad(prisma: TransactionRunner, options: { writers: number; keysPerWriter: number; pauseMs: number; signal: AbortSignal }): Promise<LoadReport> {
+export async function driveLoad(
+  prisma: TransactionRunner,
+  options: { writers: number; keysPerWriter: number; pauseMs: number; signal: AbortSignal },
+): Promise<LoadReport> {
   const outbox = createOutbox({ events: chaosEvents });
   const report: LoadReport = { committed: 0, rolledBack: [], failed: 0, outOfOrderPairs: 0 };
   const keySeq = new Map<string, number>();

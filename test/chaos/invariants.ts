@@ -73,7 +73,8 @@ export async function readBrokerFacts(amqpUrl: string, tapQueue: string, deadLet
     const channel = await connection.createChannel();
     const drain = async (queue: string) => {
       const messages: amqp.GetMessage[] = [];
-      for (let message = await channel.get(queue, { noAck: true }); message !== false; message = await channel.get(queue, { noAck: true })) messages.push(message);
+      for (let message = await channel.get(queue, { noAck: true }); message !== false; message = await channel.get(queue, { noAck: true }))
+        messages.push(message);
       return messages;
     };
     const tap = (await drain(tapQueue)).map((message) => {
@@ -81,7 +82,11 @@ export async function readBrokerFacts(amqpUrl: string, tapQueue: string, deadLet
       return { messageId: String(message.properties.messageId), key: payload.key, keySeq: payload.keySeq };
     });
     const deadLetters = new Map<string, string[]>();
-    for (const queue of deadLetterQueues) deadLetters.set(queue, (await drain(queue)).map((message) => String(message.properties.messageId)));
+    for (const queue of deadLetterQueues)
+      deadLetters.set(
+        queue,
+        (await drain(queue)).map((message) => String(message.properties.messageId)),
+      );
     const unroutable = (await drain('outbox.unroutable')).map((message) => String(message.properties.messageId));
     await channel.close();
     return { tap, deadLetters, unroutable };
@@ -114,8 +119,14 @@ export function judge(db: DatabaseFacts, broker: BrokerFacts, expect: Expectatio
   for (const row of itemEvents) eventsPerItem.set(row.itemId, [...(eventsPerItem.get(row.itemId) ?? []), row.id]);
 
   // The write: business row and event, both or neither.
-  report('committed items without exactly one event', [...db.items.keys()].filter((id) => (eventsPerItem.get(id) ?? []).length !== 1));
-  report('events whose business row never committed', itemEvents.filter((row) => !db.items.has(row.itemId)).map((row) => row.id));
+  report(
+    'committed items without exactly one event',
+    [...db.items.keys()].filter((id) => (eventsPerItem.get(id) ?? []).length !== 1),
+  );
+  report(
+    'events whose business row never committed',
+    itemEvents.filter((row) => !db.items.has(row.itemId)).map((row) => row.id),
+  );
   const rolledBack = new Set(expect.rolledBack);
   report('rolled-back items with a row, an event or an effect', [
     ...expect.rolledBack.filter((id) => db.items.has(id) || eventsPerItem.has(id)),
@@ -123,11 +134,20 @@ export function judge(db: DatabaseFacts, broker: BrokerFacts, expect: Expectatio
   ]);
 
   // The relay: every event published, and seen by the broker.
-  report('events not published', db.outbox.filter((row) => row.status !== 'published').map((row) => row.id));
+  report(
+    'events not published',
+    db.outbox.filter((row) => row.status !== 'published').map((row) => row.id),
+  );
   const tapped = new Set(broker.tap.map((message) => message.messageId));
-  report('events the broker never received', itemEvents.filter((row) => !tapped.has(row.id)).map((row) => row.id));
+  report(
+    'events the broker never received',
+    itemEvents.filter((row) => !tapped.has(row.id)).map((row) => row.id),
+  );
   const known = new Set(db.outbox.map((row) => row.id));
-  report('messages on the broker that no committed event explains', [...tapped].filter((id) => !known.has(id)));
+  report(
+    'messages on the broker that no committed event explains',
+    [...tapped].filter((id) => !known.has(id)),
+  );
 
   // Per-key order out of the relay: first arrivals of each key in write order.
   const lastSeq = new Map<string, number>();
@@ -159,19 +179,34 @@ export function judge(db: DatabaseFacts, broker: BrokerFacts, expect: Expectatio
 
   // Dead letters: exactly the poison, in the inbox and in the dead-letter queue.
   const poisonEvents = new Set([...db.items].filter(([, item]) => item.poison).flatMap(([id]) => eventsPerItem.get(id) ?? []));
-  report('dead letters that were not made to fail', db.dead.filter((row) => row.consumer !== expect.poisonRefusedBy || !poisonEvents.has(row.messageId)).map((row) => `${row.consumer}:${row.messageId}`));
+  report(
+    'dead letters that were not made to fail',
+    db.dead.filter((row) => row.consumer !== expect.poisonRefusedBy || !poisonEvents.has(row.messageId)).map((row) => `${row.consumer}:${row.messageId}`),
+  );
   const deadForPoison = new Set(db.dead.map((row) => row.messageId));
-  report('poison messages not dead-lettered', [...poisonEvents].filter((id) => !deadForPoison.has(id)));
+  report(
+    'poison messages not dead-lettered',
+    [...poisonEvents].filter((id) => !deadForPoison.has(id)),
+  );
   for (const [queue, ids] of broker.deadLetters) {
     const expected = queue === `${expect.poisonRefusedBy}.dlq` ? poisonEvents : new Set<string>();
-    report(`${queue}: messages that should not be there`, ids.filter((id) => !expected.has(id)));
-    report(`${queue}: poison messages missing`, [...expected].filter((id) => !ids.includes(id)));
+    report(
+      `${queue}: messages that should not be there`,
+      ids.filter((id) => !expected.has(id)),
+    );
+    report(
+      `${queue}: poison messages missing`,
+      [...expected].filter((id) => !ids.includes(id)),
+    );
   }
 
   // Events no consumer is bound to: kept in outbox.unroutable, never dropped.
   const orphans = db.outbox.filter((row) => row.type !== 'chaos.item').map((row) => row.id);
   const unroutable = new Set(broker.unroutable);
-  report('unroutable events lost', orphans.filter((id) => !unroutable.has(id)));
+  report(
+    'unroutable events lost',
+    orphans.filter((id) => !unroutable.has(id)),
+  );
 
   return {
     violations,

@@ -52,7 +52,7 @@ describe('first-run errors', () => {
     expectTyped(result, 'OUTBOX_DATABASE_LOGIN_REFUSED', /user and password in DATABASE_URL/);
   });
 
-  it('worker: the database of the config\'s Prisma client does not exist', async () => {
+  it("worker: the database of the config's Prisma client does not exist", async () => {
     const result = await runOutboxCli(['worker', '--config', CONFIG], { DATABASE_URL: missingDatabase(), AMQP_URL: broker.url });
     expectTyped(result, 'OUTBOX_DATABASE_NOT_FOUND', /npx outbox migrate/);
   });

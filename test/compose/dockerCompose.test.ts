@@ -50,7 +50,11 @@ const argv = (value: string[] | string | undefined): string[] | undefined =>
 const environmentOf = (service: Service): Record<string, string> => {
   const env = service.environment ?? {};
   if (Array.isArray(env)) return Object.fromEntries(env.map((entry) => [entry.split('=')[0]!, entry.split('=').slice(1).join('=')]));
-  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== null).map(([name, value]) => [name, String(value)]));
+  return Object.fromEntries(
+    Object.entries(env)
+      .filter(([, value]) => value !== null)
+      .map(([name, value]) => [name, String(value)]),
+  );
 };
 
 const dependsOn = (service: Service): Record<string, string> => {
@@ -75,7 +79,10 @@ const imageCmd = (() => {
   return cmd === undefined ? undefined : cmd.startsWith('[') ? (JSON.parse(cmd) as string[]) : ['/bin/sh', '-c', cmd];
 })();
 const dockerignore = existsSync(path.join(ROOT, '.dockerignore'))
-  ? read('.dockerignore').split('\n').map((line) => line.trim().replace(/^\//, '').replace(/\/$/, '')).filter((line) => line !== '' && !line.startsWith('#'))
+  ? read('.dockerignore')
+      .split('\n')
+      .map((line) => line.trim().replace(/^\//, '').replace(/\/$/, ''))
+      .filter((line) => line !== '' && !line.startsWith('#'))
   : [];
 const ignoredByDocker = (file: string) => dockerignore.some((pattern) => file === pattern || file.startsWith(`${pattern}/`));
 
@@ -142,7 +149,8 @@ function checkProgram(program: Program): { problems: string[]; loaded: string[] 
       if (value === undefined || !existsSync(path.join(ROOT, value))) problems.push(`${program.via}: --config ${value}: no such file`);
       else entries.push(value);
     }
-    if (arg === '--schedule' && (value === undefined || !cron.validate(value))) problems.push(`${program.via}: --schedule ${value}: not a cron expression node-cron accepts`);
+    if (arg === '--schedule' && (value === undefined || !cron.validate(value)))
+      problems.push(`${program.via}: --schedule ${value}: not a cron expression node-cron accepts`);
     if (arg === '--grace' && (value === undefined || parseDurationText(value) === undefined)) problems.push(`${program.via}: --grace ${value}: not a duration`);
   });
   if (!program.entry.endsWith('.ts')) return { problems, loaded: entries };
@@ -164,7 +172,8 @@ const programs = new Map(
   }),
 );
 
-const isImage = (service: Service, image: string) => service.image !== undefined && new RegExp(`^(docker\\.io/)?(library/)?${image}(:|@|$)`).test(service.image);
+const isImage = (service: Service, image: string) =>
+  service.image !== undefined && new RegExp(`^(docker\\.io/)?(library/)?${image}(:|@|$)`).test(service.image);
 
 // The servers, and what the official images make of their settings.
 const [postgresName, postgres] = services.find(([, service]) => isImage(service, 'postgres')) ?? [];
@@ -188,7 +197,8 @@ const urlProblems = (name: string, url: URL, expected: { host?: string; port: st
   const problems: string[] = [];
   if (!expected.protocol.includes(url.protocol)) problems.push(`${name}: ${url.protocol} is not ${expected.protocol.join(' or ')}`);
   if (url.hostname !== expected.host) problems.push(`${name}: host ${url.hostname} is not the ${expected.host ?? '(missing)'} service`);
-  if ((url.port || defaultPort(url.protocol)) !== expected.port) problems.push(`${name}: port ${url.port || defaultPort(url.protocol)} is not ${expected.port}`);
+  if ((url.port || defaultPort(url.protocol)) !== expected.port)
+    problems.push(`${name}: port ${url.port || defaultPort(url.protocol)} is not ${expected.port}`);
   return problems;
 };
 const defaultPort = (protocol: string) => ({ 'http:': '80', 'postgresql:': '5432', 'postgres:': '5432', 'amqp:': '5672', 'amqps:': '5671' })[protocol] ?? '';
@@ -235,11 +245,13 @@ const VARIABLES: Record<string, { required: boolean; check(value: string): strin
       const url = new URL(value);
       return [
         ...urlProblems('RABBITMQ_MANAGEMENT_URL', url, { host: rabbitName, port: '15672', protocol: ['http:'] }),
-        ...(rabbit?.image?.includes('management') ? [] : [`RABBITMQ_MANAGEMENT_URL: the ${rabbitName} image (${rabbit?.image}) has no management plugin enabled`]),
+        ...(rabbit?.image?.includes('management')
+          ? []
+          : [`RABBITMQ_MANAGEMENT_URL: the ${rabbitName} image (${rabbit?.image}) has no management plugin enabled`]),
         // Without credentials, they come from AMQP_URL (checked against the broker's above).
         ...(url.username === '' || (decodeURIComponent(url.username) === rabbitUser && decodeURIComponent(url.password) === rabbitPassword)
           ? []
-          : ['RABBITMQ_MANAGEMENT_URL: credentials are not the rabbitmq service\'s']),
+          : ["RABBITMQ_MANAGEMENT_URL: credentials are not the rabbitmq service's"]),
       ];
     },
   },
@@ -258,13 +270,19 @@ const VARIABLES: Record<string, { required: boolean; check(value: string): strin
     },
   },
   PORT: { required: true, check: (value) => (/^\d+$/.test(value) ? [] : [`PORT ${value} is not a port`]) },
-  LOG_LEVEL: { required: false, check: (value) => (['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(value) ? [] : [`LOG_LEVEL ${value} is not a pino level`]) },
+  LOG_LEVEL: {
+    required: false,
+    check: (value) => (['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(value) ? [] : [`LOG_LEVEL ${value} is not a pino level`]),
+  },
   PROVIDER_LATENCY_MS: { required: false, check: (value) => (Number(value) >= 0 ? [] : [`PROVIDER_LATENCY_MS ${value}`]) },
   PROVIDER_FAIL_RATE: { required: false, check: (value) => (Number(value) >= 0 && Number(value) <= 1 ? [] : [`PROVIDER_FAIL_RATE ${value} is not in [0, 1]`]) },
   // The demo's self-test switch: handlers break their own inbox. Never on in compose.
   DEMO_BREAK_INBOX: { required: false, check: (value) => (value === '1' ? ['DEMO_BREAK_INBOX=1 breaks the inbox on purpose'] : []) },
   // How often the relay and the worker log their info summary.
-  OUTBOX_SUMMARY_INTERVAL: { required: false, check: (value) => (/^\d+(ms|s|m|h|d)$/.test(value) ? [] : [`OUTBOX_SUMMARY_INTERVAL ${value} is not a duration`]) },
+  OUTBOX_SUMMARY_INTERVAL: {
+    required: false,
+    check: (value) => (/^\d+(ms|s|m|h|d)$/.test(value) ? [] : [`OUTBOX_SUMMARY_INTERVAL ${value} is not a duration`]),
+  },
   // Only for `prisma generate` offline (scripts/generateClient.ts sets its own).
   PRISMA_SCHEMA_ENGINE_BINARY: { required: false, check: () => [] },
 };
@@ -295,10 +313,12 @@ describe('docker-compose.yml', () => {
       for (const [dependency, condition] of Object.entries(dependsOn(service))) {
         const target = compose.services[dependency];
         if (!target) problems.push(`${name} depends on ${dependency}: no such service`);
-        else if (condition === 'service_healthy' && !target.healthcheck?.test) problems.push(`${name} waits for ${dependency} to be healthy: it has no health check`);
+        else if (condition === 'service_healthy' && !target.healthcheck?.test)
+          problems.push(`${name} waits for ${dependency} to be healthy: it has no health check`);
         else if (condition === 'service_completed_successfully' && ['always', 'unless-stopped'].includes(target.restart ?? '')) {
           problems.push(`${name} waits for ${dependency} to complete: it restarts (${target.restart})`);
-        } else if (!['service_started', 'service_healthy', 'service_completed_successfully'].includes(condition)) problems.push(`${name}: condition ${condition}`);
+        } else if (!['service_started', 'service_healthy', 'service_completed_successfully'].includes(condition))
+          problems.push(`${name}: condition ${condition}`);
       }
     }
     expect(problems).toEqual([]);
@@ -368,7 +388,8 @@ describe('docker-compose.yml', () => {
         const option = (flag: string) => line[line.indexOf(flag) + 1];
         if (service !== postgres) problems.push(`${name}: pg_isready outside the postgres image`);
         if (option('-U') !== postgresUser) problems.push(`${name}: pg_isready -U ${option('-U')} is not POSTGRES_USER ${postgresUser}`);
-        if (line.includes('-d') && option('-d') !== postgresDatabase) problems.push(`${name}: pg_isready -d ${option('-d')} is not POSTGRES_DB ${postgresDatabase}`);
+        if (line.includes('-d') && option('-d') !== postgresDatabase)
+          problems.push(`${name}: pg_isready -d ${option('-d')} is not POSTGRES_DB ${postgresDatabase}`);
       } else if (line[0] === 'rabbitmq-diagnostics') {
         // Commands of rabbitmq-diagnostics that answer "is this node up" (RabbitMQ 3.8+).
         const known = ['ping', 'status', 'check_running', 'check_local_alarms', 'check_port_connectivity', 'check_virtual_hosts'];
@@ -405,7 +426,8 @@ describe('docker-compose.yml', () => {
       }
       for (const volume of service.volumes ?? []) {
         const source = String(volume).split(':')[0]!;
-        if (!source.startsWith('.') && !source.startsWith('/') && !(compose.volumes && source in compose.volumes)) problems.push(`${name}: volume ${source} is not declared`);
+        if (!source.startsWith('.') && !source.startsWith('/') && !(compose.volumes && source in compose.volumes))
+          problems.push(`${name}: volume ${source} is not declared`);
       }
     }
     expect(problems).toEqual([]);
@@ -417,18 +439,23 @@ describe('Dockerfile', () => {
     const problems: string[] = [];
     for (const { keyword, rest } of instructions) {
       if (keyword === 'COPY' && !rest.startsWith('--from')) {
-        const sources = rest.split(/\s+/).filter((arg) => !arg.startsWith('--')).slice(0, -1);
+        const sources = rest
+          .split(/\s+/)
+          .filter((arg) => !arg.startsWith('--'))
+          .slice(0, -1);
         for (const source of sources) if (source !== '.' && !existsSync(path.join(ROOT, source))) problems.push(`COPY ${source}: no such file`);
       }
       if (keyword === 'RUN') {
-        for (const script of rest.matchAll(/npm run (?:-s )?([\w:-]+)/g)) if (!packageJson.scripts[script[1]!]) problems.push(`RUN: no npm script ${script[1]}`);
+        for (const script of rest.matchAll(/npm run (?:-s )?([\w:-]+)/g))
+          if (!packageJson.scripts[script[1]!]) problems.push(`RUN: no npm script ${script[1]}`);
       }
     }
     const at = (pattern: RegExp) => instructions.findIndex((instruction) => pattern.test(`${instruction.keyword} ${instruction.rest}`));
     const install = at(/^RUN .*npm (ci|install)/);
     const production = at(/^ENV .*NODE_ENV[= ]production/);
     if (install === -1) problems.push('no npm ci');
-    if (production !== -1 && production < install && !packageJson.dependencies.tsx) problems.push('NODE_ENV=production before npm ci: devDependencies (tsx) would not be installed');
+    if (production !== -1 && production < install && !packageJson.dependencies.tsx)
+      problems.push('NODE_ENV=production before npm ci: devDependencies (tsx) would not be installed');
     if (at(/^RUN .*db:generate/) === -1) problems.push('the Prisma client is never generated in the image');
     // The host's node_modules and generated client must not overwrite the image's.
     for (const folder of ['node_modules', 'generated']) if (!dockerignore.includes(folder)) problems.push(`.dockerignore does not leave out ${folder}`);

@@ -66,8 +66,15 @@ describe('consumers from outbox.consumers<Tx>()', () => {
       await eventually(async () => (await effects()) === 3, 10_000, 'three effects');
       expect(seen.orders).toEqual([{ type: 'order.placed', totalCents: 1200 }]);
       expect(seen.users).toHaveLength(2);
-      expect(seen.users).toEqual(expect.arrayContaining([{ version: 1, userId: USER_V1 }, { version: 2, plan: 'free' }]));
-      const { rows } = await db.pool.query<{ consumer: string; message_id: string }>("SELECT consumer, message_id::text FROM outbox_inbox WHERE status = 'done'");
+      expect(seen.users).toEqual(
+        expect.arrayContaining([
+          { version: 1, userId: USER_V1 },
+          { version: 2, plan: 'free' },
+        ]),
+      );
+      const { rows } = await db.pool.query<{ consumer: string; message_id: string }>(
+        "SELECT consumer, message_id::text FROM outbox_inbox WHERE status = 'done'",
+      );
       expect(rows).toHaveLength(3);
       expect(rows).toEqual(
         expect.arrayContaining([

@@ -44,7 +44,14 @@ function noiseHeaders(random: Random): Record<string, unknown> {
 }
 
 function validBody(random: Random): Buffer {
-  const values: unknown[] = [{ a: 1, nested: [true, null, 'ü😀'] }, 'text', 42, [], { big: 'z'.repeat(random.pick([10, 100_000, 3_000_000])) }, { deep: JSON.parse('['.repeat(500) + ']'.repeat(500)) as unknown }];
+  const values: unknown[] = [
+    { a: 1, nested: [true, null, 'ü😀'] },
+    'text',
+    42,
+    [],
+    { big: 'z'.repeat(random.pick([10, 100_000, 3_000_000])) },
+    { deep: JSON.parse('['.repeat(500) + ']'.repeat(500)) as unknown },
+  ];
   return Buffer.from(JSON.stringify(random.pick(values)));
 }
 
@@ -78,7 +85,12 @@ function fuzzCase(random: Random, index: number): FuzzCase {
       break;
     case 'not JSON':
       // '#' first: random bytes alone may happen to be JSON (a lone digit is).
-      content = random.pick([Buffer.from('{not json'), Buffer.concat([Buffer.from('#'), random.bytes(random.pick([1, 1000, 2_000_000]))]), Buffer.from('[1,2'), Buffer.from('NaN')]);
+      content = random.pick([
+        Buffer.from('{not json'),
+        Buffer.concat([Buffer.from('#'), random.bytes(random.pick([1, 1000, 2_000_000]))]),
+        Buffer.from('[1,2'),
+        Buffer.from('NaN'),
+      ]);
       break;
     case 'unknown version':
       properties.headers = { ...properties.headers, 'outbox-event-version': random.pick([2, 7, 1000]) };
@@ -102,15 +114,25 @@ describe('worker decoding, fuzzed', () => {
     const valid = cases.filter((each) => each.valid);
     const handledCount = async () => (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM demo_signup_log')).rows[0]!.n;
     const deadCount = async () => (await broker.channel.checkQueue(`${CONSUMER}.dlq`)).messageCount;
-    await eventually(async () => (await handledCount()) + (await deadCount()) >= CASES, 90_000, `every delivery handled or dead-lettered (seed ${random.seed})`);
+    await eventually(
+      async () => (await handledCount()) + (await deadCount()) >= CASES,
+      90_000,
+      `every delivery handled or dead-lettered (seed ${random.seed})`,
+    );
 
     const context = `seed ${random.seed}`;
     const { rows } = await db.pool.query<{ message_id: string; n: number }>('SELECT message_id::text, count(*)::int AS n FROM demo_signup_log GROUP BY 1');
     const handledIds = new Set(rows.map((row) => row.message_id));
     const wronglyHandled = cases.filter((each) => !each.valid && handledIds.has(String(each.properties.messageId).toLowerCase()));
-    expect(wronglyHandled.map((each) => ({ defect: each.defect, properties: each.properties })), context).toEqual([]);
+    expect(
+      wronglyHandled.map((each) => ({ defect: each.defect, properties: each.properties })),
+      context,
+    ).toEqual([]);
     expect(rows.map((row) => row.message_id).sort(), context).toEqual(valid.map((each) => String(each.properties.messageId).toLowerCase()).sort());
-    expect(rows.every((row) => row.n === 1), context).toBe(true);
+    expect(
+      rows.every((row) => row.n === 1),
+      context,
+    ).toBe(true);
 
     const dead = await takeAll(broker.channel, `${CONSUMER}.dlq`);
     const deadCases = dead.map((message) => Number(message.properties.headers?.['fuzz-case'])).sort((a, b) => a - b);

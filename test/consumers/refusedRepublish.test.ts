@@ -28,13 +28,24 @@ afterAll(async () => {
 });
 
 const inbox = async (consumer: string, messageId: string) =>
-  (await db.pool.query<{ status: string; attempts: number }>('SELECT status::text, attempts FROM outbox_inbox WHERE consumer = $1 AND message_id = $2', [consumer, messageId])).rows[0];
+  (
+    await db.pool.query<{ status: string; attempts: number }>('SELECT status::text, attempts FROM outbox_inbox WHERE consumer = $1 AND message_id = $2', [
+      consumer,
+      messageId,
+    ])
+  ).rows[0];
 
 const depth = (queue: string) => queueDepth(broker, queue);
 const refusePublishesTo = (queue: string) => refusePublishes(broker, queue);
 
 async function startWorker(consumer: ConsumerDefinition<typeof testEvents, Tx>): Promise<void> {
-  const worker = createWorker({ prisma: db.prisma, amqpUrl: broker.url, events: testEvents, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), consumers: [consumer] });
+  const worker = createWorker({
+    prisma: db.prisma,
+    amqpUrl: broker.url,
+    events: testEvents,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    consumers: [consumer],
+  });
   workers.push(worker);
   await worker.start();
   await eventually(async () => (await broker.channel.checkQueue(consumer.name)).consumerCount === 1, 10_000, 'the worker consuming');

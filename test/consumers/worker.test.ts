@@ -55,7 +55,10 @@ async function effects(messageId: string): Promise<number> {
 }
 
 async function inbox(consumer: string, messageId: string) {
-  const { rows } = await db.pool.query('SELECT status::text, attempts, last_error FROM outbox_inbox WHERE consumer = $1 AND message_id = $2', [consumer, messageId]);
+  const { rows } = await db.pool.query('SELECT status::text, attempts, last_error FROM outbox_inbox WHERE consumer = $1 AND message_id = $2', [
+    consumer,
+    messageId,
+  ]);
   return rows[0];
 }
 
@@ -83,7 +86,14 @@ describe('a worker', () => {
 
     await eventually(async () => (await effects(messageId)) === 1, 10_000, 'the effect');
     expect(seen).toEqual([
-      { type: 'user.signed-up', version: 2, payload: { userId: 'u-1', plan: 'free' }, attempt: 1, idempotencyKey: `${name}:${messageId}`, correlationId: 'req-9' },
+      {
+        type: 'user.signed-up',
+        version: 2,
+        payload: { userId: 'u-1', plan: 'free' },
+        attempt: 1,
+        idempotencyKey: `${name}:${messageId}`,
+        correlationId: 'req-9',
+      },
     ]);
     await eventually(async () => (await inbox(name, messageId))?.status === 'done', 5000, 'inbox done');
     await eventually(async () => (await broker.channel.checkQueue(name)).messageCount === 0, 5000, 'the queue to drain');
@@ -172,7 +182,9 @@ describe('a worker', () => {
       'outbox-attempt': 3,
     });
     expect(await inbox(name, messageId)).toMatchObject({ status: 'dead', attempts: 3, last_error: 'Error: template missing' });
-    expect(letters).toEqual([{ consumer: name, messageId, eventType: 'test.anything', attempts: 3, reason: 'handler-failed', error: 'Error: template missing' }]);
+    expect(letters).toEqual([
+      { consumer: name, messageId, eventType: 'test.anything', attempts: 3, reason: 'handler-failed', error: 'Error: template missing' },
+    ]);
   });
 
   it('dead-letters at once on NonRetryableError', async () => {
@@ -222,7 +234,11 @@ describe('a worker', () => {
     await eventually(async () => (await broker.channel.checkQueue(`${name}.dlq`)).messageCount === cases.length, 10_000, 'every malformed message in the DLQ');
     const dead = await takeAll(broker.channel, `${name}.dlq`);
     const reasons = dead.map((message) => String(message.properties.headers?.['outbox-dead-error']));
-    for (const [, reason] of cases) expect(reasons.some((text) => text.includes(reason)), reason).toBe(true);
+    for (const [, reason] of cases)
+      expect(
+        reasons.some((text) => text.includes(reason)),
+        reason,
+      ).toBe(true);
     expect(dead.every((message) => message.properties.headers?.['outbox-dead-reason'] === 'malformed')).toBe(true);
     await eventually(() => handled.includes(good), 10_000, 'the good message after them');
     expect(handled).toEqual([good]);
@@ -251,7 +267,11 @@ describe('a worker', () => {
     const base = { prisma: db.prisma, amqpUrl: broker.url, events: testEvents, logger };
     const noMatch = { name: 'typo', events: ['order.plaed'], handle: async () => {} };
     expect(() => createWorker({ ...base, consumers: [noMatch as never] })).toThrow(expect.objectContaining({ code: 'OUTBOX_INVALID_CONSUMER' }));
-    expect(() => defineConsumer({ name: 'Bad Name', events: ['#'], handle: async () => {} })).toThrow(expect.objectContaining({ code: 'OUTBOX_INVALID_CONSUMER' }));
-    expect(() => defineConsumer({ name: 'ok', events: ['order..placed'], handle: async () => {} })).toThrow(expect.objectContaining({ code: 'OUTBOX_INVALID_CONSUMER' }));
+    expect(() => defineConsumer({ name: 'Bad Name', events: ['#'], handle: async () => {} })).toThrow(
+      expect.objectContaining({ code: 'OUTBOX_INVALID_CONSUMER' }),
+    );
+    expect(() => defineConsumer({ name: 'ok', events: ['order..placed'], handle: async () => {} })).toThrow(
+      expect.objectContaining({ code: 'OUTBOX_INVALID_CONSUMER' }),
+    );
   });
 });

@@ -61,34 +61,42 @@ function workerProcess(consumer: string): CliProcess {
 const lines = (output: string, message: string) => output.split('\n').filter((line) => line.includes(`"msg":"${message}`));
 
 describe('a worker starting', () => {
-  it('while PostgreSQL restarts (57P01 at consumer registration, three times): retries with backoff, one log line, then starts and works', { timeout: 60_000 }, async () => {
-    // Each registration's connection is terminated by the server, as in a restart.
-    await failRegistrations(3, 'PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(1)');
-    const cli = workerProcess('startup-restart');
-    await eventually(() => cli.output().includes('"consuming"') || cli.child.exitCode !== null, 30_000, 'the worker to start');
-    expect(cli.child.exitCode, cli.output()).toBeNull();
-    expect(lines(cli.output(), 'database unavailable at start')).toHaveLength(1);
-    expect(lines(cli.output(), 'database available; starting')).toHaveLength(1);
-    expect((await db.pool.query("SELECT 1 FROM outbox_consumer WHERE name = 'startup-restart'")).rowCount).toBe(1);
+  it(
+    'while PostgreSQL restarts (57P01 at consumer registration, three times): retries with backoff, one log line, then starts and works',
+    { timeout: 60_000 },
+    async () => {
+      // Each registration's connection is terminated by the server, as in a restart.
+      await failRegistrations(3, 'PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(1)');
+      const cli = workerProcess('startup-restart');
+      await eventually(() => cli.output().includes('"consuming"') || cli.child.exitCode !== null, 30_000, 'the worker to start');
+      expect(cli.child.exitCode, cli.output()).toBeNull();
+      expect(lines(cli.output(), 'database unavailable at start')).toHaveLength(1);
+      expect(lines(cli.output(), 'database available; starting')).toHaveLength(1);
+      expect((await db.pool.query("SELECT 1 FROM outbox_consumer WHERE name = 'startup-restart'")).rowCount).toBe(1);
 
-    const messageId = publishRaw(broker.channel, { type: 'test.anything', payload: 'after the restart' });
-    await eventually(
-      async () => (await db.pool.query('SELECT 1 FROM demo_signup_log WHERE message_id = $1', [messageId])).rowCount === 1,
-      10_000,
-      'the message handled',
-    );
-    expect(cli.output()).not.toMatch(/unhandled promise rejection|uncaught exception/);
-  });
+      const messageId = publishRaw(broker.channel, { type: 'test.anything', payload: 'after the restart' });
+      await eventually(
+        async () => (await db.pool.query('SELECT 1 FROM demo_signup_log WHERE message_id = $1', [messageId])).rowCount === 1,
+        10_000,
+        'the message handled',
+      );
+      expect(cli.output()).not.toMatch(/unhandled promise rejection|uncaught exception/);
+    },
+  );
 
-  it('refused by the database for a reason that will not fix itself (42501 at registration): exits 1 at once with it, no retry loop', { timeout: 60_000 }, async () => {
-    await failRegistrations(1_000, "RAISE EXCEPTION 'permission denied for table outbox_consumer' USING ERRCODE = '42501'");
-    const cli = workerProcess('startup-refused');
-    const exit = await cli.exited;
-    expect(exit.code, cli.output()).toBe(1);
-    expect(cli.stderr()).toContain('permission denied for table outbox_consumer');
-    expect(lines(cli.output(), 'database unavailable at start')).toHaveLength(0);
-    expect(Number((await db.pool.query<{ n: string }>("SELECT last_value AS n FROM registration_failures")).rows[0]!.n)).toBe(1);
-  });
+  it(
+    'refused by the database for a reason that will not fix itself (42501 at registration): exits 1 at once with it, no retry loop',
+    { timeout: 60_000 },
+    async () => {
+      await failRegistrations(1_000, "RAISE EXCEPTION 'permission denied for table outbox_consumer' USING ERRCODE = '42501'");
+      const cli = workerProcess('startup-refused');
+      const exit = await cli.exited;
+      expect(exit.code, cli.output()).toBe(1);
+      expect(cli.stderr()).toContain('permission denied for table outbox_consumer');
+      expect(lines(cli.output(), 'database unavailable at start')).toHaveLength(0);
+      expect(Number((await db.pool.query<{ n: string }>('SELECT last_value AS n FROM registration_failures')).rows[0]!.n)).toBe(1);
+    },
+  );
 
   it('while its broker connections are reset during the topology declaration: retries, then starts and works', { timeout: 60_000 }, async () => {
     const proxy: FaultProxy = await startFaultProxy({ host: '127.0.0.1', port: 5672 });

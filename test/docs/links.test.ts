@@ -106,7 +106,7 @@ describe('the link checker', () => {
   });
 });
 
-describe('relative links in docs/, CONTRIBUTING.md and the folders\' READMEs resolve in the repository', () => {
+describe("relative links in docs/, CONTRIBUTING.md and the folders' READMEs resolve in the repository", () => {
   const files = ['CONTRIBUTING.md', ...docsFiles(), ...markdownFiles('src').filter((file) => file.endsWith('/README.md'))];
   it.each(files)('%s', (file) => {
     expect(brokenLinks(file, exists, 'the repository')).toEqual([]);

@@ -82,11 +82,14 @@ function renderedText(inline: string): string {
     spans.push(/^ .* $/.test(content) ? content.slice(1, -1) : content);
     return `\u0000${spans.length - 1}\u0000`;
   });
-  return outsideCode
-    .replace(/!?\[((?:[^[\]]|\[[^\]]*\])*)\]\([^)]*\)/g, '$1')
-    .replace(/<[^>]+>/g, '')
-    .replace(/\u0000(\d+)\u0000/g, (_, index: string) => spans[Number(index)]!)
-    .trim();
+  return (
+    outsideCode
+      .replace(/!?\[((?:[^[\]]|\[[^\]]*\])*)\]\([^)]*\)/g, '$1')
+      .replace(/<[^>]+>/g, '')
+      // eslint-disable-next-line no-control-regex -- NUL marks the code spans set aside above: text never holds it.
+      .replace(/\u0000(\d+)\u0000/g, (_, index: string) => spans[Number(index)]!)
+      .trim()
+  );
 }
 
 /** The anchors GitHub gives the file: one per heading (a repeat gets -1, -2...), and explicit `<a id>` / `<a name>`. */
@@ -98,7 +101,8 @@ export function headingAnchors(markdown: string): Set<string> {
     for (const match of text.matchAll(/<a\s[^>]*?(?:id|name)\s*=\s*"([^"]+)"/gi)) anchors.add(match[1]!);
     const next = lines[index + 1];
     const underlined = next !== undefined && next.line === line + 1 && /^\s{0,3}(=+|-+)\s*$/.test(next.text);
-    const heading = /^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$/.exec(raw)?.[1] ?? (underlined && /\S/.test(text) && !/^\s{0,3}[-=]/.test(text) ? raw.trim() : undefined);
+    const heading =
+      /^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$/.exec(raw)?.[1] ?? (underlined && /\S/.test(text) && !/^\s{0,3}[-=]/.test(text) ? raw.trim() : undefined);
     if (heading === undefined) return;
     // As github-slugger numbers repeats.
     const base = githubSlug(renderedText(heading));

@@ -41,7 +41,15 @@ describe('npm run demo', () => {
 
     // Part of the verdict again, read here without the demo's checker (the
     // comparison's orders are in these tables too, and may still be in flight).
-    const { rows } = await db.pool.query<{ users: number; poison: number; dead: number; unpublished: number; logs: number; reservations: number; lines: number }>(`
+    const { rows } = await db.pool.query<{
+      users: number;
+      poison: number;
+      dead: number;
+      unpublished: number;
+      logs: number;
+      reservations: number;
+      lines: number;
+    }>(`
       SELECT (SELECT count(*)::int FROM demo_user) AS users,
              (SELECT count(*)::int FROM demo_order WHERE lines::text LIKE '%discontinued-lamp%') AS poison,
              (SELECT count(*)::int FROM outbox_inbox WHERE status = 'dead') AS dead,

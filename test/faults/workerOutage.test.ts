@@ -29,7 +29,9 @@ afterAll(async () => {
 });
 
 async function effectCounts(): Promise<{ rows: number; messages: number }> {
-  const { rows } = await db.pool.query<{ rows: number; messages: number }>('SELECT count(*)::int AS rows, count(DISTINCT message_id)::int AS messages FROM demo_signup_log');
+  const { rows } = await db.pool.query<{ rows: number; messages: number }>(
+    'SELECT count(*)::int AS rows, count(DISTINCT message_id)::int AS messages FROM demo_signup_log',
+  );
   return rows[0]!;
 }
 

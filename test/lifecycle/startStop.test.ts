@@ -97,7 +97,7 @@ describe('relay.runOnce while the broker is away', () => {
     }
   });
 
-  it('rejects with the signal\'s reason when aborted, publishing nothing more', async () => {
+  it("rejects with the signal's reason when aborted, publishing nothing more", async () => {
     const down = await droppingPort();
     const relay = createRelay({ databaseUrl: db.url, amqpUrl: down.url, logger });
     try {

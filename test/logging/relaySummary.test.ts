@@ -52,7 +52,16 @@ describe('relay logging', () => {
     await insert('nobody.listens', 2);
     await insert('refuse.me', 1);
 
-    relay = createRelay({ databaseUrl: db.url, amqpUrl: broker.url, logger, summaryIntervalMs: 100, maxPublishAttempts: 2, initialBackoffMs: 50, maxBackoffMs: 100, pollIntervalMs: 20 });
+    relay = createRelay({
+      databaseUrl: db.url,
+      amqpUrl: broker.url,
+      logger,
+      summaryIntervalMs: 100,
+      maxPublishAttempts: 2,
+      initialBackoffMs: 50,
+      maxBackoffMs: 100,
+      pollIntervalMs: 20,
+    });
     await relay.start();
     await eventually(() => total('published') === 7 && total('retried') === 1 && total('failed') === 1, 30_000, 'the summaries to add up');
     await eventually(() => lines.some((line) => line.msg === 'relay summary' && Number(line.lagMs) >= 3_600_000), 30_000, 'a summary with the held row’s lag');
@@ -61,7 +70,11 @@ describe('relay logging', () => {
     await holder.query('ROLLBACK');
     holder.release();
     holder = undefined;
-    await eventually(async () => (await db.pool.query("SELECT 1 FROM outbox_message WHERE status = 'published'")).rowCount === 8, 30_000, 'every publishable row published');
+    await eventually(
+      async () => (await db.pool.query("SELECT 1 FROM outbox_message WHERE status = 'published'")).rowCount === 8,
+      30_000,
+      'every publishable row published',
+    );
     await relay.stop();
     relay = undefined;
     expect({ published: total('published'), retried: total('retried'), failed: total('failed') }).toEqual({ published: 8, retried: 1, failed: 1 });
@@ -76,9 +89,18 @@ describe('relay logging', () => {
     expect(lines.filter((line) => line.msg.startsWith('outbox.unroutable holds'))).toHaveLength(1); // not again while it does not grow
 
     // Per message: debug only. At info: start, connection, summaries, stop.
-    expect(lines.filter((line) => line.msg === 'publish not confirmed; retrying with backoff').every((line) => line.level === LEVEL.debug && line.eventType === 'refuse.me')).toBe(true);
-    expect(lines.find((line) => line.msg === 'publish failed for good: row marked failed (retry it with retry-failed)')).toMatchObject({ level: LEVEL.error, eventType: 'refuse.me' });
-    expect(new Set(lines.filter((line) => line.level === LEVEL.info).map((line) => line.msg))).toEqual(new Set(['relay started', 'broker connected', 'relay summary', 'relay stopped']));
+    expect(
+      lines
+        .filter((line) => line.msg === 'publish not confirmed; retrying with backoff')
+        .every((line) => line.level === LEVEL.debug && line.eventType === 'refuse.me'),
+    ).toBe(true);
+    expect(lines.find((line) => line.msg === 'publish failed for good: row marked failed (retry it with retry-failed)')).toMatchObject({
+      level: LEVEL.error,
+      eventType: 'refuse.me',
+    });
+    expect(new Set(lines.filter((line) => line.level === LEVEL.info).map((line) => line.msg))).toEqual(
+      new Set(['relay started', 'broker connected', 'relay summary', 'relay stopped']),
+    );
   }, 60_000);
 
   it('writes no summary line for intervals in which nothing happened', async () => {

@@ -57,7 +57,9 @@ describe('worker logging', () => {
     await eventually(
       () => total(lines, 'handled') === 6 && total(lines, 'duplicates') === 1 && total(lines, 'retried') === 1 && total(lines, 'deadLettered') === 1,
       30_000,
-      `the summaries to add up:\n${summaries(lines).map((line) => JSON.stringify(line)).join('\n')}`,
+      `the summaries to add up:\n${summaries(lines)
+        .map((line) => JSON.stringify(line))
+        .join('\n')}`,
     );
     await worker.stop();
     worker = undefined;
@@ -65,7 +67,12 @@ describe('worker logging', () => {
     // The summaries: one consumer, the right totals (the last one written at stop), percentiles.
     const written = summaries(lines);
     expect(written.every((line) => line.level === LEVEL.info && line.consumer === CONSUMER && line.component === 'worker')).toBe(true);
-    expect({ handled: total(lines, 'handled'), duplicates: total(lines, 'duplicates'), retried: total(lines, 'retried'), deadLettered: total(lines, 'deadLettered') }).toEqual({
+    expect({
+      handled: total(lines, 'handled'),
+      duplicates: total(lines, 'duplicates'),
+      retried: total(lines, 'retried'),
+      deadLettered: total(lines, 'deadLettered'),
+    }).toEqual({
       handled: 6,
       duplicates: 1,
       retried: 1,
@@ -81,12 +88,18 @@ describe('worker logging', () => {
     // Per delivery: debug, with the message's ids; nothing per delivery at info.
     const received = lines.filter((line) => line.msg === 'delivery received');
     expect(received).toHaveLength(9); // 8 published, the flaky one twice
-    expect(received.every((line) => line.level === LEVEL.debug && typeof line.messageId === 'string' && line.eventType === 'test.anything' && line.consumer === CONSUMER)).toBe(true);
+    expect(
+      received.every(
+        (line) => line.level === LEVEL.debug && typeof line.messageId === 'string' && line.eventType === 'test.anything' && line.consumer === CONSUMER,
+      ),
+    ).toBe(true);
     const finished = lines.filter((line) => line.msg === 'work finished');
     expect(finished).toHaveLength(6);
     expect(finished.every((line) => line.level === LEVEL.debug && typeof line.durationMs === 'number' && line.durationMs >= 0)).toBe(true);
     expect(lines.filter((line) => line.level === LEVEL.info && line.messageId !== undefined)).toEqual([]);
-    expect(new Set(lines.filter((line) => line.level === LEVEL.info).map((line) => line.msg))).toEqual(new Set(['broker connected', 'consuming', 'consumer summary', 'worker stopped']));
+    expect(new Set(lines.filter((line) => line.level === LEVEL.info).map((line) => line.msg))).toEqual(
+      new Set(['broker connected', 'consuming', 'consumer summary', 'worker stopped']),
+    );
 
     // The handler's error: type, message, a real stack and the cause, on the retry line...
     const retry = lines.find((line) => line.msg === 'work failed; retrying after a delay' && line.messageId === flaky)!;

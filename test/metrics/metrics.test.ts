@@ -52,13 +52,20 @@ describe('metrics', () => {
     await worker.start();
     const outbox = createOutbox({ events: testEvents });
     const ids = await db.prisma.$transaction((tx) =>
-      outbox.publishMany(tx, Array.from({ length: 3 }, () => ({ event: 'user.signed-up' as const, payload: { userId: 'u' } }))),
+      outbox.publishMany(
+        tx,
+        Array.from({ length: 3 }, () => ({ event: 'user.signed-up' as const, payload: { userId: 'u' } })),
+      ),
     );
     const relay = createRelay({ databaseUrl: db.url, amqpUrl: broker.url, logger, metrics: registry });
     await relay.runOnce();
     publishRaw(broker.channel, { type: 'user.signed-up', payload: { userId: 'u' }, messageId: ids[0] }); // a duplicate
 
-    await eventually(async () => value(await registry.metrics(), 'outbox_consumer_deliveries_total{consumer="metered",outcome="duplicate"}') === 1, 10_000, 'the duplicate counted');
+    await eventually(
+      async () => value(await registry.metrics(), 'outbox_consumer_deliveries_total{consumer="metered",outcome="duplicate"}') === 1,
+      10_000,
+      'the duplicate counted',
+    );
     const text = await registry.metrics();
     expect(value(text, 'outbox_relay_published_total')).toBe(3);
     expect(value(text, 'outbox_consumer_deliveries_total{consumer="metered",outcome="done"}')).toBe(3);

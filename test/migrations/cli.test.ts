@@ -18,7 +18,10 @@ describe('outbox migrate (CLI)', () => {
     const first = await outbox(['migrate'], env);
     expect(first.code, first.stderr).toBe(0);
     // Logs on stderr, every line pino JSON; the report on stdout.
-    const lines = first.stderr.trim().split('\n').map((line) => JSON.parse(line));
+    const lines = first.stderr
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(lines.map((line) => line.msg)).toEqual(expect.arrayContaining(['created database', 'applied migration']));
     expect(first.stdout).toMatch(/^applied \d+ migration\(s\)/);
     expect(first.stdout + first.stderr).not.toContain('Cli5ecret');

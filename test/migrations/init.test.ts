@@ -47,7 +47,11 @@ async function scratchApp(files: Record<string, string>): Promise<string> {
   return root;
 }
 
-const migrationNames = async (dir: string) => (await readdir(dir, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+const migrationNames = async (dir: string) =>
+  (await readdir(dir, { withFileTypes: true }))
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
 
 /** Migrates a fresh database from the app's folder, builds another from its schema alone, and compares them. */
 async function expectNoDrift(schemaPath: string, migrationsDir: string): Promise<string> {
@@ -99,9 +103,12 @@ describe('outbox init', () => {
     expect(applied.map((row) => row.migration_name)).toEqual(report.addedMigrations);
   });
 
-  it('puts outbox.prisma into a schema folder and names its migrations after the app\'s latest, even one dated in the future', async () => {
+  it("puts outbox.prisma into a schema folder and names its migrations after the app's latest, even one dated in the future", async () => {
     const root = await scratchApp({
-      'prisma/schema/schema.prisma': GENERATOR.replace('provider = "prisma-client"', 'provider = "prisma-client"\n  previewFeatures = ["relationJoins"]').replace('../generated', '../../generated'),
+      'prisma/schema/schema.prisma': GENERATOR.replace(
+        'provider = "prisma-client"',
+        'provider = "prisma-client"\n  previewFeatures = ["relationJoins"]',
+      ).replace('../generated', '../../generated'),
       'prisma/schema/shop.prisma': APP_MODELS,
     });
     const appSql = await diffSchemas(maintenanceUrl, 'empty', await readSchemaFiles(path.join(root, 'prisma/schema')));
@@ -111,26 +118,46 @@ describe('outbox init', () => {
     const report = await initApp({ cwd: root, now: new Date('2026-11-25T10:00:00Z') });
     expect(report.migrationsDir).toBe(path.join('prisma', 'schema', 'migrations'));
     expect(report.baseline).toBeNull();
-    expect(report.addedMigrations).toEqual(['20300101000001_outbox_tables', '20300101000002_outbox_relay_ordering_index', '20300101000003_outbox_reconciler', '20300101000004_outbox_reconciler_reschedule', '20300101000005_outbox_watermark_xid']);
+    expect(report.addedMigrations).toEqual([
+      '20300101000001_outbox_tables',
+      '20300101000002_outbox_relay_ordering_index',
+      '20300101000003_outbox_reconciler',
+      '20300101000004_outbox_reconciler_reschedule',
+      '20300101000005_outbox_watermark_xid',
+    ]);
     expect(await readFile(path.join(root, 'prisma/schema/schema.prisma'), 'utf8')).toContain('previewFeatures = ["relationJoins", "partialIndexes"]');
     expect(await readFile(path.join(root, 'prisma/schema/outbox.prisma'), 'utf8')).toContain('@@map("outbox_inbox")');
 
     await expectNoDrift(path.join(root, 'prisma/schema'), path.join(root, 'prisma/schema/migrations'));
   });
 
-  it('after a package upgrade adds only the migrations the app lacks, after the app\'s own', async () => {
+  it("after a package upgrade adds only the migrations the app lacks, after the app's own", async () => {
     const root = await scratchApp({ 'prisma/schema.prisma': GENERATOR + APP_MODELS });
     await initApp({ cwd: root, databaseUrl: maintenanceUrl, now: new Date('2026-11-25T10:00:00Z') });
     // As if the app had installed an older version that shipped only the first migration,
     // then added migrations of its own.
     const migrations = path.join(root, 'prisma/migrations');
-    for (const name of ['20261125100002_outbox_relay_ordering_index', '20261125100003_outbox_reconciler', '20261125100004_outbox_reconciler_reschedule', '20261125100005_outbox_watermark_xid']) await rm(path.join(migrations, name), { recursive: true });
+    for (const name of [
+      '20261125100002_outbox_relay_ordering_index',
+      '20261125100003_outbox_reconciler',
+      '20261125100004_outbox_reconciler_reschedule',
+      '20261125100005_outbox_watermark_xid',
+    ])
+      await rm(path.join(migrations, name), { recursive: true });
     await mkdir(path.join(migrations, '20261201000000_add_notes'));
     await writeFile(path.join(migrations, '20261201000000_add_notes/migration.sql'), 'ALTER TABLE "Order" ADD COLUMN "notes" TEXT;\n');
-    await writeFile(path.join(root, 'prisma/schema.prisma'), (await readFile(path.join(root, 'prisma/schema.prisma'), 'utf8')).replace('  total      Int\n', '  total      Int\n  notes      String?\n'));
+    await writeFile(
+      path.join(root, 'prisma/schema.prisma'),
+      (await readFile(path.join(root, 'prisma/schema.prisma'), 'utf8')).replace('  total      Int\n', '  total      Int\n  notes      String?\n'),
+    );
 
     const upgrade = await initApp({ cwd: root, databaseUrl: maintenanceUrl, now: new Date('2026-11-25T12:00:00Z') });
-    expect(upgrade.addedMigrations).toEqual(['20261201000001_outbox_relay_ordering_index', '20261201000002_outbox_reconciler', '20261201000003_outbox_reconciler_reschedule', '20261201000004_outbox_watermark_xid']);
+    expect(upgrade.addedMigrations).toEqual([
+      '20261201000001_outbox_relay_ordering_index',
+      '20261201000002_outbox_reconciler',
+      '20261201000003_outbox_reconciler_reschedule',
+      '20261201000004_outbox_watermark_xid',
+    ]);
     expect(upgrade.presentMigrations).toEqual(['20261122150000_outbox_tables']);
     expect(await migrationNames(migrations)).toEqual([
       '20261125100000_baseline',
@@ -177,7 +204,7 @@ describe('outbox init', () => {
     expect(withoutBaseline.baseline).toBeNull();
   });
 
-  it('lets a database that already has the app\'s tables mark the baseline applied, then migrates only the outbox', async () => {
+  it("lets a database that already has the app's tables mark the baseline applied, then migrates only the outbox", async () => {
     const root = await scratchApp({ 'prisma/schema.prisma': GENERATOR + APP_MODELS });
     const report = await initApp({ cwd: root, databaseUrl: maintenanceUrl, now: new Date('2026-11-25T10:00:00Z') });
     const name = scratchDatabaseName('init_pushed');

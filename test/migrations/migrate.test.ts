@@ -37,10 +37,13 @@ describe('migrateDatabase', () => {
     expect(onDisk.length).toBeGreaterThan(0);
     expect(result).toEqual({ appliedMigrations: onDisk, editedMigrations: [], createdDatabase: true });
 
-    const recorded = await queryDatabase<{ migration_name: string; checksum: string; finished_at: Date | null; rolled_back_at: Date | null; applied_steps_count: number }>(
-      name,
-      'SELECT migration_name, checksum, finished_at, rolled_back_at, applied_steps_count FROM _prisma_migrations ORDER BY migration_name',
-    );
+    const recorded = await queryDatabase<{
+      migration_name: string;
+      checksum: string;
+      finished_at: Date | null;
+      rolled_back_at: Date | null;
+      applied_steps_count: number;
+    }>(name, 'SELECT migration_name, checksum, finished_at, rolled_back_at, applied_steps_count FROM _prisma_migrations ORDER BY migration_name');
     expect(recorded.map((row) => row.migration_name)).toEqual(onDisk);
     for (const row of recorded) {
       const sql = await readFile(path.join('prisma/migrations', row.migration_name, 'migration.sql'));

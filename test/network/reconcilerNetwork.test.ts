@@ -41,8 +41,14 @@ beforeAll(async () => {
     if (!message) return;
     deliveries += 1;
     db.pool
-      .query("INSERT INTO outbox_inbox (consumer, message_id, status, done_at) VALUES ($1, $2, 'done', now()) ON CONFLICT DO NOTHING", [CONSUMER, message.properties.messageId])
-      .then(() => channel.ack(message), () => channel.nack(message));
+      .query("INSERT INTO outbox_inbox (consumer, message_id, status, done_at) VALUES ($1, $2, 'done', now()) ON CONFLICT DO NOTHING", [
+        CONSUMER,
+        message.properties.messageId,
+      ])
+      .then(
+        () => channel.ack(message),
+        () => channel.nack(message),
+      );
   });
 });
 
@@ -80,7 +86,11 @@ afterEach(async () => {
 });
 
 const runs = async () =>
-  (await db.pool.query<{ id: string; status: string; rescheduled: number; startedAt: Date }>('SELECT id::text, status, rescheduled, started_at AS "startedAt" FROM outbox_reconciler_run ORDER BY id')).rows;
+  (
+    await db.pool.query<{ id: string; status: string; rescheduled: number; startedAt: Date }>(
+      'SELECT id::text, status, rescheduled, started_at AS "startedAt" FROM outbox_reconciler_run ORDER BY id',
+    )
+  ).rows;
 const count = async (text: string) => (await db.pool.query<{ n: number }>(text)).rows[0]!.n;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -88,12 +98,16 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function closeReconcilerConnectionsFromBroker(): Promise<void> {
   let targets: { name: string }[] = [];
   // The management API lists a new connection within a few seconds, not at once.
-  await eventually(async () => {
-    const response = await managementApi('GET', `/vhosts/${encodeURIComponent(broker.vhost)}/connections`);
-    const connections = (await response.json()) as { name: string; client_properties?: { connection_name?: string } }[];
-    targets = connections.filter((connection) => connection.client_properties?.connection_name?.startsWith('reconciler-'));
-    return targets.length > 0;
-  }, 15_000, "the reconciler's connection listed by the management API");
+  await eventually(
+    async () => {
+      const response = await managementApi('GET', `/vhosts/${encodeURIComponent(broker.vhost)}/connections`);
+      const connections = (await response.json()) as { name: string; client_properties?: { connection_name?: string } }[];
+      targets = connections.filter((connection) => connection.client_properties?.connection_name?.startsWith('reconciler-'));
+      return targets.length > 0;
+    },
+    15_000,
+    "the reconciler's connection listed by the management API",
+  );
   for (const connection of targets) await managementApi('DELETE', `/connections/${encodeURIComponent(connection.name)}`);
 }
 
@@ -101,8 +115,16 @@ async function closeReconcilerConnectionsFromBroker(): Promise<void> {
 async function recoversTruthfully(faultAt: number): Promise<void> {
   const cli = reconciler!;
   const context = () => cli.output().slice(-4000);
-  await eventually(async () => (await count(`SELECT count(*)::int AS n FROM outbox_inbox WHERE consumer = '${CONSUMER}'`)) === OWED, RECOVERY_MS, `every owed message done:\n${context()}`);
-  await eventually(async () => (await runs()).some((run) => run.status === 'done' && run.startedAt.getTime() > faultAt), 30_000, `a run done after the fault:\n${context()}`);
+  await eventually(
+    async () => (await count(`SELECT count(*)::int AS n FROM outbox_inbox WHERE consumer = '${CONSUMER}'`)) === OWED,
+    RECOVERY_MS,
+    `every owed message done:\n${context()}`,
+  );
+  await eventually(
+    async () => (await runs()).some((run) => run.status === 'done' && run.startedAt.getTime() > faultAt),
+    30_000,
+    `a run done after the fault:\n${context()}`,
+  );
   expect(cli.child.exitCode, context()).toBeNull();
   expect(cli.child.signalCode).toBeNull();
 

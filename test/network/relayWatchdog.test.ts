@@ -58,7 +58,11 @@ describe('relay watchdog and health', () => {
     await relay.start();
     await seedPendingRows(db.pool, 50);
     await eventually(async () => (await notYetPublished()) === 0, 30_000, 'the first rows');
-    expect(relay.health()).toMatchObject({ healthy: true, component: 'relay', checks: { running: { ok: true }, loop: { ok: true }, database: { ok: true }, broker: { ok: true } } });
+    expect(relay.health()).toMatchObject({
+      healthy: true,
+      component: 'relay',
+      checks: { running: { ok: true }, loop: { ok: true }, database: { ok: true }, broker: { ok: true } },
+    });
 
     pgProxy.blackhole();
     await seedPendingRows(db.pool, 50);

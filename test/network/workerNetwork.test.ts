@@ -77,7 +77,7 @@ async function startWorkerUnderLoad(env: Record<string, string> = {}): Promise<s
   published = [];
   stopLoad = new AbortController();
   load = (async () => {
-    while (!stopLoad!.signal.aborted) {
+    while (!stopLoad.signal.aborted) {
       for (let index = 0; index < 5; index += 1) published.push(publishRaw(publisher, { type: 'test.anything', payload: index }));
       await publisher.waitForConfirms();
       await sleep(100);
@@ -89,7 +89,9 @@ async function startWorkerUnderLoad(env: Record<string, string> = {}): Promise<s
 
 /** Published messages whose effect is not there yet. */
 async function undone(): Promise<number> {
-  const { rows } = await db.pool.query<{ n: number }>('SELECT count(DISTINCT message_id)::int AS n FROM demo_signup_log WHERE message_id = ANY($1::uuid[])', [published]);
+  const { rows } = await db.pool.query<{ n: number }>('SELECT count(DISTINCT message_id)::int AS n FROM demo_signup_log WHERE message_id = ANY($1::uuid[])', [
+    published,
+  ]);
   return published.length - rows[0]!.n;
 }
 
@@ -138,7 +140,11 @@ async function expectAlive(): Promise<void> {
   expect(worker!.child.signalCode).toBeNull();
   expect(worker!.output()).not.toMatch(/unhandled promise rejection|uncaught exception/);
   await eventually(async () => (await health()).status === 200, 15_000, `GET /health to answer 200: ${JSON.stringify((await health()).body)}`);
-  expect((await health()).body).toMatchObject({ healthy: true, component: 'worker', checks: { database: { ok: true }, broker: { ok: true }, deliveries: { ok: true } } });
+  expect((await health()).body).toMatchObject({
+    healthy: true,
+    component: 'worker',
+    checks: { database: { ok: true }, broker: { ok: true }, deliveries: { ok: true } },
+  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -85,11 +85,16 @@ describe('publish inside an interactive transaction', () => {
     const availableAt = new Date(Date.now() + 3_600_000);
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     await db.prisma.$transaction((tx) =>
-      outbox.publish(tx, anything, { nested: [1, 'two', { three: true }], at: new Date(0) }, {
-        headers: { tenant: 'acme', priority: 3, beta: false },
-        traceparent,
-        availableAt,
-      }),
+      outbox.publish(
+        tx,
+        anything,
+        { nested: [1, 'two', { three: true }], at: new Date(0) },
+        {
+          headers: { tenant: 'acme', priority: 3, beta: false },
+          traceparent,
+          availableAt,
+        },
+      ),
     );
     const [row] = await outboxRows();
     expect(row.headers).toEqual({ tenant: 'acme', priority: 3, beta: false, traceparent });

@@ -46,9 +46,7 @@ async function expectRejected(code: OutboxErrorCode, write: (tx: Parameters<Para
 
 describe('invalid payloads', () => {
   it('OUTBOX_INVALID_PAYLOAD lists every zod issue', async () => {
-    const error = await expectRejected('OUTBOX_INVALID_PAYLOAD', (tx) =>
-      outbox.publish(tx, orderPlaced, { orderId: 'nope', totalCents: -1 }),
-    );
+    const error = await expectRejected('OUTBOX_INVALID_PAYLOAD', (tx) => outbox.publish(tx, orderPlaced, { orderId: 'nope', totalCents: -1 }));
     expect(error.issues.map((issue) => issue.path)).toEqual([['orderId'], ['totalCents']]);
     expect(error.message).toContain('order.placed');
   });
@@ -77,9 +75,7 @@ describe('invalid payloads', () => {
       const error = await expectRejected('OUTBOX_PAYLOAD_NOT_SERIALIZABLE', (tx) => outbox.publish(tx, anything, payload));
       expect(error.message).toContain(what);
     }
-    const error = await expectRejected('OUTBOX_PAYLOAD_NOT_SERIALIZABLE', (tx) =>
-      outbox.publish(tx, anything, { deep: [{ value: 1n }] }),
-    );
+    const error = await expectRejected('OUTBOX_PAYLOAD_NOT_SERIALIZABLE', (tx) => outbox.publish(tx, anything, { deep: [{ value: 1n }] }));
     expect(error.issues[0]!.path).toEqual(['deep', 0, 'value']);
   });
 
@@ -143,7 +139,7 @@ describe('invalid publish options', () => {
       [{ priority: 5 }, 'priority'],
     ];
     for (const [options, mention] of cases) {
-      const error = await expectRejected('OUTBOX_INVALID_OPTIONS', (tx) => outbox.publish(tx, anything, {}, options as never));
+      const error = await expectRejected('OUTBOX_INVALID_OPTIONS', (tx) => outbox.publish(tx, anything, {}, options));
       expect(error.message, JSON.stringify(options)).toContain(mention);
     }
   });
@@ -154,12 +150,8 @@ describe('invalid publish options', () => {
   });
 
   it('OUTBOX_INVALID_OPTIONS for bad outbox options', () => {
-    expect(() => createOutbox({ events: testEvents, maxPayloadBytes: -1 })).toThrow(
-      expect.objectContaining({ code: 'OUTBOX_INVALID_OPTIONS' }),
-    );
-    expect(() => createOutbox({ events: testEvents, wakeRelay: 'yes' as never })).toThrow(
-      expect.objectContaining({ code: 'OUTBOX_INVALID_OPTIONS' }),
-    );
+    expect(() => createOutbox({ events: testEvents, maxPayloadBytes: -1 })).toThrow(expect.objectContaining({ code: 'OUTBOX_INVALID_OPTIONS' }));
+    expect(() => createOutbox({ events: testEvents, wakeRelay: 'yes' as never })).toThrow(expect.objectContaining({ code: 'OUTBOX_INVALID_OPTIONS' }));
   });
 });
 

@@ -32,20 +32,40 @@ function randomString(random: Random): string {
 function randomValue(random: Random, depth = 0): unknown {
   const kind = random.int(depth > 4 ? 8 : 14);
   switch (kind) {
-    case 0: return randomString(random);
-    case 1: return random.pick([0, -0, 1.5, -7, 2 ** 53, 2 ** 64, Number.MAX_VALUE, Number.MIN_VALUE, Number.NaN, Number.POSITIVE_INFINITY]);
-    case 2: return random.pick([true, false, null]);
-    case 3: return random.pick([undefined, 10n, Symbol('s'), () => 1]);
-    case 4: return random.pick([new Date(), new Date(Number.NaN), new Map(), new Set([1]), new (class Money { cents = 1; })(), /re/, Buffer.from('x')]);
-    case 5: return crypto.randomUUID();
-    case 6: return 'y'.repeat(random.pick([10, 1_000, 300_000]));
-    case 7: return random.int(1_000_000);
+    case 0:
+      return randomString(random);
+    case 1:
+      return random.pick([0, -0, 1.5, -7, 2 ** 53, 2 ** 64, Number.MAX_VALUE, Number.MIN_VALUE, Number.NaN, Number.POSITIVE_INFINITY]);
+    case 2:
+      return random.pick([true, false, null]);
+    case 3:
+      return random.pick([undefined, 10n, Symbol('s'), () => 1]);
+    case 4:
+      return random.pick([
+        new Date(),
+        new Date(Number.NaN),
+        new Map(),
+        new Set([1]),
+        new (class Money {
+          cents = 1;
+        })(),
+        /re/,
+        Buffer.from('x'),
+      ]);
+    case 5:
+      return crypto.randomUUID();
+    case 6:
+      return 'y'.repeat(random.pick([10, 1_000, 300_000]));
+    case 7:
+      return random.int(1_000_000);
     case 8:
     case 9:
-    case 10: return Array.from({ length: random.int(4) }, () => randomValue(random, depth + 1));
+    case 10:
+      return Array.from({ length: random.int(4) }, () => randomValue(random, depth + 1));
     default: {
       const object: Record<string, unknown> = {};
-      for (let index = random.int(4); index > 0; index--) object[random.pick(['orderId', 'totalCents', randomString(random), '__proto__', 'constructor'])] = randomValue(random, depth + 1);
+      for (let index = random.int(4); index > 0; index--)
+        object[random.pick(['orderId', 'totalCents', randomString(random), '__proto__', 'constructor'])] = randomValue(random, depth + 1);
       if (random.int(20) === 0) object.self = object;
       return object;
     }
@@ -57,7 +77,14 @@ function randomOptions(random: Random): unknown {
   const options: Record<string, unknown> = {};
   if (random.int(2)) options.key = random.pick<unknown>([randomString(random), '', 'k'.repeat(300), 12, null]);
   if (random.int(3) === 0) options.correlationId = random.pick<unknown>([randomString(random), 5, 'c'.repeat(300)]);
-  if (random.int(3) === 0) options.headers = random.pick<unknown>([{ ok: 'yes', n: 1, b: true }, { 'x-reserved': 'no' }, { nested: { a: 1 } }, 'not-an-object', { [randomString(random)]: randomString(random) }]);
+  if (random.int(3) === 0)
+    options.headers = random.pick<unknown>([
+      { ok: 'yes', n: 1, b: true },
+      { 'x-reserved': 'no' },
+      { nested: { a: 1 } },
+      'not-an-object',
+      { [randomString(random)]: randomString(random) },
+    ]);
   if (random.int(4) === 0) options.availableAt = random.pick<unknown>([new Date(Date.now() + 60_000), new Date(Number.NaN), 'tomorrow', 0]);
   if (random.int(6) === 0) options.unknownOption = true;
   return options;

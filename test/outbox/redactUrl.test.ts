@@ -3,9 +3,7 @@ import { redactSecrets, redactUrl } from '../../src/logging/redactUrl.js';
 
 describe('redactUrl', () => {
   it('hides the password and keeps the rest', () => {
-    expect(redactUrl('postgresql://app:s3cr%40t@db.internal:5432/shop?schema=public')).toBe(
-      'postgresql://app:***@db.internal:5432/shop?schema=public',
-    );
+    expect(redactUrl('postgresql://app:s3cr%40t@db.internal:5432/shop?schema=public')).toBe('postgresql://app:***@db.internal:5432/shop?schema=public');
     expect(redactUrl('amqps://relay:hunter2@mq:5671/vhost')).toBe('amqps://relay:***@mq:5671/vhost');
     expect(redactUrl('postgresql://127.0.0.1/db')).toBe('postgresql://127.0.0.1/db');
     expect(redactUrl('not a url user:pw@host')).toBe('not a url user:pw@host');

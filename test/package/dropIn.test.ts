@@ -55,7 +55,15 @@ export default defineConfig({
 `;
 
 const TSCONFIG = JSON.stringify({
-  compilerOptions: { target: 'ES2023', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: true, noEmit: true, allowImportingTsExtensions: true },
+  compilerOptions: {
+    target: 'ES2023',
+    module: 'NodeNext',
+    moduleResolution: 'NodeNext',
+    strict: true,
+    skipLibCheck: true,
+    noEmit: true,
+    allowImportingTsExtensions: true,
+  },
   include: ['src', 'outbox.config.ts'],
 });
 
@@ -99,8 +107,8 @@ function startOutbox(command: string): { child: ChildProcess; output: () => stri
   const child = spawn(path.join(app, 'node_modules/.bin/outbox'), [command], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   return { child, output: () => output };
 }
 
@@ -112,7 +120,7 @@ beforeAll(async () => {
   // What npm publishes: `npm pack` runs the build (prepack) and applies package.json "files".
   const packed = await new Promise<string>((resolve, reject) =>
     execFile('npm', ['pack', '--json', '--pack-destination', app], { maxBuffer: 16 * 1024 * 1024 }, (error, stdout) =>
-      error ? reject(error) : resolve(JSON.parse(stdout.slice(stdout.indexOf('[')))[0].filename as string),
+      error ? reject(new Error(error.message, { cause: error })) : resolve(JSON.parse(stdout.slice(stdout.indexOf('[')))[0].filename as string),
     ),
   );
   const tarball = path.join(app, path.basename(packed));
@@ -140,7 +148,14 @@ beforeAll(async () => {
   const engineStub = path.join(app, 'no-schema-engine.sh');
   await writeFile(engineStub, '#!/bin/sh\nexit 1\n');
   await chmod(engineStub, 0o755);
-  env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: databaseUrl(database), AMQP_URL: broker.url, PRISMA_SCHEMA_ENGINE_BINARY: engineStub, LOG_LEVEL: 'info' };
+  env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DATABASE_URL: databaseUrl(database),
+    AMQP_URL: broker.url,
+    PRISMA_SCHEMA_ENGINE_BINARY: engineStub,
+    LOG_LEVEL: 'info',
+  };
   for (const key of ['npm_config_cache', 'NPM_CONFIG_USERCONFIG']) if (process.env[key]) env[key] = process.env[key];
 
   await runOk('npm install --no-audit --no-fund');
@@ -226,7 +241,10 @@ describe('drop-in from the packed tarball, following the README', () => {
     // A fresh, healthy install: status has no alerts (the hourly reconciler has not run yet) and exits 0.
     const status = await run(`${fromReadme('npx outbox status')} --json`);
     expect(status.code, status.stdout + status.stderr).toBe(0);
-    expect(JSON.parse(status.stdout)).toMatchObject({ alerts: [], consumers: [expect.objectContaining({ consumer: 'send-order-confirmation', notDone: 0, dead: 0 })] });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      alerts: [],
+      consumers: [expect.objectContaining({ consumer: 'send-order-confirmation', notDone: 0, dead: 0 })],
+    });
     // The reconciler finds nothing owed.
     const reconcile = await runOk(fromReadme('npx outbox reconcile --once'));
     expect(JSON.parse(reconcile.stdout)).toMatchObject({ status: 'done', rescheduled: 0 });

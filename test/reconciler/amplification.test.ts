@@ -33,7 +33,16 @@ beforeEach(async () => {
 });
 
 function reconciler(overrides: Partial<ReconcilerOptions> = {}) {
-  return createReconciler({ databaseUrl: db.url, amqpUrl: broker.url, events: testEvents, consumers: [consumer], graceMs: 60_000, maxRescheduleRate: 0, logger, ...overrides });
+  return createReconciler({
+    databaseUrl: db.url,
+    amqpUrl: broker.url,
+    events: testEvents,
+    consumers: [consumer],
+    graceMs: 60_000,
+    maxRescheduleRate: 0,
+    logger,
+    ...overrides,
+  });
 }
 
 async function runOnce(overrides: Partial<ReconcilerOptions> = {}) {
@@ -87,7 +96,10 @@ describe('the reconciler and a consumer with a backlog', () => {
 
     // The consumer catches up: everything done, nothing owed, nothing re-published.
     await takeAll(broker.channel, consumer.name);
-    await db.pool.query("INSERT INTO outbox_inbox (consumer, message_id, status, done_at) SELECT $1, unnest($2::uuid[]), 'done', now()", [consumer.name, [...lost, ...backlog]]);
+    await db.pool.query("INSERT INTO outbox_inbox (consumer, message_id, status, done_at) SELECT $1, unnest($2::uuid[]), 'done', now()", [
+      consumer.name,
+      [...lost, ...backlog],
+    ]);
     const third = await runOnce();
     expect(third.rescheduled).toBe(0);
     const { rows } = await db.pool.query<{ total: number }>('SELECT coalesce(sum(rescheduled), 0)::int AS total FROM outbox_reconciler_run');
@@ -104,7 +116,7 @@ describe('the reconciler and a consumer with a backlog', () => {
     expect((await runOnce({ rescheduleBackoffMs: 60_000 })).rescheduled).toBe(0);
 
     // Once it has passed: re-published again, and the next back-off is twice as long.
-    await db.pool.query('UPDATE outbox_reschedule SET next_at = now() - interval \'1 second\'');
+    await db.pool.query("UPDATE outbox_reschedule SET next_at = now() - interval '1 second'");
     expect((await runOnce({ rescheduleBackoffMs: 60_000 })).rescheduled).toBe(LOST);
     const { rows } = await db.pool.query<{ count: number; backoffS: number }>(
       'SELECT DISTINCT count, round(extract(epoch FROM next_at - last_at))::int AS "backoffS" FROM outbox_reschedule WHERE message_id = ANY($1::uuid[])',

@@ -75,7 +75,10 @@ describe('reconciler health', () => {
     const now = Date.now();
     health.database.failed(new Error('connection refused'));
     expect(health.report(now + 5_000).healthy).toBe(true); // a blip
-    expect(health.report(now + 31_000)).toMatchObject({ healthy: false, checks: { database: { ok: false, detail: expect.stringContaining('connection refused') } } });
+    expect(health.report(now + 31_000)).toMatchObject({
+      healthy: false,
+      checks: { database: { ok: false, detail: expect.stringContaining('connection refused') } },
+    });
     health.database.succeeded();
     expect(health.report().healthy).toBe(true);
   });

@@ -64,11 +64,17 @@ describe('a transaction that commits after later ones, across reconciler runs', 
     await slow.connect();
     const lateId = randomUUID();
     await slow.query('BEGIN');
-    await slow.query(`INSERT INTO outbox_message (id, event_type, payload) VALUES ($1, 'user.signed-up', $2)`, [lateId, JSON.stringify({ userId: randomUUID() })]);
+    await slow.query(`INSERT INTO outbox_message (id, event_type, payload) VALUES ($1, 'user.signed-up', $2)`, [
+      lateId,
+      JSON.stringify({ userId: randomUUID() }),
+    ]);
 
     // ...while others write, commit, and are handled.
     const quick = await db.prisma.$transaction((tx) =>
-      outbox.publishMany(tx, Array.from({ length: 5 }, () => ({ event: 'user.signed-up' as const, payload: { userId: randomUUID() } }))),
+      outbox.publishMany(
+        tx,
+        Array.from({ length: 5 }, () => ({ event: 'user.signed-up' as const, payload: { userId: randomUUID() } })),
+      ),
     );
     await relayAll();
     await eventually(async () => (await Promise.all(quick.map(effects))).every((count) => count === 1), 15_000, 'the quick events handled');

@@ -48,10 +48,21 @@ describe('outbox reconcile --once', () => {
     });
     try {
       await eventually(() => cli.output().includes('"reconciler run done"'), 20_000, `a scheduled run:\n${cli.output()}`);
-      const port = (JSON.parse(cli.stderr().split('\n').find((line) => line.includes('metricsPort'))!) as { metricsPort: number }).metricsPort;
+      const port = (
+        JSON.parse(
+          cli
+            .stderr()
+            .split('\n')
+            .find((line) => line.includes('metricsPort'))!,
+        ) as { metricsPort: number }
+      ).metricsPort;
       const response = await fetch(`http://127.0.0.1:${port}/health`);
       expect(response.status).toBe(200);
-      expect(await response.json()).toMatchObject({ healthy: true, component: 'reconciler', checks: { database: { ok: true }, broker: { ok: true }, run: { ok: true } } });
+      expect(await response.json()).toMatchObject({
+        healthy: true,
+        component: 'reconciler',
+        checks: { database: { ok: true }, broker: { ok: true }, run: { ok: true } },
+      });
     } finally {
       cli.child.kill('SIGTERM');
       expect((await cli.exited).code).toBe(0);

@@ -41,10 +41,14 @@ async function drainWith(consumers: (typeof logSignup)[]): Promise<void> {
   const worker = createWorker({ prisma: db.prisma, amqpUrl: broker.url, events: testEvents, consumers, logger });
   await worker.start();
   for (const consumer of consumers) {
-    await eventually(async () => {
-      const queue = await broker.channel.checkQueue(consumer.name);
-      return queue.messageCount === 0 && queue.consumerCount > 0;
-    }, 15_000, `${consumer.name} drained`);
+    await eventually(
+      async () => {
+        const queue = await broker.channel.checkQueue(consumer.name);
+        return queue.messageCount === 0 && queue.consumerCount > 0;
+      },
+      15_000,
+      `${consumer.name} drained`,
+    );
   }
   await new Promise((resolve) => setTimeout(resolve, 200));
   await worker.stop();
@@ -52,7 +56,10 @@ async function drainWith(consumers: (typeof logSignup)[]): Promise<void> {
 
 async function publishAndRelay(count: number): Promise<string[]> {
   const ids = await db.prisma.$transaction((tx) =>
-    outbox.publishMany(tx, Array.from({ length: count }, () => ({ event: 'user.signed-up' as const, payload: { userId: randomUUID() } }))),
+    outbox.publishMany(
+      tx,
+      Array.from({ length: count }, () => ({ event: 'user.signed-up' as const, payload: { userId: randomUUID() } })),
+    ),
   );
   const relay = createRelay({ databaseUrl: db.url, amqpUrl: broker.url, logger });
   await relay.runOnce();
@@ -61,7 +68,10 @@ async function publishAndRelay(count: number): Promise<string[]> {
 }
 
 async function effectCount(ids: string[]): Promise<{ rows: number; messages: number }> {
-  const { rows } = await db.pool.query('SELECT count(*)::int AS rows, count(DISTINCT message_id)::int AS messages FROM demo_signup_log WHERE message_id = ANY($1::uuid[])', [ids]);
+  const { rows } = await db.pool.query(
+    'SELECT count(*)::int AS rows, count(DISTINCT message_id)::int AS messages FROM demo_signup_log WHERE message_id = ANY($1::uuid[])',
+    [ids],
+  );
   return rows[0];
 }
 
@@ -92,7 +102,7 @@ describe('the reconciler', () => {
     const second = await again.runOnce();
     await again.stop();
     expect(second.rescheduled).toBe(0);
-    const { rows } = await db.pool.query("SELECT name, watermark_seq::text AS seq FROM outbox_consumer ORDER BY name");
+    const { rows } = await db.pool.query('SELECT name, watermark_seq::text AS seq FROM outbox_consumer ORDER BY name');
     const { rows: top } = await db.pool.query('SELECT max(seq)::text AS seq FROM outbox_message');
     expect(rows).toEqual([
       { name: 'audit-all', seq: top[0].seq },
@@ -134,12 +144,14 @@ describe('the reconciler', () => {
     await Promise.all(replicas.map((replica) => replica.stop()));
     expect(reports.map((report) => report.status).sort()).toEqual(['done', 'skipped', 'skipped']);
     expect(reports.find((report) => report.status === 'done')!.rescheduled).toBe(60);
-    const { rows } = await db.pool.query("SELECT status, count(*)::int AS count FROM outbox_reconciler_run WHERE started_at > now() - interval '1 minute' GROUP BY 1 ORDER BY 1");
+    const { rows } = await db.pool.query(
+      "SELECT status, count(*)::int AS count FROM outbox_reconciler_run WHERE started_at > now() - interval '1 minute' GROUP BY 1 ORDER BY 1",
+    );
     expect(rows).toEqual(expect.arrayContaining([{ status: 'skipped', count: 3 }]));
     await drainWith([logSignup, auditAll]);
   });
 
-  it('runs through the app\'s Prisma client too (no databaseUrl): the lock\'s transaction beside the run\'s statements', async () => {
+  it("runs through the app's Prisma client too (no databaseUrl): the lock's transaction beside the run's statements", async () => {
     await publishAndRelay(3);
     await broker.channel.purgeQueue(logSignup.name);
     await broker.channel.purgeQueue(auditAll.name);
@@ -148,13 +160,18 @@ describe('the reconciler', () => {
     // The lock was released: the next run takes it.
     expect(await viaPrisma.runOnce()).toMatchObject({ status: 'done', rescheduled: 0 });
     await viaPrisma.stop();
-    const { rows } = await db.pool.query("SELECT status, rescheduled FROM outbox_reconciler_run ORDER BY id DESC LIMIT 2");
-    expect(rows).toEqual([{ status: 'done', rescheduled: 0 }, { status: 'done', rescheduled: 6 }]);
+    const { rows } = await db.pool.query('SELECT status, rescheduled FROM outbox_reconciler_run ORDER BY id DESC LIMIT 2');
+    expect(rows).toEqual([
+      { status: 'done', rescheduled: 0 },
+      { status: 'done', rescheduled: 6 },
+    ]);
     await drainWith([logSignup, auditAll]);
   });
 
   it('returns failed outbox rows to pending when configured to', async () => {
-    await db.pool.query("INSERT INTO outbox_message (id, event_type, payload, status, attempts, last_error) VALUES (gen_random_uuid(), 'test.anything', '{}', 'failed', 10, 'broker nack')");
+    await db.pool.query(
+      "INSERT INTO outbox_message (id, event_type, payload, status, attempts, last_error) VALUES (gen_random_uuid(), 'test.anything', '{}', 'failed', 10, 'broker nack')",
+    );
     const plain = reconciler();
     expect(await plain.runOnce()).toMatchObject({ failedRows: 1, retriedFailedRows: 0 });
     await plain.stop();
@@ -165,7 +182,9 @@ describe('the reconciler', () => {
   });
 
   it('reports pending rows the relay has not published for too long', async () => {
-    await db.pool.query("INSERT INTO outbox_message (id, event_type, payload, created_at, available_at) VALUES (gen_random_uuid(), 'test.anything', '{}', now() - interval '1 hour', now() - interval '1 hour')");
+    await db.pool.query(
+      "INSERT INTO outbox_message (id, event_type, payload, created_at, available_at) VALUES (gen_random_uuid(), 'test.anything', '{}', now() - interval '1 hour', now() - interval '1 hour')",
+    );
     const reconcile = reconciler({ stalePendingMs: 60_000 });
     const report = await reconcile.runOnce();
     await reconcile.stop();

@@ -67,16 +67,20 @@ describe('outbox replay', () => {
 describe('outbox prune', () => {
   it('deletes old published rows behind every watermark and their inbox rows, keeps what a consumer may still be owed', async () => {
     const [oldDone, oldOwed, recent] = await published([72, 48, 1]);
-    const pending = (await db.pool.query<{ id: string }>(
-      "INSERT INTO outbox_message (id, event_type, payload, created_at) VALUES (gen_random_uuid(), 'test.anything', '0', now() - interval '100 hours') RETURNING id::text",
-    )).rows[0]!.id;
+    const pending = (
+      await db.pool.query<{ id: string }>(
+        "INSERT INTO outbox_message (id, event_type, payload, created_at) VALUES (gen_random_uuid(), 'test.anything', '0', now() - interval '100 hours') RETURNING id::text",
+      )
+    ).rows[0]!.id;
     // The consumer is done with the first row only: its watermark stops before the second.
-    const { rows: positions } = await db.pool.query<{ xid: string; seq: string }>('SELECT writer_xid::text AS xid, seq::text FROM outbox_message WHERE id = $1', [oldDone]);
-    await db.pool.query('INSERT INTO outbox_consumer (name, registered_at, watermark_xid, watermark_seq) VALUES ($1, now() - interval \'10 days\', $2::xid8, $3)', [
-      CONSUMER,
-      positions[0]!.xid,
-      positions[0]!.seq,
-    ]);
+    const { rows: positions } = await db.pool.query<{ xid: string; seq: string }>(
+      'SELECT writer_xid::text AS xid, seq::text FROM outbox_message WHERE id = $1',
+      [oldDone],
+    );
+    await db.pool.query(
+      "INSERT INTO outbox_consumer (name, registered_at, watermark_xid, watermark_seq) VALUES ($1, now() - interval '10 days', $2::xid8, $3)",
+      [CONSUMER, positions[0]!.xid, positions[0]!.seq],
+    );
     await db.pool.query(
       "INSERT INTO outbox_inbox (consumer, message_id, status, done_at, received_at) VALUES ($1, $2, 'done', now() - interval '72 hours', now() - interval '72 hours')",
       [CONSUMER, oldDone],

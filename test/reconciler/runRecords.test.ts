@@ -42,12 +42,20 @@ beforeEach(async () => {
 });
 
 const runs = async () =>
-  (await db.pool.query<{ id: string; status: string; rescheduled: number; error: string | null }>('SELECT id::text, status, rescheduled, error FROM outbox_reconciler_run ORDER BY id')).rows;
+  (
+    await db.pool.query<{ id: string; status: string; rescheduled: number; error: string | null }>(
+      'SELECT id::text, status, rescheduled, error FROM outbox_reconciler_run ORDER BY id',
+    )
+  ).rows;
 const recordedReschedules = async () => (await db.pool.query<{ n: number }>('SELECT coalesce(sum(count), 0)::int AS n FROM outbox_reschedule')).rows[0]!.n;
 const queueDepth = async () => (await broker.channel.checkQueue(CONSUMER)).messageCount;
 /** Waits until the running run has committed at least `count` re-publishes: progress is written as it goes. */
 const runningWithProgress = (count: number) =>
-  eventually(async () => (await runs()).some((run) => run.status === 'running' && run.rescheduled >= count), 30_000, `a running run with ${count} re-published`);
+  eventually(
+    async () => (await runs()).some((run) => run.status === 'running' && run.rescheduled >= count),
+    30_000,
+    `a running run with ${count} re-published`,
+  );
 
 async function lockIsFree(): Promise<boolean> {
   const client = new pg.Client({ connectionString: db.url });
@@ -64,13 +72,24 @@ async function lockIsFree(): Promise<boolean> {
 async function consumeAll(): Promise<number> {
   const delivered = await takeAll(broker.channel, CONSUMER);
   const ids = delivered.map((message) => message.properties.messageId as string);
-  await db.pool.query("INSERT INTO outbox_inbox (consumer, message_id, status, done_at) SELECT $1, unnest($2::uuid[]), 'done', now() ON CONFLICT DO NOTHING", [CONSUMER, ids]);
+  await db.pool.query("INSERT INTO outbox_inbox (consumer, message_id, status, done_at) SELECT $1, unnest($2::uuid[]), 'done', now() ON CONFLICT DO NOTHING", [
+    CONSUMER,
+    ids,
+  ]);
   return ids.length;
 }
 
 describe('reconciler run records', () => {
   it('a run whose database sessions are cut mid-run is recorded failed with what it re-published; the lock is free; the next run does the rest', async () => {
-    const reconciler = createReconciler({ databaseUrl: db.url, amqpUrl: broker.url, events: testEvents, consumers: [consumer], graceMs: 0, maxRescheduleRate: 1000, logger });
+    const reconciler = createReconciler({
+      databaseUrl: db.url,
+      amqpUrl: broker.url,
+      events: testEvents,
+      consumers: [consumer],
+      graceMs: 0,
+      maxRescheduleRate: 1000,
+      logger,
+    });
     const run = reconciler.runOnce();
     run.catch(() => {});
     await runningWithProgress(500);
@@ -90,7 +109,15 @@ describe('reconciler run records', () => {
 
     // The consumer works through what arrived; the next run re-publishes the rest, and only the rest.
     expect(await consumeAll()).toBe(failed!.rescheduled);
-    const next = createReconciler({ databaseUrl: db.url, amqpUrl: broker.url, events: testEvents, consumers: [consumer], graceMs: 0, maxRescheduleRate: 0, logger });
+    const next = createReconciler({
+      databaseUrl: db.url,
+      amqpUrl: broker.url,
+      events: testEvents,
+      consumers: [consumer],
+      graceMs: 0,
+      maxRescheduleRate: 0,
+      logger,
+    });
     const report = await next.runOnce();
     await next.stop();
     expect(report).toMatchObject({ status: 'done', rescheduled: OWED - failed!.rescheduled });

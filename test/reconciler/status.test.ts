@@ -33,7 +33,9 @@ describe('outbox status', () => {
   it('shows relay lag as an alert, what a consumer has not done, queue depths, and a reconciler that never ran', async () => {
     await db.pool.query("INSERT INTO outbox_consumer (name, registered_at) VALUES ($1, now() - interval '3 hours')", [CONSUMER]);
     // The relay has been down for an hour: one row waits since then.
-    await db.pool.query("INSERT INTO outbox_message (id, event_type, payload, created_at, available_at) VALUES (gen_random_uuid(), 'test.anything', '1', now() - interval '1 hour', now() - interval '1 hour')");
+    await db.pool.query(
+      "INSERT INTO outbox_message (id, event_type, payload, created_at, available_at) VALUES (gen_random_uuid(), 'test.anything', '1', now() - interval '1 hour', now() - interval '1 hour')",
+    );
     // One event published that the consumer never finished, and one it did.
     const { rows } = await db.pool.query<{ id: string }>(
       `INSERT INTO outbox_message (id, event_type, payload, status, published_at, created_at)

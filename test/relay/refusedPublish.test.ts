@@ -29,10 +29,21 @@ afterAll(async () => {
 describe('a queue that refuses the relay’s publishes', () => {
   it('holds the rows back (nacked, retried with backoff), then publishes them once it accepts again', async () => {
     const refusal = await refusePublishes(broker, QUEUE);
-    relay = createRelay({ databaseUrl: db.url, amqpUrl: broker.url, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), initialBackoffMs: 100, maxBackoffMs: 500, pollIntervalMs: 50 });
+    relay = createRelay({
+      databaseUrl: db.url,
+      amqpUrl: broker.url,
+      logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+      initialBackoffMs: 100,
+      maxBackoffMs: 500,
+      pollIntervalMs: 50,
+    });
     await relay.start();
     await db.pool.query("INSERT INTO outbox_message (id, event_type, payload) VALUES (gen_random_uuid(), 'test.anything', '1')");
-    await eventually(async () => (await db.pool.query<{ attempts: number }>('SELECT attempts FROM outbox_message')).rows[0]!.attempts >= 3, 20_000, 'nacked attempts');
+    await eventually(
+      async () => (await db.pool.query<{ attempts: number }>('SELECT attempts FROM outbox_message')).rows[0]!.attempts >= 3,
+      20_000,
+      'nacked attempts',
+    );
     const { rows } = await db.pool.query<{ status: string; last_error: string }>('SELECT status::text, last_error FROM outbox_message');
     expect(rows[0]).toMatchObject({ status: 'pending' });
 

@@ -128,7 +128,9 @@ describe('broker nacks', () => {
     nacking.on('message:failed', (failure) => failures.push(failure));
 
     expect(await nacking.runOnce()).toMatchObject({ published: 1, retried: 1, failed: 0 });
-    let { rows } = await db.pool.query('SELECT status::text, attempts, last_error, available_at > now() AS later FROM outbox_message WHERE id = $1', [refusedId]);
+    let { rows } = await db.pool.query('SELECT status::text, attempts, last_error, available_at > now() AS later FROM outbox_message WHERE id = $1', [
+      refusedId,
+    ]);
     expect(rows[0]).toEqual({ status: 'pending', attempts: 1, last_error: 'broker nack', later: true });
 
     await new Promise((resolve) => setTimeout(resolve, 400));
@@ -219,10 +221,17 @@ describe('start and stop', () => {
     // A poll interval far longer than the test may take: only the wake-up can publish in time.
     const listening = relay({ pollIntervalMs: 60_000, listenForWakeUps: true });
     await listening.start();
-    await eventually(async () => {
-      const { rows } = await db.pool.query("SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = 'outbox-relay-listener' AND datname = $1", [db.name]);
-      return rows[0].count === 1;
-    }, 10_000, 'the listener');
+    await eventually(
+      async () => {
+        const { rows } = await db.pool.query(
+          "SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = 'outbox-relay-listener' AND datname = $1",
+          [db.name],
+        );
+        return rows[0].count === 1;
+      },
+      10_000,
+      'the listener',
+    );
     // Let the relay's first (empty) poll pass, so it is asleep when the event commits.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const id = await db.prisma.$transaction((tx) => notifying.publish(tx, anything, 'wake up'));
@@ -231,7 +240,12 @@ describe('start and stop', () => {
   });
 
   it('keeps under maxPublishRate when draining a backlog', async () => {
-    await db.prisma.$transaction((tx) => outbox.publishMany(tx, Array.from({ length: 40 }, (_, index) => ({ event: anything, payload: index }))));
+    await db.prisma.$transaction((tx) =>
+      outbox.publishMany(
+        tx,
+        Array.from({ length: 40 }, (_, index) => ({ event: anything, payload: index })),
+      ),
+    );
     const started = performance.now();
     const report = await relay({ maxPublishRate: 20 }).runOnce();
     expect(report.published).toBe(40);

@@ -45,8 +45,14 @@ describe('a least-privilege user on its own vhost', () => {
     await eventually(() => worker.output().includes('"consuming"'), 60_000, `the worker consuming:\n${worker.output()}`);
     const relay = startOutboxCli(['relay'], env);
     running.push(relay);
-    const { rows } = await db.pool.query<{ id: string }>("INSERT INTO outbox_message (id, event_type, payload) VALUES (gen_random_uuid(), 'test.anything', '1') RETURNING id::text");
-    await eventually(async () => (await db.pool.query('SELECT 1 FROM demo_signup_log WHERE message_id = $1', [rows[0]!.id])).rowCount === 1, 30_000, 'the event handled');
+    const { rows } = await db.pool.query<{ id: string }>(
+      "INSERT INTO outbox_message (id, event_type, payload) VALUES (gen_random_uuid(), 'test.anything', '1') RETURNING id::text",
+    );
+    await eventually(
+      async () => (await db.pool.query('SELECT 1 FROM demo_signup_log WHERE message_id = $1', [rows[0]!.id])).rowCount === 1,
+      30_000,
+      'the event handled',
+    );
     // A malformed delivery: dead-lettered through outbox.dlx with these permissions too.
     broker.channel.sendToQueue(CONSUMER, Buffer.from('{not json'), { messageId: crypto.randomUUID(), type: 'test.anything' });
     await eventually(async () => (await broker.channel.checkQueue(`${CONSUMER}.dlq`)).messageCount === 1, 30_000, 'the dead letter');

@@ -30,12 +30,17 @@ function withPassword(url: string, username: string, password: string, change: (
  * Runs a command until it exits, or until its output matches `until` (then a
  * moment more, and SIGTERM), at most `maxMs`; resolves with its whole output.
  */
-async function run(args: string[], env: Record<string, string>, until: RegExp | (() => Promise<boolean>), maxMs = 45_000): Promise<{ output: string; code: number | null }> {
+async function run(
+  args: string[],
+  env: Record<string, string>,
+  until: RegExp | (() => Promise<boolean>),
+  maxMs = 45_000,
+): Promise<{ output: string; code: number | null }> {
   const cli = startOutboxCli(args, { CONSUMER_NAME: 'secret-test', ...env });
   let exited = false;
   void cli.exited.then(() => (exited = true));
   const done = () => (until instanceof RegExp ? Promise.resolve(until.test(cli.output())) : until());
-  for (const deadline = Date.now() + maxMs; !exited && !(await done()) && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 100));
+  for (const deadline = Date.now() + maxMs; !exited && !(await done()) && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 100));
   if (!exited) {
     await new Promise((resolve) => setTimeout(resolve, 500));
     cli.child.kill('SIGTERM');
@@ -67,7 +72,11 @@ describe('secrets in connection URLs', () => {
     await db.pool.query("INSERT INTO outbox_message (id, event_type, payload) VALUES (gen_random_uuid(), 'test.anything', '1')");
     // pg_hba here trusts local connections, so the password travels in the URL unchecked: what matters is where it shows up.
     const published = async () => (await db.pool.query("SELECT 1 FROM outbox_message WHERE status = 'published'")).rowCount === 1;
-    const { output } = await run(['relay'], { DATABASE_URL: withPassword(db.url, 'postgres', SECRET), AMQP_URL: withPassword(broker.url, user, SECRET) }, published);
+    const { output } = await run(
+      ['relay'],
+      { DATABASE_URL: withPassword(db.url, 'postgres', SECRET), AMQP_URL: withPassword(broker.url, user, SECRET) },
+      published,
+    );
     expect(output).toContain('relay started');
     expect(output).toContain('***');
     expectNoSecret(output);
@@ -80,21 +89,32 @@ describe('secrets in connection URLs', () => {
     const outputs = await Promise.all([
       run(['relay'], { DATABASE_URL: goodDatabase, AMQP_URL: withPassword(broker.url, user, WRONG) }, /OUTBOX_BROKER_LOGIN_REFUSED/),
       run(['relay'], { DATABASE_URL: goodDatabase, AMQP_URL: withPassword(broker.url, user, SECRET, (url) => (url.port = '1')) }, /ECONNREFUSED/),
-      run(['relay'], { DATABASE_URL: withPassword(db.url, 'postgres', SECRET, (url) => (url.pathname = '/no_such_database')), AMQP_URL: withPassword(broker.url, user, SECRET) }, /no_such_database/),
-      run(['worker', '--config', 'test/fixtures/worker.config.ts'], { DATABASE_URL: goodDatabase, AMQP_URL: withPassword(broker.url, user, WRONG) }, /OUTBOX_BROKER_LOGIN_REFUSED/),
+      run(
+        ['relay'],
+        {
+          DATABASE_URL: withPassword(db.url, 'postgres', SECRET, (url) => (url.pathname = '/no_such_database')),
+          AMQP_URL: withPassword(broker.url, user, SECRET),
+        },
+        /no_such_database/,
+      ),
+      run(
+        ['worker', '--config', 'test/fixtures/worker.config.ts'],
+        { DATABASE_URL: goodDatabase, AMQP_URL: withPassword(broker.url, user, WRONG) },
+        /OUTBOX_BROKER_LOGIN_REFUSED/,
+      ),
       run(['migrate'], { DATABASE_URL: withPassword(db.url, 'postgres', SECRET, (url) => (url.port = '1')) }, /(?!)/),
       run(['dlq', 'list', 'secret-test'], { DATABASE_URL: goodDatabase, AMQP_URL: withPassword(broker.url, user, WRONG, (url) => (url.port = '1')) }, /(?!)/),
       run(['status', '--config', 'test/fixtures/worker.config.ts'], { DATABASE_URL: goodDatabase, AMQP_URL: withPassword(broker.url, user, WRONG) }, /(?!)/),
     ]);
     const [refused, unreachable, missingDatabase, worker, migrate, dlq, status] = outputs;
-    expect(refused!.output).toMatch(/OUTBOX_BROKER_LOGIN_REFUSED/);
-    expect(unreachable!.output).toMatch(/ECONNREFUSED/);
-    expect(missingDatabase!.output).toMatch(/no_such_database/);
-    expect(worker!.output).toMatch(/OUTBOX_BROKER_LOGIN_REFUSED/);
-    expect(migrate!.code).not.toBe(0);
-    expect(migrate!.output).toContain('OUTBOX_MIGRATION_FAILED');
-    expect(dlq!.code).not.toBe(0);
-    expect(status!.output.length).toBeGreaterThan(0);
+    expect(refused.output).toMatch(/OUTBOX_BROKER_LOGIN_REFUSED/);
+    expect(unreachable.output).toMatch(/ECONNREFUSED/);
+    expect(missingDatabase.output).toMatch(/no_such_database/);
+    expect(worker.output).toMatch(/OUTBOX_BROKER_LOGIN_REFUSED/);
+    expect(migrate.code).not.toBe(0);
+    expect(migrate.output).toContain('OUTBOX_MIGRATION_FAILED');
+    expect(dlq.code).not.toBe(0);
+    expect(status.output.length).toBeGreaterThan(0);
     for (const each of outputs) expectNoSecret(each.output);
   }, 120_000);
 });

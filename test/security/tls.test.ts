@@ -23,7 +23,23 @@ async function makeCertificates(): Promise<void> {
   await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=outbox test CA', '-keyout', 'ca.key', '-out', 'ca.pem');
   await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr');
   await run('sh', ['-c', "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext"], { cwd: folder });
-  await openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', 'san.ext', '-out', 'server.pem');
+  await openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-extfile',
+    'san.ext',
+    '-out',
+    'server.pem',
+  );
 }
 
 beforeAll(async () => {
@@ -64,8 +80,14 @@ describe('amqps://', () => {
     const worker = start(['worker', '--config', 'test/fixtures/worker.config.ts'], trusted);
     await eventually(() => worker.output().includes('"consuming"'), 60_000, 'the worker consuming over TLS');
     const relay = start(['relay'], trusted);
-    const { rows } = await db.pool.query<{ id: string }>("INSERT INTO outbox_message (id, event_type, payload) VALUES (gen_random_uuid(), 'test.anything', '1') RETURNING id::text");
-    await eventually(async () => (await db.pool.query('SELECT 1 FROM demo_signup_log WHERE message_id = $1', [rows[0]!.id])).rowCount === 1, 30_000, 'the event handled');
+    const { rows } = await db.pool.query<{ id: string }>(
+      "INSERT INTO outbox_message (id, event_type, payload) VALUES (gen_random_uuid(), 'test.anything', '1') RETURNING id::text",
+    );
+    await eventually(
+      async () => (await db.pool.query('SELECT 1 FROM demo_signup_log WHERE message_id = $1', [rows[0]!.id])).rowCount === 1,
+      30_000,
+      'the event handled',
+    );
     expect(relay.output()).toContain('amqps://guest:***@localhost');
 
     const untrusting = start(['relay'], {});

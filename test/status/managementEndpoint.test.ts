@@ -26,18 +26,31 @@ describe('the management endpoint', () => {
   });
 
   it('takes guest/guest when AMQP_URL has no credentials (as amqplib does), and https on 15671 for amqps', () => {
-    expect(resolveManagementEndpoint({ AMQP_URL: 'amqp://127.0.0.1:5672' }).management).toMatchObject({ username: 'guest', password: 'guest', credentialsFrom: 'default' });
+    expect(resolveManagementEndpoint({ AMQP_URL: 'amqp://127.0.0.1:5672' }).management).toMatchObject({
+      username: 'guest',
+      password: 'guest',
+      credentialsFrom: 'default',
+    });
     expect(resolveManagementEndpoint({ AMQP_URL: 'amqps://u:p@broker.example:5671' }).management?.baseUrl).toBe('https://broker.example:15671');
   });
 
-  it('RABBITMQ_MANAGEMENT_URL without credentials (as docker-compose sets it) takes those of AMQP_URL; the vhost stays AMQP_URL\'s', () => {
+  it("RABBITMQ_MANAGEMENT_URL without credentials (as docker-compose sets it) takes those of AMQP_URL; the vhost stays AMQP_URL's", () => {
     const endpoints = resolveManagementEndpoint({ AMQP_URL: 'amqp://app:pw@rabbitmq:5672/shop', RABBITMQ_MANAGEMENT_URL: 'http://rabbitmq:15672' });
     expect(endpoints.vhost).toBe('shop');
-    expect(endpoints.management).toEqual({ baseUrl: 'http://rabbitmq:15672', username: 'app', password: 'pw', source: 'RABBITMQ_MANAGEMENT_URL', credentialsFrom: 'AMQP_URL' });
+    expect(endpoints.management).toEqual({
+      baseUrl: 'http://rabbitmq:15672',
+      username: 'app',
+      password: 'pw',
+      source: 'RABBITMQ_MANAGEMENT_URL',
+      credentialsFrom: 'AMQP_URL',
+    });
   });
 
   it('RABBITMQ_MANAGEMENT_URL with credentials uses its own; its path is a prefix (a proxy), not a vhost', () => {
-    const endpoints = resolveManagementEndpoint({ AMQP_URL: 'amqp://app:pw@rabbitmq:5672', RABBITMQ_MANAGEMENT_URL: 'https://monitor:m0n@proxy.example/rabbitmq/' });
+    const endpoints = resolveManagementEndpoint({
+      AMQP_URL: 'amqp://app:pw@rabbitmq:5672',
+      RABBITMQ_MANAGEMENT_URL: 'https://monitor:m0n@proxy.example/rabbitmq/',
+    });
     expect(endpoints.vhost).toBe('/');
     expect(endpoints.management).toEqual({
       baseUrl: 'https://proxy.example/rabbitmq',

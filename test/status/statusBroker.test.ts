@@ -63,7 +63,12 @@ async function startFakeManagementApi(): Promise<Server> {
     const json = (body: unknown) => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (path === '/api/overview') json({ cluster_name: 'rabbit@elsewhere', node: 'rabbit@elsewhere', rabbitmq_version: '3.10.8' });
     // Depths that must never reach the report: they are another broker's.
-    else if (path.startsWith('/api/queues/')) json([{ name: CONSUMER, messages: 42 }, { name: `${CONSUMER}.dlq`, messages: 42 }, { name: 'outbox.unroutable', messages: 42 }]);
+    else if (path.startsWith('/api/queues/'))
+      json([
+        { name: CONSUMER, messages: 42 },
+        { name: `${CONSUMER}.dlq`, messages: 42 },
+        { name: 'outbox.unroutable', messages: 42 },
+      ]);
     else response.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -122,7 +127,13 @@ describe('outbox status: the broker', () => {
     expect(derived.report.alerts).toEqual([]);
     expect(derived.code).toBe(0);
 
-    expect(override.report.broker.management).toMatchObject({ url: managementBase.replace(/\/$/, ''), user, source: 'RABBITMQ_MANAGEMENT_URL', credentialsFrom: 'AMQP_URL', state: 'ok' });
+    expect(override.report.broker.management).toMatchObject({
+      url: managementBase.replace(/\/$/, ''),
+      user,
+      source: 'RABBITMQ_MANAGEMENT_URL',
+      credentialsFrom: 'AMQP_URL',
+      state: 'ok',
+    });
     expect(override.code).toBe(0);
 
     expect(human.code, human.stderr).toBe(0);
@@ -131,7 +142,7 @@ describe('outbox status: the broker', () => {
     for (const run of [derived, override, human]) expectNoPassword(run.stdout + run.stderr);
   }, 60_000);
 
-  it('tells refused credentials, an unreachable plugin, another broker\'s API, a refused or unreachable AMQP node apart, each with an alert and exit 3', async () => {
+  it("tells refused credentials, an unreachable plugin, another broker's API, a refused or unreachable AMQP node apart, each with an alert and exit 3", async () => {
     const fakePort = (fakeApi.address() as AddressInfo).port;
     const closed = await closedPort();
     const [refused, notManagementUser, unreachable, otherBroker, amqpRefused, noVhost, amqpUnreachable] = await Promise.all([

@@ -19,7 +19,7 @@ function ctl(node: string, ...args: string[]) {
 
 /** await_startup refuses a node that has not reached epmd yet: retry until it has. */
 async function awaitStartup(node: string): Promise<void> {
-  for (let until = Date.now() + 90_000; ; ) {
+  for (let until = Date.now() + 90_000; ;) {
     try {
       await ctl(node, 'await_startup');
       return;
@@ -46,7 +46,10 @@ export async function startRabbitNode(short: string, distPort: number, folder: s
   await run(
     'runuser',
     [
-      '-u', 'rabbitmq', '--', 'env',
+      '-u',
+      'rabbitmq',
+      '--',
+      'env',
       'HOME=/var/lib/rabbitmq',
       `RABBITMQ_NODENAME=${name}`,
       `RABBITMQ_DIST_PORT=${distPort}`,
@@ -55,7 +58,8 @@ export async function startRabbitNode(short: string, distPort: number, folder: s
       `RABBITMQ_PID_FILE=${folder}/pid`,
       `RABBITMQ_ENABLED_PLUGINS_FILE=${folder}/enabled_plugins`,
       `RABBITMQ_CONFIG_FILE=${folder}/rabbitmq.conf`,
-      '/usr/lib/rabbitmq/bin/rabbitmq-server', '-detached',
+      '/usr/lib/rabbitmq/bin/rabbitmq-server',
+      '-detached',
     ],
     { timeout: 60_000 },
   );
@@ -92,7 +96,9 @@ export async function startRabbitCluster(): Promise<RabbitCluster> {
   };
   try {
     for (const letter of LETTERS) {
-      nodes.push(await startRabbitNode(`rmq${letter}`, 25681 + LETTERS.indexOf(letter), `${base}/${letter}`, `listeners.tcp.local = 127.0.0.1:${port(letter)}\n`));
+      nodes.push(
+        await startRabbitNode(`rmq${letter}`, 25681 + LETTERS.indexOf(letter), `${base}/${letter}`, `listeners.tcp.local = 127.0.0.1:${port(letter)}\n`),
+      );
     }
     for (const node of nodes.slice(1)) {
       await ctl(node.name, 'stop_app');
@@ -107,7 +113,19 @@ export async function startRabbitCluster(): Promise<RabbitCluster> {
     urls: LETTERS.map((letter) => `amqp://guest:guest@127.0.0.1:${port(letter)}`),
     stopNode: (letter) => nodes[LETTERS.indexOf(letter)]!.stop(),
     listQueues: async (letter) =>
-      (await ctl(nodes[LETTERS.indexOf(letter)]!.name, 'list_queues', 'name', 'type', 'messages_ready', 'messages_unacknowledged', 'leader', 'members', 'online')).stdout,
+      (
+        await ctl(
+          nodes[LETTERS.indexOf(letter)]!.name,
+          'list_queues',
+          'name',
+          'type',
+          'messages_ready',
+          'messages_unacknowledged',
+          'leader',
+          'members',
+          'online',
+        )
+      ).stdout,
     destroy,
   };
 }

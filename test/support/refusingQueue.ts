@@ -23,12 +23,20 @@ export async function queueDepth(broker: TestBroker, queue: string): Promise<num
  */
 export async function refusePublishes(broker: TestBroker, queue: string) {
   const policy = `/policies/${encodeURIComponent(broker.vhost)}/refuse-${randomUUID().slice(0, 8)}`;
-  await managementApi('PUT', policy, { pattern: `^${queue.replace(/\./g, '\\.')}$`, 'apply-to': 'queues', definition: { 'max-length': 0, overflow: 'reject-publish' } });
-  const info = async () => (await (await managementApi('GET', `/queues/${encodeURIComponent(broker.vhost)}/${encodeURIComponent(queue)}`)).json()) as { effective_policy_definition?: Record<string, unknown> };
+  await managementApi('PUT', policy, {
+    pattern: `^${queue.replace(/\./g, '\\.')}$`,
+    'apply-to': 'queues',
+    definition: { 'max-length': 0, overflow: 'reject-publish' },
+  });
+  const info = async () =>
+    (await (await managementApi('GET', `/queues/${encodeURIComponent(broker.vhost)}/${encodeURIComponent(queue)}`)).json()) as {
+      effective_policy_definition?: Record<string, unknown>;
+    };
   await eventually(async () => (await info()).effective_policy_definition?.['max-length'] === 0, 20_000, 'the policy in force');
   // A quorum queue enforces the limit once it is exceeded: fill it until it refuses.
   const confirms = await broker.connection.createConfirmChannel();
-  const refused = () => new Promise<boolean>((resolve) => confirms.sendToQueue(queue, Buffer.from('filler'), { messageId: 'filler' }, (error: unknown) => resolve(Boolean(error))));
+  const refused = () =>
+    new Promise<boolean>((resolve) => confirms.sendToQueue(queue, Buffer.from('filler'), { messageId: 'filler' }, (error: unknown) => resolve(Boolean(error))));
   for (let tries = 0; !(await refused()); tries++) expect(tries).toBeLessThan(5);
   await confirms.close();
   return {
@@ -39,4 +47,3 @@ export async function refusePublishes(broker: TestBroker, queue: string) {
     },
   };
 }
-

@@ -23,7 +23,11 @@ export interface TestDatabase {
 
 /** A database of this test file's own, cloned from the migrated template. */
 export async function createTestDatabase(testFileUrl: string): Promise<TestDatabase> {
-  const base = path.basename(fileURLToPath(testFileUrl)).replace(/\.test\.ts$/, '').replace(/[^a-z0-9]+/gi, '_').toLowerCase();
+  const base = path
+    .basename(fileURLToPath(testFileUrl))
+    .replace(/\.test\.ts$/, '')
+    .replace(/[^a-z0-9]+/gi, '_')
+    .toLowerCase();
   const name = scratchDatabaseName(base);
   await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`);
   const url = databaseUrl(name);

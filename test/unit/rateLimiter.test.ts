@@ -33,7 +33,7 @@ describe('createRateLimiter', () => {
     expect(await takesWithin(createRateLimiter(0.5), 10_000)).toBe(6);
   });
 
-  it('10/s: a burst of one second\'s worth, then 10 a second', async () => {
+  it("10/s: a burst of one second's worth, then 10 a second", async () => {
     expect(await takesWithin(createRateLimiter(10), 3_000)).toBe(40);
   });
 
