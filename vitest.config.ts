@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     globalSetup: ['test/support/globalSetup.ts'],
+    // Fails a file that leaves sockets, servers, child processes or timers open.
+    setupFiles: ['test/support/leakCheck.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     projects: [

@@ -19,7 +19,16 @@ export {
   type DeadLetter,
 } from './catalog/defineConsumer.js';
 export { createWorker, type Worker, type WorkerOptions } from './consumers/createWorker.js';
+export type { WorkerEvents, SettledDelivery } from './consumers/runDelivery.js';
+export type { DeliveryOutcome } from './consumers/deliveryStats.js';
 export { NonRetryableError } from './consumers/nonRetryableError.js';
 export { defineConfig, type OutboxConfig, type WorkerSettings } from './config/defineConfig.js';
 export { livePgPoolConfig, type LivePgPoolOptions } from './database/connectionSettings.js';
-export { createReconciler, type Reconciler, type ReconcilerOptions, type ReconcileReport, type ConsumerReconciliation } from './reconciler/createReconciler.js';
+export {
+  createReconciler,
+  type Reconciler,
+  type ReconcilerOptions,
+  type ReconcileReport,
+  type ConsumerReconciliation,
+  type ReconcilerEvents,
+} from './reconciler/createReconciler.js';

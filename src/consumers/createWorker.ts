@@ -16,8 +16,8 @@ import type { Logger } from '../logging/createLogger.js';
 import { componentLogger } from '../logging/componentLogger.js';
 import { loggableError } from '../logging/loggableError.js';
 import { startSummaryTimer, type SummaryTimer } from '../logging/summaryTimer.js';
+import { createComponentEvents } from '../lifecycle/componentEvents.js';
 import { createLifecycle } from '../lifecycle/lifecycle.js';
-import { createOutboxMetrics } from '../metrics/outboxMetrics.js';
 import type { EventDefinition } from '../catalog/defineEvent.js';
 import { createEventCatalog } from '../catalog/eventCatalog.js';
 import { sleep } from '../timing/sleep.js';
@@ -28,7 +28,8 @@ import type { ConsumerDefinition, DeadLetter } from '../catalog/defineConsumer.j
 import { createDeliveryStats } from './deliveryStats.js';
 import { registerConsumers } from './registerConsumers.js';
 import { resolveConsumerSet } from './resolveConsumerSet.js';
-import { createDeliveryRunner } from './runDelivery.js';
+import { recordDeliveryMetrics } from './deliveryMetrics.js';
+import { createDeliveryRunner, type WorkerEvents } from './runDelivery.js';
 import { isTransientBrokerFailure, untilAvailable } from './untilAvailable.js';
 import { createVerdictActions } from './verdictActions.js';
 import { createWorkerHealth } from './workerHealth.js';
@@ -84,6 +85,9 @@ export interface Worker {
    * is stuck past its deadline.
    */
   health(): HealthReport;
+  /** Typed events ('delivery:settled'); a listener that throws is logged, never breaks the worker. */
+  on<E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void): void;
+  off<E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void): void;
 }
 
 interface Running {
@@ -123,6 +127,9 @@ export function createWorker(options: WorkerOptions): Worker {
   const limiters = new Map(consumers.map((consumer) => [consumer.name, createConcurrencyLimiter(consumer.concurrency)]));
   const health = createWorkerHealth(config.healthToleranceMs);
   const stats = createDeliveryStats(consumers.map((consumer) => consumer.name));
+  const events = createComponentEvents<WorkerEvents>((error, event) => logger.error({ err: errorFor(error), event }, 'worker event listener threw'));
+  events.on('delivery:settled', ({ consumer, outcome, durationMs, handlerRan }) => stats.record(consumer, outcome, handlerRan ? durationMs : undefined));
+  if (options.metrics) recordDeliveryMetrics(events, options.metrics);
   const actions = createVerdictActions({
     broker: () => broker!,
     prisma: options.prisma,
@@ -135,8 +142,7 @@ export function createWorker(options: WorkerOptions): Worker {
     handling: { prisma: options.prisma, catalog, logger, transactionTimeoutMs: config.transactionTimeoutMs },
     deliveryTimeoutMs: config.deliveryTimeoutMs ?? config.transactionTimeoutMs + DELIVERY_MARGIN_MS,
     actions,
-    stats,
-    metrics: options.metrics ? createOutboxMetrics(options.metrics) : undefined,
+    events,
     health,
     logger,
     errorFor,
@@ -223,5 +229,7 @@ export function createWorker(options: WorkerOptions): Worker {
     health() {
       return health.report(lifecycle.state === 'running');
     },
+    on: (event, listener) => events.on(event, listener),
+    off: (event, listener) => events.off(event, listener),
   };
 }

@@ -6,11 +6,11 @@
 // commits after all, the inbox turns the redelivery into a skip.
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Logger } from '../logging/createLogger.js';
-import type { OutboxMetrics } from '../metrics/outboxMetrics.js';
+import type { ComponentEvents } from '../lifecycle/componentEvents.js';
 import { sleep } from '../timing/sleep.js';
 import { attemptOf } from './decodeDelivery.js';
 import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
-import type { DeliveryStats, DeliveryOutcome } from './deliveryStats.js';
+import type { DeliveryOutcome } from './deliveryStats.js';
 import { handleDelivery, type DeliveryContext, type Verdict } from './handleDelivery.js';
 import { settlementOf, type Settlement, type VerdictActions } from './verdictActions.js';
 import type { WorkerHealth } from './workerHealth.js';
@@ -21,11 +21,28 @@ export interface DeliveryRunnerContext {
   /** How long a delivery may take to get its verdict (transaction, handler, failure record). */
   deliveryTimeoutMs: number;
   actions: VerdictActions;
-  stats: DeliveryStats;
-  metrics: OutboxMetrics | undefined;
+  /** Where each settled delivery is told (the summary's counts and the metrics listen). */
+  events: ComponentEvents<WorkerEvents>;
   health: WorkerHealth;
   logger: Logger;
   errorFor(error: unknown): Error;
+}
+
+export interface SettledDelivery {
+  consumer: string;
+  messageId: string | undefined;
+  eventType: string | undefined;
+  outcome: DeliveryOutcome;
+  /** From delivery to verdict, when a verdict came (not for a delivery handed back). */
+  durationMs?: number;
+  /** The consumer's handler ran (the handler percentiles are about these). */
+  handlerRan: boolean;
+  /** Handed back because no verdict came before the delivery deadline (rather than one the broker would not take). */
+  pastDeadline?: boolean;
+}
+
+export interface WorkerEvents {
+  'delivery:settled': [SettledDelivery];
 }
 
 /** What a log line about one delivery carries. */
@@ -38,7 +55,6 @@ interface About {
 /** A verdict that could not be carried out is handed back after this: a refusal that lasts does not spin. */
 const REQUEUE_PAUSE_MS = 1_000;
 const STUCK = Symbol('stuck');
-const OUTCOME = { retry: 'retried', 'dead-letter': 'dead_lettered', defer: 'deferred' } as const;
 
 const outcomeOf = (verdict: Verdict): DeliveryOutcome => {
   if (verdict.action === 'ack') return verdict.outcome === 'done' ? 'handled' : 'duplicate';
@@ -64,7 +80,7 @@ async function beforeDeadline<T>(work: Promise<T>, ms: number): Promise<T | type
 }
 
 export function createDeliveryRunner(context: DeliveryRunnerContext) {
-  const { actions, stats, metrics, health, logger, errorFor } = context;
+  const { actions, events, health, logger, errorFor } = context;
   let databaseAway = false;
 
   /** One line when the database goes away (deliveries deferred), one when it answers again. */
@@ -120,8 +136,7 @@ export function createDeliveryRunner(context: DeliveryRunnerContext) {
       thrown: undefined,
     };
     await actions.act(consumer, message, verdict, settlement);
-    stats.record(consumer.name, 'handed-back');
-    metrics?.handled.inc({ consumer: consumer.name, outcome: 'deferred' });
+    events.emit('delivery:settled', { ...about, outcome: 'handed-back', handlerRan: false, pastDeadline: true });
   }
 
   return async function runDelivery(channel: Channel, consumer: ResolvedConsumer, message: ConsumeMessage): Promise<void> {
@@ -134,18 +149,15 @@ export function createDeliveryRunner(context: DeliveryRunnerContext) {
     };
     try {
       const startedAt = performance.now();
-      const stopTimer = metrics?.handlerDuration.startTimer({ consumer: consumer.name });
       const handling = handleDelivery(message, { ...context.handling, consumer });
       const verdict = await beforeDeadline(handling, context.deliveryTimeoutMs);
       if (verdict === STUCK) return await handBack(consumer, message, handling, settlement, about);
-      const handlerMs = performance.now() - startedAt;
-      stopTimer?.();
-      metrics?.handled.inc({ consumer: consumer.name, outcome: verdict.action === 'ack' ? verdict.outcome : OUTCOME[verdict.action] });
+      const durationMs = performance.now() - startedAt;
       noteDatabase(verdict, about);
       await actions.act(consumer, message, verdict, settlement);
-      stats.record(consumer.name, outcomeOf(verdict), handlerRan(verdict) ? handlerMs : undefined);
+      events.emit('delivery:settled', { ...about, outcome: outcomeOf(verdict), durationMs, handlerRan: handlerRan(verdict) });
     } catch (error) {
-      stats.record(consumer.name, 'handed-back');
+      events.emit('delivery:settled', { ...about, outcome: 'handed-back', handlerRan: false });
       // A republish the broker refused or never confirmed (a queue without a leader
       // during a node failure, a full queue), or a channel gone. Where the consumer
       // channel lives on, the delivery must be handed back: left unacknowledged on an

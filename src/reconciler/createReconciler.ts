@@ -11,9 +11,11 @@ import { registerConsumers } from '../consumers/registerConsumers.js';
 import { typesMatching } from '../catalog/topicPattern.js';
 import { createPgSqlStore, createPrismaSqlStore, type QueryRows, type SqlStore } from '../database/sqlStore.js';
 import { readRelayBacklog } from '../database/relayBacklog.js';
+import { createComponentEvents } from '../lifecycle/componentEvents.js';
 import { createLifecycle } from '../lifecycle/lifecycle.js';
 import type { HealthReport, HealthSource } from '../health/healthReport.js';
 import { componentLogger } from '../logging/componentLogger.js';
+import { loggableError } from '../logging/loggableError.js';
 import { redactSecrets } from '../logging/redactUrl.js';
 import { createOutboxMetrics } from '../metrics/outboxMetrics.js';
 import { createEventCatalog } from '../catalog/eventCatalog.js';
@@ -47,6 +49,11 @@ export interface ReconcileReport {
   retriedFailedRows: number;
 }
 
+export interface ReconcilerEvents {
+  /** Messages re-published to a consumer by a run (confirmed by the broker), whether the run then finished or not. */
+  'consumer:rescheduled': [{ consumer: string; count: number }];
+}
+
 export interface Reconciler extends HealthSource {
   /** One run now. Rejects when it failed (an outage): the run is recorded failed, with what it did. */
   runOnce(): Promise<ReconcileReport>;
@@ -56,6 +63,9 @@ export interface Reconciler extends HealthSource {
   stop(): Promise<void>;
   /** Database reachable, broker reachable when a run needed it, no run past its deadline. */
   health(): HealthReport;
+  /** Typed events ('consumer:rescheduled'); a listener that throws is logged, never breaks a run. */
+  on<E extends keyof ReconcilerEvents>(event: E, listener: (...args: ReconcilerEvents[E]) => void): void;
+  off<E extends keyof ReconcilerEvents>(event: E, listener: (...args: ReconcilerEvents[E]) => void): void;
 }
 
 interface Session {
@@ -83,7 +93,13 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   const logger = componentLogger(options.logger, { component: 'reconciler' });
   const secrets = [...amqpUrls, ...(options.databaseUrl ? [options.databaseUrl] : [])];
   const describe = (error: unknown) => redactSecrets(error instanceof Error ? error.message : String(error), secrets);
-  const metrics = options.metrics ? createOutboxMetrics(options.metrics) : undefined;
+  const events = createComponentEvents<ReconcilerEvents>((error, event) =>
+    logger.error({ err: loggableError(error, secrets), event }, 'reconciler event listener threw'),
+  );
+  if (options.metrics) {
+    const metrics = createOutboxMetrics(options.metrics);
+    events.on('consumer:rescheduled', ({ consumer, count }) => metrics.rescheduled.inc({ consumer }, count));
+  }
   const openSession = (): Session => {
     // Short statements (lock, progress, records) and long scans on separate pools: a
     // silent connection fails a short statement in seconds, whatever a scan may need.
@@ -149,7 +165,8 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         results.push(result);
         if (result.queueDepth !== null) health.broker.succeeded();
       } finally {
-        metrics?.rescheduled.inc({ consumer: consumer.name }, progress.rescheduled - before);
+        // Also what a run that fails half-way re-published.
+        events.emit('consumer:rescheduled', { consumer: consumer.name, count: progress.rescheduled - before });
       }
       budget -= progress.rescheduled - before;
     }
@@ -292,5 +309,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     start: () => lifecycle.start(),
     stop: () => lifecycle.stop(),
     health: () => health.report(),
+    on: (event, listener) => events.on(event, listener),
+    off: (event, listener) => events.off(event, listener),
   };
 }

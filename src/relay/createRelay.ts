@@ -1,51 +1,32 @@
 // The relay: claim due rows, publish them with confirms, mark them, in one short
 // transaction per batch; several batches in flight (pipelining); back off and
 // come back by itself when the database or the broker is away.
-import { EventEmitter } from 'node:events';
 import { BrokerConnection } from '../broker/brokerConnection.js';
 import { parseAmqpUrls } from '../broker/amqpUrls.js';
+import { declareRelayTopology } from '../broker/declareRelayTopology.js';
+import { readPendingBacklog } from '../database/relayBacklog.js';
+import { createPgSqlStore, createPrismaSqlStore, type QueryRows, type SqlStore } from '../database/sqlStore.js';
+import type { HealthReport } from '../health/healthReport.js';
+import { createComponentEvents } from '../lifecycle/componentEvents.js';
+import { createLifecycle } from '../lifecycle/lifecycle.js';
 import type { Logger } from '../logging/createLogger.js';
 import { componentLogger } from '../logging/componentLogger.js';
 import { loggableError } from '../logging/loggableError.js';
 import { startSummaryTimer, withinMs } from '../logging/summaryTimer.js';
-import { createLifecycle } from '../lifecycle/lifecycle.js';
 import { createOutboxMetrics } from '../metrics/outboxMetrics.js';
-import { registerBacklogGauges } from './backlogGauges.js';
 import { backoffDelay } from '../timing/backoffDelay.js';
 import { createIdleWait } from '../timing/idleWait.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
 import { sleep } from '../timing/sleep.js';
-import { claimBatch, configureBatchTransaction } from './claimBatch.js';
-import type { StoredMessage } from '../database/storedMessage.js';
-import { declareRelayTopology } from '../broker/declareRelayTopology.js';
+import { registerBacklogGauges } from './backlogGauges.js';
 import { listenForWakeUps } from './listenForWakeUps.js';
-import { recordFailedAttempts, releaseUnsent } from './settleUnconfirmed.js';
-import { publishBatch, type PublishOutcome } from './publishBatch.js';
-import { resolveRelayOptions, type RelayOptions } from './relayOptions.js';
-import { createRelayActivity } from './relayActivity.js';
-import { readPendingBacklog } from '../database/relayBacklog.js';
 import { createUnroutableDepthReader } from './readUnroutableDepth.js';
-import { createRelayLiveness, STUCK, unlessStuck } from './relayLiveness.js';
-import type { HealthReport } from '../health/healthReport.js';
-import { createPgSqlStore, createPrismaSqlStore, type QueryRows, type SqlStore } from '../database/sqlStore.js';
+import { createRelayActivity } from './relayActivity.js';
+import { createBatchRunner, type RelayBatchReport, type RelayEvents, type RelayRunReport } from './relayBatch.js';
+import { createRelayLiveness } from './relayLiveness.js';
+import { resolveRelayOptions, type RelayOptions } from './relayOptions.js';
 
-export interface RelayBatchReport {
-  claimed: number;
-  published: number;
-  /** Nacked or unconfirmed in time: retried later with backoff (or failed for good). */
-  retried: number;
-  /** Reached maxPublishAttempts: status failed. */
-  failed: number;
-  /** Released untouched: the channel closed mid-batch (broker restart, connection loss). */
-  interrupted: number;
-}
-
-export type RelayRunReport = RelayBatchReport & { batches: number };
-
-export interface RelayEvents {
-  'batch:published': [RelayBatchReport];
-  'message:failed': [{ messageId: string; eventType: string; attempts: number; error: string }];
-}
+export type { RelayBatchReport, RelayRunReport, RelayEvents } from './relayBatch.js';
 
 export interface Relay {
   readonly id: string;
@@ -67,9 +48,6 @@ export interface Relay {
   off<E extends keyof RelayEvents>(event: E, listener: (...args: RelayEvents[E]) => void): void;
 }
 
-const NACKED = 'broker nack';
-const UNCONFIRMED = 'confirm timeout';
-
 /** A summary's reads (lag, unroutable depth) give up after this: a summary never holds up the relay. */
 const SUMMARY_READ_TIMEOUT_MS = 2_000;
 
@@ -85,21 +63,30 @@ export function createRelay(options: RelayOptions): Relay {
   const batchSize = Math.min(config.batchSize, config.maxInFlight);
   const topology = { exchange: config.exchange, unroutable: config.unroutableExchange };
   const rateLimiter = createRateLimiter(config.maxPublishRate);
-  const events = new EventEmitter();
-  const metrics = config.metrics ? createOutboxMetrics(config.metrics) : undefined;
+  const events = createComponentEvents<RelayEvents>((error, event) => logger.error({ err: errorFor(error), event }, 'relay event listener threw'));
+  if (config.metrics) {
+    const metrics = createOutboxMetrics(config.metrics);
+    events.on('batch:confirmed', ({ nacked, timedOut, publishLatenciesMs }) => {
+      metrics.published.inc(publishLatenciesMs.length);
+      metrics.nacked.inc({ reason: 'nack' }, nacked);
+      metrics.nacked.inc({ reason: 'confirm-timeout' }, timedOut);
+      for (const ms of publishLatenciesMs) metrics.publishLatency.observe(ms / 1000);
+    });
+  }
   // Counted by the publish loop in memory, read by the periodic summary.
   const activity = createRelayActivity();
 
-  // A throwing listener must not break the relay.
-  const emit = <E extends keyof RelayEvents>(event: E, ...args: RelayEvents[E]) => {
-    try {
-      events.emit(event, ...args);
-    } catch (error) {
-      logger.error({ err: errorFor(error), event }, 'relay event listener threw');
-    }
-  };
-
   const liveness = createRelayLiveness(config.stuckAfterMs);
+  const processBatch = createBatchRunner({
+    config,
+    batchSize,
+    rateLimiter,
+    liveness,
+    events,
+    logger,
+    connect: () => connect(),
+    dropConnections: () => dropConnections(),
+  });
   let store: SqlStore | undefined;
   let broker: BrokerConnection | undefined;
   // Through whatever store is current: the watchdog may replace it.
@@ -136,102 +123,6 @@ export function createRelay(options: RelayOptions): Relay {
     await oldStore?.close().catch((error: unknown) => logger.debug({ err: errorFor(error) }, 'closing the database pool failed'));
   }
 
-  /** Confirmed rows keep the claim's mark; the others are put back, in the same transaction. */
-  async function settle(query: QueryRows, messages: StoredMessage[], outcome: PublishOutcome): Promise<RelayBatchReport> {
-    await releaseUnsent(query, outcome.interrupted);
-    const attempts = [
-      ...(await recordFailedAttempts(query, outcome.nacked, NACKED, config)).map((attempt) => ({ ...attempt, error: NACKED })),
-      ...(await recordFailedAttempts(query, outcome.timedOut, UNCONFIRMED, config)).map((attempt) => ({ ...attempt, error: UNCONFIRMED })),
-    ];
-    if (metrics) {
-      metrics.published.inc(outcome.confirmed.length);
-      metrics.nacked.inc({ reason: 'nack' }, outcome.nacked.length);
-      metrics.nacked.inc({ reason: 'confirm-timeout' }, outcome.timedOut.length);
-      const confirmedAt = Date.now();
-      const createdAt = new Map(messages.map((message) => [message.id, message.createdAt.getTime()]));
-      for (const id of outcome.confirmed) metrics.publishLatency.observe((confirmedAt - createdAt.get(id)!) / 1000);
-    }
-    const eventTypes = new Map(messages.map((message) => [message.id, message.eventType]));
-    let failed = 0;
-    for (const attempt of attempts) {
-      const context = { messageId: attempt.id, eventType: eventTypes.get(attempt.id)!, attempts: attempt.attempts, error: attempt.error };
-      if (attempt.status === 'failed') {
-        failed += 1;
-        logger.error(context, 'publish failed for good: row marked failed (retry it with retry-failed)');
-        emit('message:failed', context);
-      } else {
-        logger.debug(context, 'publish not confirmed; retrying with backoff');
-      }
-    }
-    // One line per batch, not per message: a refusing queue nacks whole batches.
-    const retrying = attempts.filter((attempt) => attempt.status !== 'failed');
-    if (retrying.length > 0) {
-      logger.warn(
-        {
-          retried: retrying.length,
-          nacked: outcome.nacked.length,
-          timedOut: outcome.timedOut.length,
-          messageIds: retrying.slice(0, 10).map((attempt) => attempt.id),
-        },
-        'publishes not confirmed (broker nack or confirm timeout); retrying them with backoff',
-      );
-    }
-    return {
-      claimed: messages.length,
-      published: outcome.confirmed.length,
-      retried: attempts.length - failed,
-      failed,
-      interrupted: outcome.interrupted.length,
-    };
-  }
-
-  /**
-   * One batch: claim, publish, wait for confirms, mark, commit. Returns undefined when
-   * nothing was due. Waits for the broker as long as it takes, or `brokerWaitMs` at most.
-   */
-  async function processBatch(signal: AbortSignal, brokerWaitMs?: number): Promise<RelayBatchReport | undefined> {
-    const { store: db, broker: mq } = connect();
-    // The channel first: never hold row locks while waiting for the broker.
-    const channel = brokerWaitMs === undefined ? await mq.confirmChannel(signal) : await mq.confirmChannelWithin(brokerWaitMs, signal);
-    if (signal.aborted) return undefined;
-    const batch = db.transaction(async (query) => {
-      await configureBatchTransaction(query, config.confirmTimeoutMs + 10_000);
-      const messages = await claimBatch(query, batchSize);
-      if (messages.length === 0) return undefined;
-      const outcome = await publishBatch(channel, messages, {
-        exchange: config.exchange,
-        appId: config.appId,
-        confirmTimeoutMs: config.confirmTimeoutMs,
-        rateLimiter,
-      });
-      // Unconfirmed messages may still be confirmed later on this channel, and a quorum
-      // queue that refused a publish may keep refusing this channel after it recovered:
-      // either way, start afresh.
-      if (outcome.timedOut.length > 0 || outcome.nacked.length > 0) mq.discardChannel(channel);
-      return settle(query, messages, outcome);
-    }, config.confirmTimeoutMs + 30_000);
-    // The statement and reply timeouts bound every step; this deadline is the last
-    // resort for what they cannot see (an app's Prisma pool without them).
-    let report: Awaited<typeof batch> | typeof STUCK;
-    try {
-      report = await unlessStuck(batch, config.stuckAfterMs);
-    } catch (error) {
-      liveness.database.failed(error);
-      throw error;
-    }
-    if (report === STUCK) {
-      logger.error(
-        { stuckAfterMs: config.stuckAfterMs },
-        'relay batch stuck (a database or broker connection that stopped answering?): dropping the connections, starting afresh',
-      );
-      void dropConnections();
-      throw new Error(`relay batch unfinished after ${config.stuckAfterMs} ms`);
-    }
-    liveness.database.succeeded();
-    if (report) logger.debug(report, 'batch done');
-    return report;
-  }
-
   function addUp(total: RelayRunReport, report: RelayBatchReport): void {
     total.batches += 1;
     total.claimed += report.claimed;
@@ -262,7 +153,7 @@ export function createRelay(options: RelayOptions): Relay {
       liveness.progressed();
       if (report) {
         activity.add(report);
-        emit('batch:published', report);
+        events.emit('batch:published', report);
       } else {
         await waitForWork();
         liveness.progressed();
@@ -335,7 +226,7 @@ export function createRelay(options: RelayOptions): Relay {
         Array.from({ length: concurrency }, async () => {
           for (let report = await batches(); report; report = await batches()) {
             addUp(total, report);
-            emit('batch:published', report);
+            events.emit('batch:published', report);
           }
         }),
       );
@@ -350,11 +241,7 @@ export function createRelay(options: RelayOptions): Relay {
       return liveness.health(lifecycle.state === 'running', broker);
     },
 
-    on(event, listener) {
-      events.on(event, listener as (...args: unknown[]) => void);
-    },
-    off(event, listener) {
-      events.off(event, listener as (...args: unknown[]) => void);
-    },
+    on: (event, listener) => events.on(event, listener),
+    off: (event, listener) => events.off(event, listener),
   };
 }

@@ -56,3 +56,4 @@ export async function unlessStuck<T>(work: Promise<T>, ms: number): Promise<T | 
     clearTimeout(timer);
   }
 }
+export type RelayLiveness = ReturnType<typeof createRelayLiveness>;

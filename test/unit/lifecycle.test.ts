@@ -1,6 +1,7 @@
 // The start/stop contract every long-running component shares, with hooks that
 // count what they opened and closed: no servers.
 import { describe, expect, it } from 'vitest';
+import { createComponentEvents } from '../../src/lifecycle/componentEvents.js';
 import { createLifecycle } from '../../src/lifecycle/lifecycle.js';
 
 /** Hooks whose open() waits until released or aborted, and a tally of what happened. */
@@ -130,5 +131,23 @@ describe('release', () => {
     await lifecycle.start();
     await lifecycle.stop();
     expect(calls).toEqual(['release', 'open', 'close', 'release']);
+  });
+});
+
+describe('component events', () => {
+  it('a listener that throws is reported, and neither the others nor the emitter are stopped', () => {
+    const reported: string[] = [];
+    const events = createComponentEvents<{ 'batch:done': [number] }>((error, event) => reported.push(`${event}: ${(error as Error).message}`));
+    const seen: number[] = [];
+    const recordSeen = (n: number) => seen.push(n);
+    events.on('batch:done', () => {
+      throw new Error('listener bug');
+    });
+    events.on('batch:done', recordSeen);
+    events.emit('batch:done', 7);
+    events.off('batch:done', recordSeen);
+    events.emit('batch:done', 8);
+    expect(seen).toEqual([7]);
+    expect(reported).toEqual(['batch:done: listener bug', 'batch:done: listener bug']);
   });
 });

@@ -1,0 +1,25 @@
+// The worker's Prometheus metrics, recorded from its 'delivery:settled' events.
+import type { Registry } from 'prom-client';
+import type { ComponentEvents } from '../lifecycle/componentEvents.js';
+import { createOutboxMetrics } from '../metrics/outboxMetrics.js';
+import type { DeliveryOutcome } from './deliveryStats.js';
+import type { WorkerEvents } from './runDelivery.js';
+
+/** The `outcome` label of outbox_consumer_deliveries_total; a delivery the broker would not take back is not counted. */
+const OUTCOME_LABEL: Record<Exclude<DeliveryOutcome, 'handed-back'>, string> = {
+  handled: 'done',
+  duplicate: 'duplicate',
+  retried: 'retried',
+  'dead-lettered': 'dead_lettered',
+  deferred: 'deferred',
+};
+
+export function recordDeliveryMetrics(events: ComponentEvents<WorkerEvents>, registry: Registry): void {
+  const metrics = createOutboxMetrics(registry);
+  events.on('delivery:settled', ({ consumer, outcome, durationMs, pastDeadline }) => {
+    if (durationMs !== undefined) metrics.handlerDuration.observe({ consumer }, durationMs / 1000);
+    // Past its deadline, a delivery goes back through the retry queue as a deferral.
+    const label = outcome === 'handed-back' ? (pastDeadline ? 'deferred' : undefined) : OUTCOME_LABEL[outcome];
+    if (label) metrics.handled.inc({ consumer, outcome: label });
+  });
+}
