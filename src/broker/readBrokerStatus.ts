@@ -6,6 +6,7 @@
 import { readAmqpIdentity, type AmqpIdentity } from './readAmqpIdentity.js';
 import { readManagementApi } from './readManagementApi.js';
 import type { BrokerEndpoints, ManagementEndpoint } from './resolveManagementEndpoint.js';
+import { DEFAULT_UNROUTABLE_EXCHANGE } from '../defaults.js';
 
 export type ManagementState =
   /** This broker's API, the vhost exists: depths are given. */
@@ -123,7 +124,7 @@ function judgeManagement(
 
 export async function readBrokerStatus(endpoints: BrokerEndpoints, options: BrokerStatusOptions = {}): Promise<BrokerReading> {
   const timeoutMs = options.timeoutMs ?? 3000;
-  const unroutableQueue = options.unroutableQueue ?? 'outbox.unroutable';
+  const unroutableQueue = options.unroutableQueue ?? DEFAULT_UNROUTABLE_EXCHANGE;
   const endpoint = endpoints.management;
   const [amqp, reading] = await Promise.all([
     readAmqpIdentity(endpoints.amqpUrls, endpoints.vhost, timeoutMs),

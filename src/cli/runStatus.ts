@@ -8,10 +8,11 @@ import { findConfigFile, loadConfig } from '../config/loadConfig.js';
 import { resolveConsumer } from '../catalog/defineConsumer.js';
 import { typesMatching } from '../catalog/topicPattern.js';
 import { createPgSqlStore, prismaQueryRows, type QueryRows, type SqlStore } from '../database/sqlStore.js';
-import { DEFAULT_GRACE_MS, readStatus, type StatusOptions } from '../operations/readStatus.js';
+import { readStatus, type StatusOptions } from '../operations/readStatus.js';
 import { flag, readFlags } from './commandFlags.js';
 import { formatStatus } from './formatStatus.js';
 import { readDatabaseUrl } from './readDatabaseUrl.js';
+import { DEFAULT_GRACE_MS } from '../defaults.js';
 
 /** The exit code of a report with alerts. */
 export const STATUS_ALERTS_EXIT_CODE = 3;

@@ -5,6 +5,7 @@ import type { Channel } from 'amqplib';
 import { z } from 'zod';
 import { declareRelayTopology, type RelayTopology } from '../broker/declareRelayTopology.js';
 import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
+import { DEFAULT_DEAD_LETTER_EXCHANGE, DEFAULT_EXCHANGE, DEFAULT_UNROUTABLE_EXCHANGE } from '../defaults.js';
 
 export interface WorkerTopology extends RelayTopology {
   /** Direct exchange routing dead letters to "<consumer>.dlq". */
@@ -13,9 +14,9 @@ export interface WorkerTopology extends RelayTopology {
 
 /** Exchange names a worker and the reconciler must agree on, with their defaults. */
 export const workerTopologyOptions = {
-  exchange: z.string().min(1).max(255).default('outbox.events'),
-  unroutableExchange: z.string().min(1).max(255).default('outbox.unroutable'),
-  deadLetterExchange: z.string().min(1).max(255).default('outbox.dlx'),
+  exchange: z.string().min(1).max(255).default(DEFAULT_EXCHANGE),
+  unroutableExchange: z.string().min(1).max(255).default(DEFAULT_UNROUTABLE_EXCHANGE),
+  deadLetterExchange: z.string().min(1).max(255).default(DEFAULT_DEAD_LETTER_EXCHANGE),
 };
 
 /** The topology under the given (or default) exchange names: what the CLI's worker, reconciler and setup share. */

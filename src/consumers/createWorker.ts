@@ -4,27 +4,21 @@
 // safe: the transaction committed, or the retry / dead letter confirmed. It never
 // waits forever: a delivery has a deadline, the start waits out outages, and
 // health() says when something has been wrong for longer than a blip.
-import { z } from 'zod';
-import type { Registry } from 'prom-client';
 import { BrokerConnection } from '../broker/brokerConnection.js';
 import { parseAmqpUrls } from '../broker/amqpUrls.js';
 import { isConnectionFailure } from '../database/connectionSettings.js';
-import { prismaQueryRows, type PrismaRootClient } from '../database/sqlStore.js';
-import { OutboxError, parseOptions } from '../errors.js';
+import { prismaQueryRows } from '../database/sqlStore.js';
 import type { HealthReport } from '../health/healthReport.js';
-import type { Logger } from '../logging/createLogger.js';
 import { componentLogger } from '../logging/componentLogger.js';
 import { loggableError } from '../logging/loggableError.js';
 import { startSummaryTimer, type SummaryTimer } from '../logging/summaryTimer.js';
 import { createComponentEvents } from '../lifecycle/componentEvents.js';
 import { createLifecycle } from '../lifecycle/lifecycle.js';
-import type { EventDefinition } from '../catalog/defineEvent.js';
 import { createEventCatalog } from '../catalog/eventCatalog.js';
 import { sleep } from '../timing/sleep.js';
 import { createConcurrencyLimiter } from './concurrencyLimiter.js';
 import { createConsumeLoop } from './consumeLoop.js';
-import { declareConsumerTopology, workerTopologyOptions, type WorkerTopology } from './consumerTopology.js';
-import type { ConsumerDefinition, DeadLetter } from '../catalog/defineConsumer.js';
+import { declareConsumerTopology, type WorkerTopology } from './consumerTopology.js';
 import { createDeliveryStats } from './deliveryStats.js';
 import { registerConsumers } from './registerConsumers.js';
 import { resolveConsumerSet } from './resolveConsumerSet.js';
@@ -33,43 +27,9 @@ import { createDeliveryRunner, type WorkerEvents } from './runDelivery.js';
 import { isTransientBrokerFailure, untilAvailable } from './untilAvailable.js';
 import { createVerdictActions } from './verdictActions.js';
 import { createWorkerHealth } from './workerHealth.js';
+import { resolveWorkerOptions, type WorkerOptions } from './workerOptions.js';
 
-export interface WorkerOptions {
-  /** The app's Prisma client (root): each delivery runs in one of its interactive transactions. */
-  prisma: PrismaRootClient;
-  amqpUrl: string | string[];
-  /** The event catalog (what deliveries are decoded and validated against). */
-  events: readonly EventDefinition[];
-  /** The side effects; each typed by the app with its catalog and transaction client. */
-  consumers: readonly ConsumerDefinition<readonly EventDefinition[], never>[];
-  exchange?: string;
-  unroutableExchange?: string;
-  deadLetterExchange?: string;
-  /** How long stop() lets handlers in flight finish. Default 30000 ms. */
-  drainTimeoutMs?: number;
-  /** Interactive transaction timeout of one delivery (handler included). Default 30000 ms. */
-  transactionTimeoutMs?: number;
-  /**
-   * A delivery with no verdict after this long (its database connection went silent)
-   * is handed back through the first retry tier, without counting an attempt, and its
-   * concurrency slot freed. Default transactionTimeoutMs + 10000 ms.
-   */
-  deliveryTimeoutMs?: number;
-  /** health() turns unhealthy when the broker or the database has been failing this long. Default 30000 ms. */
-  healthToleranceMs?: number;
-  /** Called once per dead-lettered message, after the consumer's own hook. */
-  onDeadLetter?(deadLetter: DeadLetter): void | Promise<void>;
-  logger?: Logger;
-  /**
-   * Every this many ms, one info line per consumer that did anything since the
-   * last one: handled, duplicates, retried, dead-lettered, deferred, handed back,
-   * handler p50/p99 ms (per-delivery lines are debug). 0: no summary. Default 60000.
-   */
-  summaryIntervalMs?: number;
-  workerId?: string;
-  /** A prom-client registry to record metrics on (deliveries by outcome, handler duration). */
-  metrics?: Registry;
-}
+export type { WorkerOptions } from './workerOptions.js';
 
 export interface Worker {
   /**
@@ -97,25 +57,8 @@ interface Running {
   summary: SummaryTimer;
 }
 
-const optionsSchema = z.object({
-  ...workerTopologyOptions,
-  drainTimeoutMs: z.number().int().positive().default(30_000),
-  transactionTimeoutMs: z.number().int().positive().default(30_000),
-  deliveryTimeoutMs: z.number().int().positive().optional(),
-  healthToleranceMs: z.number().int().nonnegative().default(30_000),
-  workerId: z
-    .string()
-    .min(1)
-    .default(() => `worker-${process.pid}`),
-  summaryIntervalMs: z.number().int().nonnegative().default(60_000),
-});
-
-/** How much longer than its transaction a delivery may take by default: the failure record after a rollback, a pool wait. */
-const DELIVERY_MARGIN_MS = 10_000;
-
 export function createWorker(options: WorkerOptions): Worker {
-  const config = parseOptions(optionsSchema, options, 'createWorker');
-  if (typeof options.prisma?.$transaction !== 'function') throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'createWorker: prisma must be a Prisma client');
+  const config = resolveWorkerOptions(options);
   const catalog = createEventCatalog(options.events);
   const consumers = resolveConsumerSet(options.consumers, catalog);
   const amqpUrls = parseAmqpUrls(options.amqpUrl);
@@ -140,7 +83,7 @@ export function createWorker(options: WorkerOptions): Worker {
   });
   const runDelivery = createDeliveryRunner({
     handling: { prisma: options.prisma, catalog, logger, transactionTimeoutMs: config.transactionTimeoutMs },
-    deliveryTimeoutMs: config.deliveryTimeoutMs ?? config.transactionTimeoutMs + DELIVERY_MARGIN_MS,
+    deliveryTimeoutMs: config.deliveryTimeoutMs,
     actions,
     events,
     health,

@@ -9,6 +9,7 @@ import { dlqName } from '../consumers/consumerTopology.js';
 import { afterPosition, finishedBy, owedTo } from '../database/owedMessages.js';
 import { readRelayBacklog } from '../database/relayBacklog.js';
 import type { QueryRows } from '../database/sqlStore.js';
+import { DEFAULT_GRACE_MS, DEFAULT_HORIZON_MS, DEFAULT_STALE_PENDING_MS } from '../defaults.js';
 
 export interface ConsumerStatus {
   consumer: string;
@@ -66,8 +67,6 @@ export interface StatusOptions {
 }
 
 /** The reconciler's defaults (createReconciler): grace 15 min, horizon 7 days. */
-export const DEFAULT_GRACE_MS = 15 * 60_000;
-const DEFAULT_HORIZON_MS = 7 * 24 * 3_600_000;
 
 interface ConsumerRow {
   name: string;
@@ -130,7 +129,7 @@ function retryDepth(queues: ReadonlyMap<string, number | null>, consumer: string
 export async function readStatus(query: QueryRows, options: StatusOptions): Promise<OutboxStatus> {
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
   const horizonMs = options.horizonMs ?? DEFAULT_HORIZON_MS;
-  const stalePendingMs = options.stalePendingMs ?? 5 * 60_000;
+  const stalePendingMs = options.stalePendingMs ?? DEFAULT_STALE_PENDING_MS;
   const overdueMs = options.reconcilerOverdueMs ?? 2 * 3_600_000;
 
   // One after the other on one connection: opening more costs more than these take.

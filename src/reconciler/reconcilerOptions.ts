@@ -9,6 +9,7 @@ import { OutboxError, parseOptions } from '../errors.js';
 import type { Logger } from '../logging/createLogger.js';
 import type { EventDefinition } from '../catalog/defineEvent.js';
 import type { PrismaRootClient } from '../database/sqlStore.js';
+import { DEFAULT_GRACE_MS, DEFAULT_HORIZON_MS, DEFAULT_STALE_PENDING_MS } from '../defaults.js';
 
 export interface ReconcilerOptions {
   /** Its own pg pool, with liveness settings (preferred for a long-running process). */
@@ -56,16 +57,8 @@ function isCronExpression(expression: string): boolean {
 
 const optionsSchema = z.object({
   schedule: z.string().refine(isCronExpression, 'a cron expression').default('0 * * * *'),
-  graceMs: z
-    .number()
-    .int()
-    .nonnegative()
-    .default(15 * 60_000),
-  horizonMs: z
-    .number()
-    .int()
-    .positive()
-    .default(7 * 24 * 3_600_000),
+  graceMs: z.number().int().nonnegative().default(DEFAULT_GRACE_MS),
+  horizonMs: z.number().int().positive().default(DEFAULT_HORIZON_MS),
   maxReschedulesPerRun: z.number().int().positive().default(10_000),
   maxRescheduleRate: z.number().nonnegative().default(200),
   rescheduleBackoffMs: z.number().int().positive().optional(),
@@ -80,11 +73,7 @@ const optionsSchema = z.object({
     .int()
     .positive()
     .default(30 * 60_000),
-  stalePendingMs: z
-    .number()
-    .int()
-    .positive()
-    .default(5 * 60_000),
+  stalePendingMs: z.number().int().positive().default(DEFAULT_STALE_PENDING_MS),
   retryFailedRows: z.boolean().default(false),
   ...workerTopologyOptions,
   appId: z.string().min(1).default('outbox-reconciler'),

@@ -5,6 +5,7 @@ import { parseOptions } from '../errors.js';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logging/createLogger.js';
 import type { PrismaRootClient } from '../database/sqlStore.js';
+import { DEFAULT_EXCHANGE, DEFAULT_UNROUTABLE_EXCHANGE } from '../defaults.js';
 
 export interface RelayOptions {
   /** PostgreSQL URL: the relay opens a small pool of its own. Give this or `prisma`. */
@@ -73,8 +74,8 @@ const relayOptionsSchema = z
     databaseUrl: z.string().min(1).optional(),
     prisma: z.custom<PrismaRootClient>((value) => typeof (value as PrismaRootClient | undefined)?.$transaction === 'function', 'a Prisma client').optional(),
     amqpUrl: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
-    exchange: z.string().min(1).max(255).default('outbox.events'),
-    unroutableExchange: z.string().min(1).max(255).default('outbox.unroutable'),
+    exchange: z.string().min(1).max(255).default(DEFAULT_EXCHANGE),
+    unroutableExchange: z.string().min(1).max(255).default(DEFAULT_UNROUTABLE_EXCHANGE),
     batchSize: positiveInt.max(10_000).default(500),
     maxInFlight: positiveInt.max(100_000).default(1500),
     pollIntervalMs: positiveInt.max(60_000).default(100),

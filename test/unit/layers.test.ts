@@ -9,6 +9,7 @@ const SRC = path.resolve(import.meta.dirname, '../../src');
 /** Lower numbers are lower layers; one layer's folders never import each other. */
 const LAYERS: Record<string, number> = {
   'errors.ts': 0,
+  'defaults.ts': 0,
   timing: 0,
   logging: 0,
   health: 0,
