@@ -3,7 +3,7 @@
 // will not fix itself (a missing table, a login, a topology) still fails at once.
 import { brokerError } from '../errorsFromDrivers.js';
 import type { Logger } from '../logging/createLogger.js';
-import { backoffDelay } from '../timing/backoffDelay.js';
+import { createOutage } from '../lifecycle/outage.js';
 import { sleep } from '../timing/sleep.js';
 
 export interface UntilAvailableOptions {
@@ -23,15 +23,21 @@ export interface UntilAvailableOptions {
  */
 export async function untilAvailable<T>(step: () => Promise<T>, options: UntilAvailableOptions): Promise<T> {
   const { what, isTransient, logger, errorFor, signal } = options;
-  for (let attempt = 1; ; attempt += 1) {
+  const outage = createOutage({
+    logger,
+    errorFor,
+    startMessage: `${what} unavailable at start; retrying with backoff`,
+    endMessage: `${what} available; starting`,
+    backoff: { initialMs: 200, maxMs: 15_000 },
+  });
+  for (;;) {
     try {
       const result = await step();
-      if (attempt > 1) logger.info({ attempts: attempt }, `${what} available; starting`);
+      outage.succeeded({ attempts: outage.failures + 1 });
       return result;
     } catch (error) {
       if (signal.aborted || !isTransient(error)) throw error;
-      if (attempt === 1) logger.warn({ err: errorFor(error) }, `${what} unavailable at start; retrying with backoff`);
-      await sleep(backoffDelay(attempt, { initialMs: 200, maxMs: 15_000 }), signal);
+      await sleep(outage.failed(error), signal);
       if (signal.aborted) throw error;
     }
   }

@@ -9,12 +9,12 @@ import { createPgSqlStore, createPrismaSqlStore, type QueryRows, type SqlStore }
 import type { HealthReport } from '../health/healthReport.js';
 import { createComponentEvents } from '../lifecycle/componentEvents.js';
 import { createLifecycle } from '../lifecycle/lifecycle.js';
+import { createOutage } from '../lifecycle/outage.js';
 import type { Logger } from '../logging/createLogger.js';
 import { componentLogger } from '../logging/componentLogger.js';
 import { loggableError } from '../logging/loggableError.js';
 import { startSummaryTimer, withinMs } from '../logging/summaryTimer.js';
 import { createOutboxMetrics } from '../metrics/outboxMetrics.js';
-import { backoffDelay } from '../timing/backoffDelay.js';
 import { createIdleWait } from '../timing/idleWait.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
 import { sleep } from '../timing/sleep.js';
@@ -134,19 +134,21 @@ export function createRelay(options: RelayOptions): Relay {
 
   /** The long-running loop: batches back to back while there is work, polls when idle, backs off on failures. */
   async function publishLoop(signal: AbortSignal, waitForWork: () => Promise<void>): Promise<void> {
-    let failures = 0;
+    const outage = createOutage({
+      logger,
+      errorFor,
+      startMessage: 'relay batch failed (database or broker unavailable?); backing off',
+      endMessage: 'relay recovered: publishing again',
+      backoff: { initialMs: 200, maxMs: 10_000 },
+    });
     while (!signal.aborted) {
       let report: RelayBatchReport | undefined;
       try {
         report = await processBatch(signal);
-        if (failures > 0) logger.info({ failures }, 'relay recovered: publishing again');
-        failures = 0;
+        outage.succeeded();
       } catch (error) {
         if (signal.aborted) break;
-        failures += 1;
-        // One line per outage, then quiet until it ends.
-        if (failures === 1) logger.warn({ err: errorFor(error) }, 'relay batch failed (database or broker unavailable?); backing off');
-        await sleep(backoffDelay(failures, { initialMs: 200, maxMs: 10_000 }), signal);
+        await sleep(outage.failed(error), signal);
         liveness.progressed();
         continue;
       }

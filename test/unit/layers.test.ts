@@ -13,7 +13,7 @@ const LAYERS: Record<string, number> = {
   timing: 0,
   logging: 0,
   health: 0,
-  lifecycle: 0,
+  lifecycle: 1,
   'errorsFromDrivers.ts': 1,
   database: 2,
   metrics: 2,
