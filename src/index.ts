@@ -1,7 +1,7 @@
 // The public API. Everything else is internal (package.json "exports" has only this entry).
 export { OutboxError, isOutboxError, type OutboxErrorCode, type OutboxIssue } from './errors.js';
 export { defineEvent, type EventDefinition, type EventPayload, type EventPayloadInput } from './catalog/defineEvent.js';
-export { createEventCatalog, type EventCatalog } from './catalog/eventCatalog.js';
+export type { EventCatalog } from './catalog/eventCatalog.js';
 export { createOutbox, type Outbox, type OutboxOptions, type OutboxMessageInput, type EventRef, type PayloadOf } from './outbox/createOutbox.js';
 export { outboxExtension } from './outbox/outboxExtension.js';
 export type { PublishOptions } from './outbox/publishOptions.js';

@@ -30,7 +30,6 @@ describe('the published package', () => {
       [
         'NonRetryableError',
         'OutboxError',
-        'createEventCatalog',
         'createOutbox',
         'createReconciler',
         'createRelay',
