@@ -53,19 +53,19 @@ export function createLifecycle<R>(hooks: LifecycleHooks<R>): Lifecycle<R> {
 
   async function stopOnce(): Promise<void> {
     const opening = starting;
-    if (opening) {
+    try {
+      if (!opening) return;
       state = 'stopping';
       controller.abort(new Error('stopping'));
-      try {
-        await opening.catch(() => {});
-        if (running !== undefined) await hooks.close(running);
-      } finally {
-        running = undefined;
-        starting = undefined;
-        state = 'stopped';
-      }
+      await opening.catch(() => {});
+      if (running !== undefined) await hooks.close(running);
+    } finally {
+      running = undefined;
+      starting = undefined;
+      state = 'stopped';
+      // Even after a close that failed: what one-off runs opened is let go.
+      await hooks.release?.();
     }
-    await hooks.release?.();
   }
 
   const lifecycle: Lifecycle<R> = {
