@@ -9,7 +9,7 @@ import { HEADER_RESCHEDULED_AT } from '../broker/wireFormat.js';
 import { resolveConsumer } from '../catalog/defineConsumer.js';
 import { registerConsumers } from '../consumers/registerConsumers.js';
 import { typesMatching } from '../catalog/topicPattern.js';
-import { createPgSqlStore, createPrismaSqlStore, type QueryRows, type SqlStore } from '../database/sqlStore.js';
+import type { QueryRows } from '../database/sqlStore.js';
 import { readRelayBacklog } from '../database/relayBacklog.js';
 import { createComponentEvents } from '../lifecycle/componentEvents.js';
 import { createLifecycle } from '../lifecycle/lifecycle.js';
@@ -24,7 +24,7 @@ import { createRateLimiter } from '../timing/rateLimiter.js';
 import { untilAborted, withTimeout } from '../timing/bounded.js';
 import { readConsumers } from './consumerBacklog.js';
 import { reconcileConsumer, type ConsumerReconciliation } from './reconcileConsumer.js';
-import { createReconcilerBroker, type ReconcilerBroker } from './reconcilerBroker.js';
+import { openReconcilerSession, type ReconcilerSession } from './reconcilerSession.js';
 import { createReconcilerHealth } from './reconcilerHealth.js';
 import { tryAcquireLock, type LockLease } from './reconcilerLock.js';
 import { resolveReconcilerOptions, type ReconcilerOptions } from './reconcilerOptions.js';
@@ -49,6 +49,8 @@ export interface ReconcileReport {
   retriedFailedRows: number;
 }
 
+type Session = ReconcilerSession<ReconcileReport>;
+
 export interface ReconcilerEvents {
   /** Messages re-published to a consumer by a run (confirmed by the broker), whether the run then finished or not. */
   'consumer:rescheduled': [{ consumer: string; count: number }];
@@ -68,19 +70,8 @@ export interface Reconciler extends HealthSource {
   off<E extends keyof ReconcilerEvents>(event: E, listener: (...args: ReconcilerEvents[E]) => void): void;
 }
 
-interface Session {
-  store: SqlStore;
-  scanStore: SqlStore;
-  broker: ReconcilerBroker;
-  /** Aborts the runs in flight when stop() is called. */
-  stopping: AbortController;
-  runs: Set<Promise<ReconcileReport>>;
-}
-
 /** The lock's session proves it is alive this often; the server ends it when idle for 30 s. */
 const LOCK_TIMING = { heartbeatMs: 5_000, heartbeatTimeoutMs: 10_000, idleSessionMs: 30_000 };
-/** The scans after a watermark may be long (a consumer's first run walks the table). */
-const SCAN_TIMEOUT_MS = 5 * 60_000;
 /** Writing a failed run's end waits this long at most; what is not written is written at the next run. */
 const FAILURE_RECORD_WAIT_MS = 10_000;
 
@@ -100,24 +91,13 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     const metrics = createOutboxMetrics(options.metrics);
     events.on('consumer:rescheduled', ({ consumer, count }) => metrics.rescheduled.inc({ consumer }, count));
   }
-  const openSession = (): Session => {
-    // Short statements (lock, progress, records) and long scans on separate pools: a
-    // silent connection fails a short statement in seconds, whatever a scan may need.
-    const store = options.prisma
-      ? createPrismaSqlStore(options.prisma)
-      : createPgSqlStore(options.databaseUrl!, { maxConnections: 6, applicationName: 'outbox-reconciler' });
-    const scanStore = options.prisma
-      ? store
-      : createPgSqlStore(options.databaseUrl!, { maxConnections: 2, applicationName: 'outbox-reconciler', queryTimeoutMs: SCAN_TIMEOUT_MS });
-    const broker = createReconcilerBroker({
-      urls: amqpUrls,
+  const openSession = () =>
+    openReconcilerSession<ReconcileReport>(options, {
       logger,
       consumers,
       topology: { exchange: config.exchange, unroutable: config.unroutableExchange, deadLetterExchange: config.deadLetterExchange },
-      waitMs: config.brokerWaitMs,
+      brokerWaitMs: config.brokerWaitMs,
     });
-    return { store, scanStore, broker, stopping: new AbortController(), runs: new Set() };
-  };
   /** Pools and broker connection: opened by the first run or start(), closed by stop(); a stopped reconciler opens new ones. */
   let session: Session | undefined;
   const health = createReconcilerHealth(config.runDeadlineMs);
@@ -274,16 +254,10 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     }
   }
 
-  /** Aborts the runs in flight and waits for them, then closes the pools and the connection they ran on. */
   async function closeSession(): Promise<void> {
     const current = session;
-    if (!current) return;
     session = undefined;
-    current.stopping.abort(new Error('the reconciler is stopping'));
-    await Promise.allSettled(current.runs);
-    await current.broker.close();
-    await current.store.close();
-    if (current.scanStore !== current.store) await current.scanStore.close();
+    await current?.close();
   }
 
   const lifecycle = createLifecycle({
