@@ -1,9 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
+// The migrated template database every file with servers clones (not the unit
+// project's: `npm run test:unit` touches no server).
+const globalSetup = ['test/support/globalSetup.ts'];
+
 export default defineConfig({
   test: {
-    globalSetup: ['test/support/globalSetup.ts'],
-    // Fails a file that leaves sockets, servers, child processes or timers open.
+    // Fails a file that leaves sockets, listening servers or child processes open.
     setupFiles: ['test/support/leakCheck.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
@@ -19,6 +22,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'isolated',
+          globalSetup,
           include: ['test/**/*.test.ts'],
           exclude: ['test/unit/**', 'test/faults/**', 'test/chaos/**', 'test/package/dropIn.test.ts'],
           sequence: { groupOrder: 1 },
@@ -28,19 +32,26 @@ export default defineConfig({
         // The packed tarball installed into a scratch app: after the others, because
         // `npm pack` rebuilds dist/, which other files import while they run.
         extends: true,
-        test: { name: 'package', include: ['test/package/dropIn.test.ts'], sequence: { groupOrder: 2 }, testTimeout: 600_000, hookTimeout: 600_000 },
+        test: {
+          name: 'package',
+          globalSetup,
+          include: ['test/package/dropIn.test.ts'],
+          sequence: { groupOrder: 2 },
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
+        },
       },
       {
         // Faults that touch the whole broker (close every connection, stop the app,
         // a memory alarm) run alone, after everything else.
         extends: true,
-        test: { name: 'faults', include: ['test/faults/**/*.test.ts'], fileParallelism: false, sequence: { groupOrder: 3 }, testTimeout: 120_000 },
+        test: { name: 'faults', globalSetup, include: ['test/faults/**/*.test.ts'], fileParallelism: false, sequence: { groupOrder: 3 }, testTimeout: 120_000 },
       },
       {
         // The whole pipeline under combined faults (it stops the broker and restarts
         // PostgreSQL): alone, last. `npm run test:chaos` runs only these.
         extends: true,
-        test: { name: 'chaos', include: ['test/chaos/**/*.test.ts'], fileParallelism: false, sequence: { groupOrder: 4 }, testTimeout: 420_000 },
+        test: { name: 'chaos', globalSetup, include: ['test/chaos/**/*.test.ts'], fileParallelism: false, sequence: { groupOrder: 4 }, testTimeout: 420_000 },
       },
     ],
   },
