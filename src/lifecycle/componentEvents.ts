@@ -11,6 +11,8 @@ export interface ComponentEvents<M extends EventMap<M>> {
   on<E extends keyof M & string>(event: E, listener: (...args: M[E]) => void): void;
   off<E extends keyof M & string>(event: E, listener: (...args: M[E]) => void): void;
   emit<E extends keyof M & string>(event: E, ...args: M[E]): void;
+  /** Someone listens: an event whose payload costs something to build is built only then. */
+  listens(event: keyof M & string): boolean;
 }
 
 export function createComponentEvents<M extends EventMap<M>>(onListenerError: (error: unknown, event: string) => void): ComponentEvents<M> {
@@ -22,6 +24,7 @@ export function createComponentEvents<M extends EventMap<M>>(onListenerError: (e
     off(event, listener) {
       emitter.off(event, listener as (...args: unknown[]) => void);
     },
+    listens: (event) => emitter.listenerCount(event) > 0,
     emit(event, ...args) {
       // Each listener on its own: one that throws neither stops the others nor the caller.
       for (const listener of emitter.listeners(event)) {

@@ -63,7 +63,8 @@ export function createBatchRunner(context: BatchContext): (signal: AbortSignal, 
       ...(await recordFailedAttempts(query, outcome.nacked, NACKED, config)).map((attempt) => ({ ...attempt, error: NACKED })),
       ...(await recordFailedAttempts(query, outcome.timedOut, UNCONFIRMED, config)).map((attempt) => ({ ...attempt, error: UNCONFIRMED })),
     ];
-    {
+    // Off the hot path unless metrics (or the app) listen.
+    if (events.listens('batch:confirmed')) {
       const confirmedAt = Date.now();
       const createdAt = new Map(messages.map((message) => [message.id, message.createdAt.getTime()]));
       events.emit('batch:confirmed', {
