@@ -7,11 +7,15 @@ export function createConcurrencyLimiter(limit: number) {
     while (running < limit && queued.length > 0) {
       const task = queued.shift()!;
       running += 1;
-      void task().finally(() => {
-        running -= 1;
-        next();
-        if (running === 0 && queued.length === 0) for (const resolve of idle) resolve();
-      });
+      // A task settles its own errors (runDelivery does); one that rejects anyway still
+      // frees its slot, and is not rethrown: an unhandled rejection ends a process.
+      void task()
+        .catch(() => {})
+        .finally(() => {
+          running -= 1;
+          next();
+          if (running === 0 && queued.length === 0) for (const resolve of idle) resolve();
+        });
     }
   };
   return {

@@ -57,8 +57,12 @@ export interface ReconcilerEvents {
 }
 
 export interface Reconciler extends HealthSource {
-  /** One run now. Rejects when it failed (an outage): the run is recorded failed, with what it did. */
-  runOnce(): Promise<ReconcileReport>;
+  /**
+   * One run now. Rejects when it failed (an outage): the run is recorded failed, with
+   * what it did. When `signal` aborts, the run stops, is recorded failed, and rejects
+   * with the signal's reason.
+   */
+  runOnce(options?: { signal?: AbortSignal }): Promise<ReconcileReport>;
   /** Schedules runs (cron). Idempotent. */
   start(): Promise<void>;
   /** Stops the schedule, aborts a run in flight and waits for it, closes pools and connection. Idempotent; start() or runOnce() open them again. */
@@ -152,7 +156,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     }
   }
 
-  async function runLocked(current: Session): Promise<ReconcileReport> {
+  async function runLocked(current: Session, caller: AbortSignal | undefined): Promise<ReconcileReport> {
     const { store, stopping } = current;
     if (unfinished) {
       await unfinished.progress.finish(unfinished.ending);
@@ -175,7 +179,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       };
     }
     try {
-      const signal = AbortSignal.any([lease.lost, stopping.signal]);
+      const signal = AbortSignal.any([lease.lost, stopping.signal, ...(caller ? [caller] : [])]);
       const runId = await untilAborted(insertRun(store.query, 'running'), signal);
       const progress = createRunProgress(store.query, runId, backoff);
       const results: ConsumerReconciliation[] = [];
@@ -220,20 +224,20 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     }
   }
 
-  async function runOnce(): Promise<ReconcileReport> {
+  async function runOnce({ signal }: { signal?: AbortSignal } = {}): Promise<ReconcileReport> {
     const current = (session ??= openSession());
-    const run = runMeasured(current);
+    const run = runMeasured(current, signal);
     // stop() lets a run in flight end (it aborts it) before it closes the pools the run uses.
     current.runs.add(run);
     return run.finally(() => current.runs.delete(run));
   }
 
-  async function runMeasured(current: Session): Promise<ReconcileReport> {
+  async function runMeasured(current: Session, signal: AbortSignal | undefined): Promise<ReconcileReport> {
     const startedAt = performance.now();
     health.runStarted();
     let outcome = 'failed';
     try {
-      const report = await runLocked(current);
+      const report = await runLocked(current, signal);
       outcome = report.status;
       health.database.succeeded();
       if (report.status === 'done') {
@@ -264,7 +268,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     open: async () =>
       scheduleRuns({
         cronExpression: config.schedule,
-        runOnce,
+        runOnce: () => runOnce(),
         probe: () => (session ??= openSession()).store.query(sql`SELECT 1 AS "alive"`),
         health,
         logger,

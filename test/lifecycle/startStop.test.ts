@@ -140,6 +140,18 @@ describe('reconciler stop', () => {
   });
 });
 
+describe('reconciler.runOnce with a signal', () => {
+  it('an aborted signal ends the run with its reason; the next run goes on as usual', async () => {
+    const reconciler = createReconciler({ databaseUrl: db.url, amqpUrl: broker.url, events: testEvents, consumers: [noop], graceMs: 0, logger });
+    try {
+      await expect(reconciler.runOnce({ signal: AbortSignal.abort(new Error('the cron job is out of time')) })).rejects.toThrow('the cron job is out of time');
+      expect((await reconciler.runOnce()).status).toBe('done');
+    } finally {
+      await reconciler.stop();
+    }
+  });
+});
+
 describe('the broker connection', () => {
   it('a channel discarded while its replacement fails to open leaves no unhandled rejection', async () => {
     const unhandled: unknown[] = [];

@@ -1,0 +1,48 @@
+// The worker's per-consumer concurrency: never more at once than the limit, in
+// arrival order, and drained() resolves only when nothing runs or waits.
+import { describe, expect, it } from 'vitest';
+import { createConcurrencyLimiter } from '../../src/consumers/concurrencyLimiter.js';
+
+describe('createConcurrencyLimiter', () => {
+  it('runs at most `limit` tasks at once, in arrival order; drained() waits for the last', async () => {
+    const limiter = createConcurrencyLimiter(2);
+    let running = 0;
+    let most = 0;
+    const started: number[] = [];
+    const finish: (() => void)[] = [];
+    for (let n = 1; n <= 5; n += 1) {
+      limiter.run(async () => {
+        started.push(n);
+        running += 1;
+        most = Math.max(most, running);
+        await new Promise<void>((resolve) => finish.push(resolve));
+        running -= 1;
+      });
+    }
+    let drained = false;
+    const draining = limiter.drained().then(() => (drained = true));
+    expect(started).toEqual([1, 2]);
+    while (finish.length > 0) {
+      expect(drained).toBe(false);
+      finish.shift()!();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await draining;
+    expect(drained).toBe(true);
+    expect(started).toEqual([1, 2, 3, 4, 5]);
+    expect(most).toBe(2);
+    await limiter.drained();
+  });
+
+  it('a task that rejects frees its slot like one that succeeds, and leaves no unhandled rejection', async () => {
+    const limiter = createConcurrencyLimiter(1);
+    const ran: string[] = [];
+    limiter.run(async () => {
+      ran.push('failed');
+      throw new Error('a bug in a task');
+    });
+    limiter.run(async () => void ran.push('next'));
+    await limiter.drained();
+    expect(ran).toEqual(['failed', 'next']);
+  });
+});
