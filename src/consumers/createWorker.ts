@@ -66,30 +66,33 @@ export function createWorker(options: WorkerOptions): Worker {
   const errorFor = (error: unknown) => loggableError(error, amqpUrls);
   const topology: WorkerTopology = { exchange: config.exchange, unroutable: config.unroutableExchange, deadLetterExchange: config.deadLetterExchange };
 
-  let broker: BrokerConnection | undefined;
   const limiters = new Map(consumers.map((consumer) => [consumer.name, createConcurrencyLimiter(consumer.concurrency)]));
   const health = createWorkerHealth(config.healthToleranceMs);
   const stats = createDeliveryStats(consumers.map((consumer) => consumer.name));
   const events = createComponentEvents<WorkerEvents>((error, event) => logger.error({ err: errorFor(error), event }, 'worker event listener threw'));
   events.on('delivery:settled', ({ consumer, outcome, durationMs, handlerRan }) => stats.record(consumer, outcome, handlerRan ? durationMs : undefined));
   if (options.metrics) recordDeliveryMetrics(events, options.metrics);
-  const actions = createVerdictActions({
-    broker: () => broker!,
-    prisma: options.prisma,
-    deadLetterExchange: config.deadLetterExchange,
-    logger,
-    errorFor,
-    ...(options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {}),
-  });
-  const runDelivery = createDeliveryRunner({
-    handling: { prisma: options.prisma, catalog, logger, transactionTimeoutMs: config.transactionTimeoutMs },
-    deliveryTimeoutMs: config.deliveryTimeoutMs,
-    actions,
-    events,
-    health,
-    logger,
-    errorFor,
-  });
+  /** What carries out verdicts and runs deliveries, on this start's broker connection. */
+  function deliveryRunnerOn(broker: BrokerConnection) {
+    const actions = createVerdictActions({
+      broker,
+      prisma: options.prisma,
+      deadLetterExchange: config.deadLetterExchange,
+      logger,
+      errorFor,
+      ...(options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {}),
+    });
+    const runDelivery = createDeliveryRunner({
+      handling: { prisma: options.prisma, catalog, logger, transactionTimeoutMs: config.transactionTimeoutMs },
+      deliveryTimeoutMs: config.deliveryTimeoutMs,
+      actions,
+      events,
+      health,
+      logger,
+      errorFor,
+    });
+    return runDelivery;
+  }
 
   let summarySince = Date.now();
   /** The periodic info lines: one per consumer that did anything since the last ones (counted in memory by runDelivery). */
@@ -110,7 +113,6 @@ export function createWorker(options: WorkerOptions): Worker {
         for (const consumer of consumers) await declareConsumerTopology(channel, topology, consumer);
       },
     });
-    broker = connection;
     const retrying = { logger, errorFor, signal };
     try {
       // Nothing else has touched the database yet: a bare socket error can only be its.
@@ -129,13 +131,12 @@ export function createWorker(options: WorkerOptions): Worker {
     } catch (error) {
       // Not started: close what this call opened (stop() has nothing to stop).
       await connection.close();
-      broker = undefined;
       throw error;
     }
     stats.take();
     summarySince = Date.now();
     const summary = startSummaryTimer(config.summaryIntervalMs, summarize);
-    const consuming = createConsumeLoop({ broker: connection, consumers, limiters, runDelivery, health, logger, errorFor });
+    const consuming = createConsumeLoop({ broker: connection, consumers, limiters, runDelivery: deliveryRunnerOn(connection), health, logger, errorFor });
     const loop = consuming.run(signal).then(() => drain(consuming.channels()));
     return { connection, loop, summary };
   }
@@ -144,7 +145,6 @@ export function createWorker(options: WorkerOptions): Worker {
   async function close({ connection, loop, summary }: Running): Promise<void> {
     await loop;
     await connection.close();
-    broker = undefined;
     // The last summary: what was done since the previous one, drained handlers included.
     await summary.stop();
     logger.info('worker stopped');

@@ -53,8 +53,8 @@ export function settlementOf(channel: Channel, message: ConsumeMessage): Settlem
 }
 
 export interface VerdictActionsContext {
-  /** The worker's broker connection (current at call time). */
-  broker(): BrokerConnection;
+  /** The broker connection of the worker's current start. */
+  broker: BrokerConnection;
   prisma: PrismaRootClient;
   deadLetterExchange: string;
   logger: Logger;
@@ -70,7 +70,7 @@ export function createVerdictActions(context: VerdictActionsContext) {
     return publishConfirmed(channel, exchange, routingKey, message.content, redeliveryProperties(message, headers)).catch((error: unknown) => {
       // A quorum queue that refused a publish (full, or leaderless for a moment) may
       // keep refusing this channel after it recovered: the next publish gets a fresh one.
-      context.broker().discardChannel(channel);
+      context.broker.discardChannel(channel);
       throw error;
     });
   }
@@ -100,7 +100,7 @@ export function createVerdictActions(context: VerdictActionsContext) {
   /** Carries out a verdict on the broker, then acknowledges the delivery. */
   async function act(consumer: ResolvedConsumer, message: ConsumeMessage, verdict: Verdict, settlement: Settlement): Promise<void> {
     // Asked for each time: a confirm channel that closed is re-opened by the connection.
-    const confirms = verdict.action === 'ack' ? undefined : await context.broker().confirmChannel();
+    const confirms = verdict.action === 'ack' ? undefined : await context.broker.confirmChannel();
     switch (verdict.action) {
       case 'ack':
         break;
