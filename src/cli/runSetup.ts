@@ -1,7 +1,7 @@
 // `outbox setup --config outbox.config.ts`: the deploy step (see src/operations/setupOutbox.ts).
 import { parseArgs } from 'node:util';
 import { connectFirstNode } from '../broker/connectFirstNode.js';
-import { workerTopology } from '../consumers/consumerTopology.js';
+import { workerTopology } from '../broker/consumerTopology.js';
 import { loadConfig, requireConfigFile } from '../config/loadConfig.js';
 import { prismaQueryRows } from '../database/sqlStore.js';
 import { setupOutbox, type SetupReport } from '../operations/setupOutbox.js';

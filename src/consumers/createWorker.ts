@@ -18,7 +18,7 @@ import { createEventCatalog } from '../catalog/eventCatalog.js';
 import { sleep } from '../timing/sleep.js';
 import { createConcurrencyLimiter } from './concurrencyLimiter.js';
 import { createConsumeLoop } from './consumeLoop.js';
-import { declareConsumerTopology, type WorkerTopology } from './consumerTopology.js';
+import { declareConsumerTopology, type WorkerTopology } from '../broker/consumerTopology.js';
 import { createDeliveryStats } from './deliveryStats.js';
 import { registerConsumers } from './registerConsumers.js';
 import { resolveConsumerSet } from './resolveConsumerSet.js';

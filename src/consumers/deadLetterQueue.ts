@@ -1,7 +1,7 @@
 // Operator tools for a consumer's dead-letter queue: look, replay, purge.
 import type { Channel, ConfirmChannel, GetMessage } from 'amqplib';
 import type { QueryRows } from '../database/sqlStore.js';
-import { dlqName } from './consumerTopology.js';
+import { dlqName } from '../broker/consumerTopology.js';
 import { DEAD_LETTER_HEADERS, HEADER_ATTEMPT, HEADER_DEAD_AT, HEADER_DEAD_ERROR, HEADER_DEAD_REASON, publishConfirmed } from '../broker/wireFormat.js';
 import { reopenInbox } from './inbox.js';
 

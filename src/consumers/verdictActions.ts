@@ -5,7 +5,7 @@ import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { BrokerConnection } from '../broker/brokerConnection.js';
 import { prismaQueryRows, type PrismaRootClient } from '../database/sqlStore.js';
 import type { Logger } from '../logging/createLogger.js';
-import { dlqName, retryDelayFor, retryQueueName } from './consumerTopology.js';
+import { dlqName, retryDelayFor, retryQueueName } from '../broker/consumerTopology.js';
 import {
   HEADER_ATTEMPT,
   HEADER_DEAD_AT,

@@ -7,7 +7,7 @@ import type { EventDefinition } from '../catalog/defineEvent.js';
 import type { PrismaRootClient } from '../database/sqlStore.js';
 import { parseOptions } from '../errors.js';
 import type { Logger } from '../logging/createLogger.js';
-import { workerTopologyOptions } from './consumerTopology.js';
+import { workerTopologyOptions } from '../broker/consumerTopology.js';
 
 export interface WorkerOptions {
   /** The app's Prisma client (root): each delivery runs in one of its interactive transactions. */

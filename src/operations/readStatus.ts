@@ -5,7 +5,7 @@
 // A number it cannot vouch for is null, never a guess.
 import { raw, sqltag as sql } from '@prisma/client/runtime/client';
 import type { BrokerReading, BrokerStatus } from '../broker/readBrokerStatus.js';
-import { dlqName } from '../consumers/consumerTopology.js';
+import { dlqName } from '../broker/consumerTopology.js';
 import { afterPosition, finishedBy, owedTo } from '../database/owedMessages.js';
 import { readRelayBacklog } from '../database/relayBacklog.js';
 import type { QueryRows } from '../database/sqlStore.js';

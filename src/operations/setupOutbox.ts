@@ -4,7 +4,7 @@
 // to, every configured consumer whatever order the relay and workers start in.
 // Idempotent: the same declarations the worker makes at start.
 import type { Channel } from 'amqplib';
-import { dlqName, declareConsumerTopology, retryQueueName, type WorkerTopology } from '../consumers/consumerTopology.js';
+import { dlqName, declareConsumerTopology, retryQueueName, type WorkerTopology } from '../broker/consumerTopology.js';
 import { registerConsumers } from '../consumers/registerConsumers.js';
 import { resolveConsumerSet } from '../consumers/resolveConsumerSet.js';
 import { preflightDatabase } from '../database/preflightDatabase.js';

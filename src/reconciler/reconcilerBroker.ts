@@ -3,7 +3,7 @@
 // within `waitMs` fails (typed), and the next scheduled run tries again.
 import type { ConfirmChannel } from 'amqplib';
 import { BrokerConnection, brokerUnreachable } from '../broker/brokerConnection.js';
-import { declareConsumerTopology, type WorkerTopology } from '../consumers/consumerTopology.js';
+import { declareConsumerTopology, type WorkerTopology } from '../broker/consumerTopology.js';
 import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
 import type { Logger } from '../logging/createLogger.js';
 import { withTimeout } from '../timing/bounded.js';

@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
-import { workerTopologyOptions } from '../consumers/consumerTopology.js';
+import { workerTopologyOptions } from '../broker/consumerTopology.js';
 import type { ConsumerDefinition } from '../catalog/defineConsumer.js';
 import { OutboxError, parseOptions } from '../errors.js';
 import type { Logger } from '../logging/createLogger.js';

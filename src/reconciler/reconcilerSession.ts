@@ -2,7 +2,7 @@
 // broker connection, opened by the first run or start() and closed by stop(), which
 // first aborts the runs in flight and waits for them.
 import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
-import type { WorkerTopology } from '../consumers/consumerTopology.js';
+import type { WorkerTopology } from '../broker/consumerTopology.js';
 import { createPgSqlStore, createPrismaSqlStore, type PrismaRootClient, type SqlStore } from '../database/sqlStore.js';
 import type { Logger } from '../logging/createLogger.js';
 import { parseAmqpUrls } from '../broker/amqpUrls.js';

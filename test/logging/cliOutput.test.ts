@@ -1,7 +1,7 @@
 // The CLI's two streams: logs (pino JSON lines) on stderr, the report alone on
 // stdout, as one JSON document with --json, so `outbox … --json | jq` works.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { declareConsumerTopology } from '../../src/consumers/consumerTopology.js';
+import { declareConsumerTopology } from '../../src/broker/consumerTopology.js';
 import { resolveConsumer } from '../../src/catalog/defineConsumer.js';
 import { startOutboxCli } from '../support/outboxCli.js';
 import { createTestBroker, type TestBroker } from '../support/testBroker.js';

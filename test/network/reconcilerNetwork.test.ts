@@ -4,7 +4,7 @@
 // once, left no run 'running', counted truthfully what it re-published, and its
 // next runs finish the work.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { declareConsumerTopology, workerTopology } from '../../src/consumers/consumerTopology.js';
+import { declareConsumerTopology, workerTopology } from '../../src/broker/consumerTopology.js';
 import { defineConsumer, resolveConsumer } from '../../src/catalog/defineConsumer.js';
 import { testEvents } from '../support/events.js';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy.js';

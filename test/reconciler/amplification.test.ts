@@ -4,7 +4,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createReconciler, defineConsumer, type ReconcilerOptions } from '../../src/index.js';
-import { declareConsumerTopology, workerTopology } from '../../src/consumers/consumerTopology.js';
+import { declareConsumerTopology, workerTopology } from '../../src/broker/consumerTopology.js';
 import { resolveConsumer } from '../../src/catalog/defineConsumer.js';
 import { testEvents } from '../support/events.js';
 import { createTestBroker, takeAll, type TestBroker } from '../support/testBroker.js';

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createReconciler, defineConsumer } from '../../src/index.js';
-import { declareConsumerTopology, workerTopology } from '../../src/consumers/consumerTopology.js';
+import { declareConsumerTopology, workerTopology } from '../../src/broker/consumerTopology.js';
 import { resolveConsumer } from '../../src/catalog/defineConsumer.js';
 import { testEvents } from '../support/events.js';
 import { startOutboxCli } from '../support/outboxCli.js';

@@ -3,9 +3,19 @@
 // tiers, dead-lettering back to the work queue), "send-welcome-email.dlq".
 import type { Channel } from 'amqplib';
 import { z } from 'zod';
-import { declareRelayTopology, type RelayTopology } from '../broker/declareRelayTopology.js';
-import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
+import { declareRelayTopology, type RelayTopology } from './declareRelayTopology.js';
 import { DEFAULT_DEAD_LETTER_EXCHANGE, DEFAULT_EXCHANGE, DEFAULT_UNROUTABLE_EXCHANGE } from '../defaults.js';
+
+/** What the broker needs to know of a consumer to declare its queues (a resolved consumer definition has it). */
+export interface ConsumerQueues {
+  name: string;
+  /** Topic patterns its work queue is bound with. */
+  events: readonly string[];
+  queueType: 'quorum' | 'classic';
+  deliveryLimit: number;
+  /** One TTL retry queue per distinct delay. */
+  retryDelays: readonly number[];
+}
 
 export interface WorkerTopology extends RelayTopology {
   /** Direct exchange routing dead letters to "<consumer>.dlq". */
@@ -37,19 +47,19 @@ function formatDelay(ms: number): string {
 export const retryQueueName = (consumer: string, delayMs: number) => `${consumer}.retry.${formatDelay(delayMs)}`;
 
 /** The delay before attempt `nextAttempt` (2 = the first retry); the last tier repeats. */
-export function retryDelayFor(consumer: ResolvedConsumer, nextAttempt: number): number {
+export function retryDelayFor(consumer: ConsumerQueues, nextAttempt: number): number {
   const delays = consumer.retryDelays;
   return delays[Math.min(nextAttempt - 2, delays.length - 1)]!;
 }
 
-function queueArguments(consumer: ResolvedConsumer, extra: Record<string, unknown>): Record<string, unknown> {
+function queueArguments(consumer: ConsumerQueues, extra: Record<string, unknown>): Record<string, unknown> {
   if (consumer.queueType === 'classic') return extra;
   // Quorum: replicated; dead letters reach their target at least once (which needs reject-publish).
   return { 'x-queue-type': 'quorum', 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish', ...extra };
 }
 
 /** Declares (idempotently) the exchanges and this consumer's queues and bindings. */
-export async function declareConsumerTopology(channel: Channel, topology: WorkerTopology, consumer: ResolvedConsumer): Promise<void> {
+export async function declareConsumerTopology(channel: Channel, topology: WorkerTopology, consumer: ConsumerQueues): Promise<void> {
   await declareRelayTopology(channel, topology);
   await channel.assertExchange(topology.deadLetterExchange, 'direct', { durable: true });
 
