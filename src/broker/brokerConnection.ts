@@ -4,10 +4,10 @@
 // every reconnect or channel error.
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import { OutboxError } from '../errors.js';
+import { createOutage, type Outage } from '../lifecycle/outage.js';
 import type { Logger } from '../logging/createLogger.js';
 import { loggableError } from '../logging/loggableError.js';
 import { redactUrl } from '../logging/redactUrl.js';
-import { backoffDelay } from '../timing/backoffDelay.js';
 import { withTimeout } from '../timing/bounded.js';
 import { sleep } from '../timing/sleep.js';
 
@@ -38,8 +38,16 @@ export class BrokerConnection {
   #lastConnectError: unknown;
   readonly #closing = new AbortController();
 
+  readonly #outage: Outage;
+
   constructor(options: BrokerConnectionOptions) {
     this.#options = options;
+    this.#outage = createOutage({
+      logger: options.logger,
+      errorFor: (error) => this.#redact(error),
+      startMessage: 'broker unreachable; retrying with backoff',
+      backoff: { initialMs: options.reconnect?.initialMs ?? 200, maxMs: options.reconnect?.maxMs ?? 15_000 },
+    });
   }
 
   get state(): BrokerState {
@@ -136,7 +144,7 @@ export class BrokerConnection {
   }
 
   async #connectWithRetry(signal?: AbortSignal): Promise<ChannelModel> {
-    const { urls, logger, connectionName, reconnect } = this.#options;
+    const { urls, connectionName } = this.#options;
     const stop = signal ? AbortSignal.any([signal, this.#closing.signal]) : this.#closing.signal;
     // Loaded on first connect, not with the package: an app that only publishes never loads it.
     const { default: amqp } = await import('amqplib');
@@ -164,13 +172,10 @@ export class BrokerConnection {
       } catch (error) {
         if (this.#state === 'closed') throw error;
         this.#lastConnectError = error;
-        if (this.#state !== 'disconnected') {
-          // One line per outage, not per attempt.
-          logger.warn({ broker: redactUrl(url), err: this.#redact(error) }, 'broker unreachable; retrying with backoff');
-          this.#state = 'disconnected';
-        }
+        this.#state = 'disconnected';
         this.#urlIndex += 1;
-        await sleep(backoffDelay(attempt, { initialMs: reconnect?.initialMs ?? 200, maxMs: reconnect?.maxMs ?? 15_000 }), stop);
+        // One line per outage (none after a lost connection, already told), not per attempt.
+        await sleep(this.#outage.failed(error, { broker: redactUrl(url) }), stop);
       }
     }
   }
@@ -181,6 +186,7 @@ export class BrokerConnection {
     this.#state = 'connected';
     this.#unavailableSince = undefined;
     this.#lastConnectError = undefined;
+    this.#outage.succeeded();
     logger.info({ broker: redactUrl(url), attempts }, 'broker connected');
     model.on('error', (error: Error) => logger.debug({ err: this.#redact(error) }, 'broker connection error'));
     model.on('blocked', (reason: string) => logger.warn({ reason }, 'broker blocked publishing (resource alarm)'));
@@ -193,6 +199,7 @@ export class BrokerConnection {
       this.#state = 'disconnected';
       this.#unavailableSince = Date.now();
       logger.warn({ broker: redactUrl(url), err: error && this.#redact(error) }, 'broker connection lost; reconnecting');
+      this.#outage.began();
     });
   }
 

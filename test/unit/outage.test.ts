@@ -30,3 +30,17 @@ describe('createOutage', () => {
     expect(Math.max(...waits)).toBeLessThanOrEqual(1_000);
   });
 });
+
+describe('an outage the caller noticed itself', () => {
+  it('began(): the failures that follow add no line; no end line without an end message', () => {
+    const { logger, lines } = captureLogs();
+    const outage = createOutage({ logger, errorFor: (error) => error as Error, startMessage: 'broker unreachable', backoff: { initialMs: 10, maxMs: 100 } });
+    outage.began();
+    outage.failed(new Error('ECONNREFUSED'));
+    outage.failed(new Error('ECONNREFUSED'));
+    outage.succeeded();
+    outage.failed(new Error('a new outage'));
+    expect(lines.map((line) => line.msg)).toEqual(['broker unreachable']);
+    expect(lines[0]!.err).toMatchObject({ message: 'a new outage' });
+  });
+});
