@@ -28,7 +28,14 @@ export interface PublishBatchOptions {
  * Publishes every message and waits for the broker's verdicts, up to the deadline.
  * Never throws: each message ends in exactly one list of the outcome.
  */
-export async function publishBatch(channel: ConfirmChannel, messages: StoredMessage[], options: PublishBatchOptions): Promise<PublishOutcome> {
+/** What a batch needs of a confirm channel: publish with a confirm callback, and its close and drain events. */
+export interface PublishingChannel {
+  publish: ConfirmChannel['publish'];
+  on(event: 'close' | 'drain', listener: () => void): unknown;
+  removeListener(event: 'close' | 'drain', listener: () => void): unknown;
+}
+
+export async function publishBatch(channel: PublishingChannel, messages: StoredMessage[], options: PublishBatchOptions): Promise<PublishOutcome> {
   const state = { closed: false, expired: false };
   let wake: (() => void) | undefined;
   let signalClosed: () => void = () => {};

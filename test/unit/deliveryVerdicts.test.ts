@@ -4,7 +4,7 @@
 // the inbox, retry, dead-letter after maxAttempts and defer, are tested against
 // PostgreSQL in test/consumers.)
 import { randomUUID } from 'node:crypto';
-import type { ConsumeMessage } from 'amqplib';
+import type { ConsumeMessage, MessageProperties } from 'amqplib';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { resolveConsumer } from '../../src/catalog/defineConsumer.js';
@@ -24,14 +24,32 @@ const untouchable = new Proxy({} as PrismaRootClient, {
 });
 const context = { prisma: untouchable, catalog, consumer, logger: pino({ level: 'silent' }), transactionTimeoutMs: 1_000 };
 
-function delivery(overrides: { properties?: Record<string, unknown>; content?: string | Buffer; routingKey?: string } = {}): ConsumeMessage {
+/** A delivery as amqplib hands it over: every property present, most of them unset. */
+function delivery(overrides: { properties?: Partial<MessageProperties>; content?: string | Buffer; routingKey?: string } = {}): ConsumeMessage {
+  const properties: MessageProperties = {
+    contentType: 'application/json',
+    contentEncoding: undefined,
+    headers: {},
+    deliveryMode: 2,
+    priority: undefined,
+    correlationId: undefined,
+    replyTo: undefined,
+    expiration: undefined,
+    messageId: randomUUID(),
+    timestamp: undefined,
+    type: 'order.placed',
+    userId: undefined,
+    appId: 'outbox-relay',
+    clusterId: undefined,
+    ...overrides.properties,
+  };
   return {
     content: Buffer.isBuffer(overrides.content)
       ? overrides.content
       : Buffer.from(overrides.content ?? JSON.stringify({ orderId: randomUUID(), totalCents: 1 })),
     fields: { deliveryTag: 1, redelivered: false, exchange: 'outbox.events', routingKey: overrides.routingKey ?? 'order.placed', consumerTag: 'c' },
-    properties: { messageId: randomUUID(), type: 'order.placed', contentType: 'application/json', headers: {}, ...overrides.properties },
-  } as unknown as ConsumeMessage;
+    properties,
+  };
 }
 
 const cases: [string, ConsumeMessage, RegExp][] = [
