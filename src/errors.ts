@@ -46,6 +46,10 @@ export type OutboxErrorCode =
   | 'OUTBOX_BROKER_UNREACHABLE'
   /** A queue or exchange exists on the broker with other settings than the config declares. */
   | 'OUTBOX_TOPOLOGY_CONFLICT'
+  /** A RabbitMQ plugin the config needs is not enabled (ordered consumers: rabbitmq_consistent_hash_exchange). */
+  | 'OUTBOX_BROKER_PLUGIN_MISSING'
+  /** `outbox parked`: the consumer is not ordered, or the key is not parked. */
+  | 'OUTBOX_NOT_PARKED'
   /** Applying migrations failed; nothing after the failing migration was applied. */
   | 'OUTBOX_MIGRATION_FAILED';
 

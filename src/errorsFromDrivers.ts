@@ -97,6 +97,13 @@ export function brokerError(error: unknown, amqpUrl?: string): OutboxError | und
         { cause: error },
       );
     }
+    if (/unknown exchange type 'x-consistent-hash'/.test(message)) {
+      return new OutboxError(
+        'OUTBOX_BROKER_PLUGIN_MISSING',
+        `RabbitMQ${at} has no consistent-hash exchange, which ordered consumers route by: enable the plugin that ships with it, \`rabbitmq-plugins enable rabbitmq_consistent_hash_exchange\` (on every node)`,
+        { cause: error },
+      );
+    }
     if (UNREACHABLE.has(code)) {
       return new OutboxError(
         'OUTBOX_BROKER_UNREACHABLE',

@@ -17,6 +17,7 @@ export {
   type HandlerContext,
   type ReceivedEvent,
   type DeadLetter,
+  type ParkedKey,
 } from './catalog/defineConsumer.js';
 export { createWorker, type Worker, type WorkerOptions } from './consumers/createWorker.js';
 export type { WorkerEvents, SettledDelivery } from './consumers/runDelivery.js';

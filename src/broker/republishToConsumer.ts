@@ -1,5 +1,5 @@
-// Publishes stored messages again to one consumer's queue only (the default
-// exchange, routing key = queue name): same message ids and properties as the
+// Publishes stored messages again to one consumer only (its work queue through the
+// default exchange, or an ordered consumer's partition exchange): same message ids and properties as the
 // relay's, plus a header saying why. Confirms streamed; every broker verdict is
 // collected as data, never as a rejected promise, so a connection lost mid-way
 // (its unconfirmed callbacks all fail at once) cannot surface as an unhandled
@@ -7,6 +7,7 @@
 import type { ConfirmChannel } from 'amqplib';
 import type { StoredMessage } from '../database/storedMessage.js';
 import { messageProperties } from './wireFormat.js';
+import type { ConsumerEntry } from './consumerTopology.js';
 import type { RateLimiter } from '../timing/rateLimiter.js';
 
 export interface RepublishMarker {
@@ -34,7 +35,7 @@ export interface RepublishOptions {
 /** In order, confirms streamed, back-pressure respected; never throws. */
 export async function republishMessages(
   channel: ConfirmChannel,
-  consumer: string,
+  entry: ConsumerEntry,
   messages: readonly StoredMessage[],
   marker: RepublishMarker,
   rateLimiter: RateLimiter,
@@ -87,7 +88,7 @@ export async function republishMessages(
       properties.headers = { ...(properties.headers as Record<string, unknown>), [marker.header]: marker.value };
       let accepted: boolean;
       try {
-        accepted = channel.publish('', consumer, Buffer.from(message.payload, 'utf8'), properties, (error: unknown) => {
+        accepted = channel.publish(entry.exchange, entry.routingKey, Buffer.from(message.payload, 'utf8'), properties, (error: unknown) => {
           verdicts.set(message.id, error == null);
           unanswered -= 1;
           wake?.();
@@ -127,13 +128,15 @@ export async function republishMessages(
  */
 export async function republishToConsumer(
   channel: ConfirmChannel,
-  consumer: string,
+  entry: ConsumerEntry,
   messages: StoredMessage[],
   marker: RepublishMarker,
   rateLimiter: RateLimiter,
 ): Promise<void> {
-  const outcome = await republishMessages(channel, consumer, messages, marker, rateLimiter);
+  const outcome = await republishMessages(channel, entry, messages, marker, rateLimiter);
   if (outcome.stoppedBy) {
-    throw new Error(`re-publish to ${consumer}: ${outcome.unconfirmed.length} of ${messages.length} not confirmed (${outcome.stoppedBy})`);
+    throw new Error(
+      `re-publish to ${entry.exchange || entry.routingKey}: ${outcome.unconfirmed.length} of ${messages.length} not confirmed (${outcome.stoppedBy})`,
+    );
   }
 }

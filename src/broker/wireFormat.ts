@@ -7,12 +7,19 @@ import type { StoredMessage } from '../database/storedMessage.js';
 export const HEADER_EVENT_VERSION = 'outbox-event-version';
 /** The ordering key, when the event has one (the relay). */
 export const HEADER_ORDERING_KEY = 'outbox-ordering-key';
+/**
+ * What ordered consumers' partition exchanges hash on: the ordering key, or the
+ * message id for an event without one (spread over the partitions).
+ */
+export const HEADER_PARTITION_KEY = 'outbox-partition-key';
 /** The consumer's attempt this delivery is (the worker's retries; absent: 1). */
 export const HEADER_ATTEMPT = 'outbox-attempt';
 /** The last handler error, on a retried message (the worker). */
 export const HEADER_LAST_ERROR = 'outbox-last-error';
 /** When the reconciler re-published it (the reconciler). */
 export const HEADER_RESCHEDULED_AT = 'outbox-rescheduled-at';
+/** When a held message was sent again, its predecessor done (ordered consumers). */
+export const HEADER_RELEASED_AT = 'outbox-released-at';
 /** When `outbox replay` sent it again. */
 export const HEADER_REPLAYED_AT = 'outbox-replayed-at';
 /** Why, what, whose and when, on a dead letter (the worker). */
@@ -48,6 +55,7 @@ export function messageProperties(message: StoredMessage, appId: string): Option
       ...headers,
       [HEADER_EVENT_VERSION]: message.eventVersion,
       ...(message.orderingKey === null ? {} : { [HEADER_ORDERING_KEY]: message.orderingKey }),
+      [HEADER_PARTITION_KEY]: message.orderingKey ?? message.id,
     },
   };
 }

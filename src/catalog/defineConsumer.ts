@@ -62,6 +62,18 @@ export interface DeadLetter {
   error: string;
 }
 
+/** An ordering key of an ordered consumer, parked after one of its messages failed for good. */
+export interface ParkedKey {
+  consumer: string;
+  orderingKey: string;
+  /** The message that failed; it and every later message of the key wait for `outbox parked retry|skip`. */
+  messageId: string;
+  eventType: string;
+  attempts: number;
+  reason: 'handler-failed' | 'non-retryable';
+  error: string;
+}
+
 export interface ConsumerDefinition<
   TEvents extends readonly EventDefinition[] = readonly EventDefinition[],
   TTx = TransactionClient,
@@ -86,6 +98,18 @@ export interface ConsumerDefinition<
   deliveryLimit?: number;
   /** Called once per dead-lettered message, for alerting. Errors it throws are logged, not raised. */
   onDeadLetter?(deadLetter: DeadLetter): void | Promise<void>;
+  /**
+   * Per-key order (docs/ordered-consumers.md): the handler sees each ordering key's
+   * events one at a time, in write order, across any number of workers; keys run in
+   * parallel; a message that fails for good parks its key instead of being
+   * dead-lettered. Events without a key are unordered. Needs RabbitMQ's
+   * rabbitmq_consistent_hash_exchange plugin. Default false.
+   */
+  ordered?: boolean;
+  /** Ordered consumers: partition queues ("<name>.p00"...), each consumed by one worker at a time. Default 16. */
+  partitions?: number;
+  /** Ordered consumers: called once per parked key, for alerting. Errors it throws are logged, not raised. */
+  onParked?(parked: ParkedKey): void | Promise<void>;
 }
 
 const NAME = /^[a-z0-9][a-z0-9_-]*$/;
@@ -110,6 +134,9 @@ const consumerSchema = z.object({
   queueType: z.enum(['quorum', 'classic']).default('quorum'),
   deliveryLimit: z.number().int().min(1).max(1000).default(5),
   onDeadLetter: z.custom<(deadLetter: DeadLetter) => void | Promise<void>>((value) => typeof value === 'function').optional(),
+  ordered: z.boolean().default(false),
+  partitions: z.number().int().min(1).max(256).default(16),
+  onParked: z.custom<(parked: ParkedKey) => void | Promise<void>>((value) => typeof value === 'function').optional(),
 });
 
 export type ResolvedConsumer = Omit<z.output<typeof consumerSchema>, 'handle'> & {

@@ -20,6 +20,7 @@ const commands: Record<string, () => Promise<Command>> = {
   'retry-failed': async () => import('./runRetryFailed.js').then((m) => ({ run: m.runRetryFailed, usage: m.RETRY_FAILED_USAGE })),
   worker: async () => import('./runWorker.js').then((m) => ({ run: m.runWorker, usage: m.WORKER_USAGE })),
   dlq: async () => import('./runDlq.js').then((m) => ({ run: m.runDlq, usage: m.DLQ_USAGE })),
+  parked: async () => import('./runParked.js').then((m) => ({ run: m.runParked, usage: m.PARKED_USAGE })),
   reconcile: async () => import('./runReconcile.js').then((m) => ({ run: m.runReconcile, usage: m.RECONCILE_USAGE })),
   status: async () => import('./runStatus.js').then((m) => ({ run: m.runStatus, usage: m.STATUS_USAGE })),
   replay: async () => import('./runReplay.js').then((m) => ({ run: m.runReplay, usage: m.REPLAY_USAGE })),

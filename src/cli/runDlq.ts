@@ -1,6 +1,8 @@
 // `outbox dlq list|replay|purge <consumer>`: a consumer's dead-letter queue.
 import { parseArgs } from 'node:util';
+import type { ChannelModel } from 'amqplib';
 import { connectFirstNode } from '../broker/connectFirstNode.js';
+import { consumerEntry, partitionExchangeName } from '../broker/consumerTopology.js';
 import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../consumers/deadLetterQueue.js';
 import { OutboxError } from '../errors.js';
 import { createPgSqlStore } from '../database/sqlStore.js';
@@ -14,6 +16,21 @@ export const DLQ_USAGE = `  dlq list <consumer>     Show dead letters (left in p
             --id <messageId>     only this one (repeatable)     --all   every dead letter
   dlq purge <consumer>    Delete the consumer's dead letters
             --json               the report as JSON (list, replay, purge)`;
+
+/** Whether the exchange exists (an ordered consumer's partition exchange): a passive check, on a channel of its own (a miss closes it). */
+async function hasExchange(connection: ChannelModel, exchange: string): Promise<boolean> {
+  const probe = await connection.createChannel();
+  probe.on('error', () => {});
+  try {
+    await probe.checkExchange(exchange);
+    return true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 404) return false;
+    throw error;
+  } finally {
+    await probe.close().catch(() => {});
+  }
+}
 
 export async function runDlq(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -47,7 +64,8 @@ export async function runDlq(args: string[]): Promise<void> {
     } else {
       const store = createPgSqlStore(readDatabaseUrl(), { applicationName: 'outbox-dlq' });
       try {
-        const replayed = await replayDeadLetters(channel, store.query, consumer, values.all ? 'all' : { messageIds: values.id ?? [] });
+        const entry = consumerEntry({ name: consumer, ordered: await hasExchange(connection, partitionExchangeName(consumer)) });
+        const replayed = await replayDeadLetters(channel, store.query, consumer, entry, values.all ? 'all' : { messageIds: values.id ?? [] });
         writeReport(values.json, { consumer, replayed: replayed.length, messageIds: replayed }, `replayed ${replayed.length} dead letter(s) to ${consumer}`);
       } finally {
         await store.close();

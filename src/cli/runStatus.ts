@@ -1,6 +1,7 @@
 // `outbox status [--config outbox.config.ts] [--json]`: exit 0 with no alerts,
 // 3 with alerts (cron jobs and health checks can rely on it), 1 on an error, 2 on
 // bad usage. The report goes to stdout (JSON with --json, nothing else there).
+import { consumedQueues } from '../broker/consumerTopology.js';
 import { parseArgs } from 'node:util';
 import { readBrokerStatus } from '../broker/readBrokerStatus.js';
 import { resolveManagementEndpoint } from '../broker/resolveManagementEndpoint.js';
@@ -50,7 +51,9 @@ export async function runStatus(args: string[]): Promise<number> {
   if (configFile) {
     const config = await loadConfig(configFile);
     const catalogTypes = [...new Set(config.events.map((event) => event.type))];
-    consumers = config.consumers.map(resolveConsumer).map((consumer) => ({ name: consumer.name, eventTypes: typesMatching(consumer.events, catalogTypes) }));
+    consumers = config.consumers
+      .map(resolveConsumer)
+      .map((consumer) => ({ name: consumer.name, eventTypes: typesMatching(consumer.events, catalogTypes), queues: consumedQueues(consumer) }));
     // Read-only queries: through DATABASE_URL when it is set (a pg connection answers in
     // milliseconds; a Prisma client starts its query compiler first), else the config's client.
     if (process.env.DATABASE_URL) {

@@ -3,7 +3,7 @@
 // stop(). Anything that would leave a consumer silently not consuming (a channel
 // closed by an error, a consumer cancelled by the broker, half a set opened) starts
 // the connection afresh instead.
-import type { Channel, ChannelModel } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { BrokerConnection } from '../broker/brokerConnection.js';
 import type { Logger } from '../logging/createLogger.js';
 import { backoffDelay } from '../timing/backoffDelay.js';
@@ -12,6 +12,14 @@ import type { createConcurrencyLimiter } from './concurrencyLimiter.js';
 import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
 import type { DeliveryRunner } from './runDelivery.js';
 import type { WorkerHealth } from './workerHealth.js';
+import { consumedQueues } from '../broker/consumerTopology.js';
+import { HEADER_ORDERING_KEY } from '../broker/wireFormat.js';
+
+/** The delivery's ordering key header, if it has one (the inbox checks the stored row's; this only paces the worker). */
+function orderingKeyOf(message: ConsumeMessage): string | undefined {
+  const key: unknown = message.properties.headers?.[HEADER_ORDERING_KEY];
+  return typeof key === 'string' ? key : undefined;
+}
 
 export interface ConsumeLoopContext {
   broker: BrokerConnection;
@@ -57,23 +65,27 @@ export function createConsumeLoop(context: ConsumeLoopContext) {
         channel.on('close', startAfresh);
         await channel.prefetch(consumer.prefetch);
         const limiter = limiters.get(consumer.name)!;
-        const { consumerTag } = await channel.consume(consumer.name, (message) => {
-          if (message) {
-            limiter.run(() => runDelivery(channel, consumer, message));
-            return;
-          }
-          // Cancelled by the broker (its queue deleted): re-declared and consumed again on a fresh connection.
-          logger.warn({ consumer: consumer.name }, 'consumer cancelled by the broker; reconnecting');
-          startAfresh();
-        });
-        channels.push({ channel, tag: consumerTag });
+        // An ordered consumer's partitions: the broker makes one worker at a time the active
+        // consumer of each; here a key's deliveries run one after another.
+        for (const queue of consumedQueues(consumer)) {
+          const { consumerTag } = await channel.consume(queue, (message) => {
+            if (message) {
+              limiter.run(() => runDelivery(channel, consumer, message), consumer.ordered ? orderingKeyOf(message) : undefined);
+              return;
+            }
+            // Cancelled by the broker (its queue deleted): re-declared and consumed again on a fresh connection.
+            logger.warn({ consumer: consumer.name, queue }, 'consumer cancelled by the broker; reconnecting');
+            startAfresh();
+          });
+          channels.push({ channel, tag: consumerTag });
+        }
       }
     } catch (error) {
       // Half a set of consumers is not a state to keep.
       startAfresh();
       throw error;
     }
-    open = channels.map(({ channel }) => channel);
+    open = [...new Set(channels.map(({ channel }) => channel))];
     health.broker.succeeded();
     logger.info({ consumers: consumers.map((consumer) => consumer.name) }, 'consuming');
     await untilClosedOrAborted(model, signal);

@@ -23,6 +23,7 @@ import { createDeliveryStats } from './deliveryStats.js';
 import { registerConsumers } from './registerConsumers.js';
 import { resolveConsumerSet } from './resolveConsumerSet.js';
 import { recordDeliveryMetrics } from './deliveryMetrics.js';
+import { registerParkedGauges } from './parkedGauges.js';
 import { createDeliveryRunner, type WorkerEvents } from './runDelivery.js';
 import { isTransientBrokerFailure, untilAvailable } from './untilAvailable.js';
 import { createVerdictActions } from './verdictActions.js';
@@ -71,7 +72,11 @@ export function createWorker(options: WorkerOptions): Worker {
   const stats = createDeliveryStats(consumers.map((consumer) => consumer.name));
   const events = createComponentEvents<WorkerEvents>((error, event) => logger.error({ err: errorFor(error), event }, 'worker event listener threw'));
   events.on('delivery:settled', ({ consumer, outcome, durationMs, handlerRan }) => stats.record(consumer, outcome, handlerRan ? durationMs : undefined));
-  if (options.metrics) recordDeliveryMetrics(events, options.metrics);
+  if (options.metrics) {
+    recordDeliveryMetrics(events, options.metrics);
+    const ordered = consumers.filter((consumer) => consumer.ordered).map((consumer) => consumer.name);
+    registerParkedGauges(options.metrics, prismaQueryRows(options.prisma), ordered);
+  }
   /** What carries out verdicts and runs deliveries, on this start's broker connection. */
   function deliveryRunnerOn(broker: BrokerConnection) {
     const actions = createVerdictActions({
@@ -81,6 +86,8 @@ export function createWorker(options: WorkerOptions): Worker {
       logger,
       errorFor,
       ...(options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {}),
+      ...(options.onParked ? { onParked: options.onParked } : {}),
+      appId: config.workerId,
     });
     const runDelivery = createDeliveryRunner({
       handling: { prisma: options.prisma, catalog, logger, transactionTimeoutMs: config.transactionTimeoutMs },

@@ -1,7 +1,7 @@
 // Operator tools for a consumer's dead-letter queue: look, replay, purge.
 import type { Channel, ConfirmChannel, GetMessage } from 'amqplib';
 import type { QueryRows } from '../database/sqlStore.js';
-import { dlqName } from '../broker/consumerTopology.js';
+import { dlqName, type ConsumerEntry } from '../broker/consumerTopology.js';
 import { DEAD_LETTER_HEADERS, HEADER_ATTEMPT, HEADER_DEAD_AT, HEADER_DEAD_ERROR, HEADER_DEAD_REASON, publishConfirmed } from '../broker/wireFormat.js';
 import { reopenInbox } from './inbox.js';
 
@@ -50,7 +50,8 @@ export async function listDeadLetters(channel: Channel, consumer: string, limit 
 }
 
 /**
- * Sends dead letters back to the consumer's work queue: same message id, attempt
+ * Sends dead letters back to the consumer (`entry`: its work queue, or an ordered
+ * consumer's partition exchange): same message id, attempt
  * 1, the dead-letter headers removed, the inbox row reopened first (so the worker
  * does not skip it as dead). Each is acknowledged from the DLQ only after the
  * broker confirmed the replay. Others stay. Returns the replayed message ids.
@@ -59,6 +60,7 @@ export async function replayDeadLetters(
   channel: ConfirmChannel,
   query: QueryRows,
   consumer: string,
+  entry: ConsumerEntry,
   select: { messageIds: string[] } | 'all',
   limit = 10_000,
 ): Promise<string[]> {
@@ -77,7 +79,7 @@ export async function replayDeadLetters(
       const headers = { ...(message.properties.headers as Record<string, unknown>) };
       for (const name of DEAD_LETTER_HEADERS) delete headers[name];
       headers[HEADER_ATTEMPT] = 1;
-      await publishConfirmed(channel, '', consumer, message.content, { ...message.properties, headers, persistent: true });
+      await publishConfirmed(channel, entry.exchange, entry.routingKey, message.content, { ...message.properties, headers, persistent: true });
       channel.ack(message);
     }
   } finally {

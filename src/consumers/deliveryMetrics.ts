@@ -12,6 +12,8 @@ const OUTCOME_LABEL: Record<Exclude<DeliveryOutcome, 'handed-back'>, string> = {
   retried: 'retried',
   'dead-lettered': 'dead_lettered',
   deferred: 'deferred',
+  held: 'held',
+  parked: 'parked',
 };
 
 export function recordDeliveryMetrics(events: ComponentEvents<WorkerEvents>, registry: Registry): void {

@@ -1,7 +1,7 @@
 // What each consumer did since the worker's last summary, counted in memory on
 // the delivery path (no I/O) and read, then reset, by the summary timer.
 
-export type DeliveryOutcome = 'handled' | 'duplicate' | 'retried' | 'dead-lettered' | 'deferred' | 'handed-back';
+export type DeliveryOutcome = 'handled' | 'duplicate' | 'retried' | 'dead-lettered' | 'deferred' | 'handed-back' | 'held' | 'parked';
 
 export interface ConsumerSummary {
   consumer: string;
@@ -15,6 +15,10 @@ export interface ConsumerSummary {
   deferred: number;
   /** The verdict could not be carried out on the broker (delivery requeued), or none came before the delivery deadline (deferred). */
   handedBack: number;
+  /** Ordered consumers: held until an earlier message of their key is done. */
+  held: number;
+  /** Ordered consumers: failed for good, or arrived on a parked key. */
+  parked: number;
   /** Over the deliveries whose handler ran (handled, retried, dead-lettered); null without any. */
   handlerP50Ms: number | null;
   handlerP99Ms: number | null;
@@ -36,9 +40,11 @@ const FIELD: Record<DeliveryOutcome, keyof Omit<Counts, 'timed' | 'samples'>> = 
   'dead-lettered': 'deadLettered',
   deferred: 'deferred',
   'handed-back': 'handedBack',
+  held: 'held',
+  parked: 'parked',
 };
 
-const fresh = (): Counts => ({ handled: 0, duplicates: 0, retried: 0, deadLettered: 0, deferred: 0, handedBack: 0, timed: 0, samples: [] });
+const fresh = (): Counts => ({ handled: 0, duplicates: 0, retried: 0, deadLettered: 0, deferred: 0, handedBack: 0, held: 0, parked: 0, timed: 0, samples: [] });
 
 /** Nearest-rank percentile of sorted values, to 0.1 ms. */
 function percentile(sorted: number[], p: number): number | null {

@@ -1,7 +1,9 @@
 // One delivery, start to verdict: decode, then in one transaction record the
 // inbox receipt (as done), run the handler, commit. The caller acts on the
 // verdict on the broker (ack, retry, dead-letter) only after this returns, so
-// nothing is acknowledged before its transaction committed.
+// nothing is acknowledged before its transaction committed. An ordered consumer's
+// keyed message first takes its key's turn (orderedInbox.ts): it may be held or
+// parked instead of run, and a failure for good parks its key.
 import type { ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { EventCatalog } from '../catalog/eventCatalog.js';
@@ -11,12 +13,30 @@ import { prismaQueryRows, type PrismaRootClient } from '../database/sqlStore.js'
 import { decodeDelivery } from './decodeDelivery.js';
 import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
 import { recordInboxFailure, recordInboxReceipt } from './inbox.js';
+import type { StoredMessage } from '../database/storedMessage.js';
+import { typesMatching } from '../catalog/topicPattern.js';
+import { completeKeyTurn, findKeyedMessage, parkKey, recordOrderedReceipt, takeKeyTurn, type KeyedMessage } from './orderedInbox.js';
 import { NonRetryableError } from './nonRetryableError.js';
 
 // `error` is the text that travels (headers, inbox row); `thrown` is what was
 // thrown, for the log (type, stack, cause). A malformed delivery threw nothing.
 export type Verdict =
-  | { action: 'ack'; outcome: 'done' | 'duplicate' }
+  /** Done: `release` lists the messages of its key held behind it, to send again in this order (ordered consumers). */
+  | { action: 'ack'; outcome: 'done'; release?: StoredMessage[] }
+  | { action: 'ack'; outcome: 'duplicate' }
+  /** Ordered consumers: held until an earlier message of its key is done, or its key is parked. */
+  | { action: 'ack'; outcome: 'held' | 'parked'; messageId: string; eventType: string; orderingKey: string }
+  /** Ordered consumers: failed for good; it and its key's later messages are parked (recorded). */
+  | {
+      action: 'park';
+      messageId: string;
+      eventType: string;
+      orderingKey: string;
+      attempts: number;
+      reason: 'handler-failed' | 'non-retryable';
+      error: string;
+      thrown: unknown;
+    }
   /** The handler failed: try again after the next delay, as attempt `nextAttempt`. */
   | { action: 'retry'; messageId: string; eventType: string; nextAttempt: number; error: string; thrown: unknown }
   | {
@@ -59,11 +79,25 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
   // so are connections lost or gone silent at any point; other failures from then
   // on (handler, mark, commit, transaction timeout) count as attempts.
   let handlerStarted = false;
+  // Ordered consumers: the message's key and seq, once the transaction found them.
+  let keyed: KeyedMessage | undefined;
+  let release: StoredMessage[] = [];
   try {
     const outcome = await prisma.$transaction(
       async (tx) => {
         const query = prismaQueryRows(tx);
-        if (!(await recordInboxReceipt(query, consumer.name, messageId, transactionTimeoutMs + IDLE_MARGIN_MS))) return 'duplicate' as const;
+        const idleTimeoutMs = transactionTimeoutMs + IDLE_MARGIN_MS;
+        keyed = consumer.ordered ? await findKeyedMessage(query, consumer.name, messageId, idleTimeoutMs) : undefined;
+        if (keyed) {
+          const turn = await takeKeyTurn(query, consumer.name, messageId, keyed, typesMatching(consumer.events, catalog.types));
+          if (turn.turn === 'wait')
+            logger.debug({ orderingKey: keyed.orderingKey, blockedBy: turn.blockedBy }, 'held: an earlier message of its key is not done');
+          if (turn.turn === 'wait') return 'held' as const;
+          if (turn.turn !== 'run') return turn.turn;
+          await recordOrderedReceipt(query, consumer.name, messageId);
+        } else if (!(await recordInboxReceipt(query, consumer.name, messageId, idleTimeoutMs))) {
+          return 'duplicate' as const;
+        }
         logger.debug('work started');
         handlerStarted = true;
         await consumer.handle({
@@ -75,14 +109,16 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
           correlationId: decoded.correlationId,
           logger,
         });
+        if (keyed) release = await completeKeyTurn(query, consumer.name, keyed);
         return 'handled' as const;
       },
       { timeout: transactionTimeoutMs, maxWait: transactionTimeoutMs },
     );
     if (outcome === 'handled') {
       logger.debug({ durationMs: elapsedMs() }, 'work finished');
-      return { action: 'ack', outcome: 'done' };
+      return release.length > 0 ? { action: 'ack', outcome: 'done', release } : { action: 'ack', outcome: 'done' };
     }
+    if (outcome === 'held' || outcome === 'parked') return { action: 'ack', outcome, messageId, eventType, orderingKey: keyed!.orderingKey };
     logger.debug('skipped: already done or dead (duplicate delivery)');
     return { action: 'ack', outcome: 'duplicate' };
   } catch (error) {
@@ -103,6 +139,16 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
       return { action: 'defer', messageId, eventType, attempt, error: text, thrown: error };
     }
     if (!handlerStarted) return { action: 'defer', messageId, eventType, attempt, error: text, thrown: error };
+    if (dead && keyed) {
+      // Ordered: not dead-lettered (later messages of its key would overtake it) but parked, with them.
+      try {
+        await parkKey(prismaQueryRows(prisma), consumer.name, messageId, keyed, attempt, text);
+      } catch {
+        return { action: 'defer', messageId, eventType, attempt, error: text, thrown: error };
+      }
+      const reason = nonRetryable ? 'non-retryable' : 'handler-failed';
+      return { action: 'park', messageId, eventType, orderingKey: keyed.orderingKey, attempts: attempt, reason, error: text, thrown: error };
+    }
     if (dead) {
       return {
         action: 'dead-letter',

@@ -56,14 +56,17 @@ interface About {
 const REQUEUE_PAUSE_MS = 1_000;
 const STUCK = Symbol('stuck');
 
+const OUTCOME_OF_ACK = { done: 'handled', duplicate: 'duplicate', held: 'held', parked: 'parked' } as const;
 const outcomeOf = (verdict: Verdict): DeliveryOutcome => {
-  if (verdict.action === 'ack') return verdict.outcome === 'done' ? 'handled' : 'duplicate';
+  if (verdict.action === 'ack') return OUTCOME_OF_ACK[verdict.outcome];
+  if (verdict.action === 'park') return 'parked';
   return verdict.action === 'retry' ? 'retried' : verdict.action === 'defer' ? 'deferred' : 'dead-lettered';
 };
 /** Deliveries whose handler ran: those the handler percentiles are about. */
 const handlerRan = (verdict: Verdict) =>
   (verdict.action === 'ack' && verdict.outcome === 'done') ||
   verdict.action === 'retry' ||
+  verdict.action === 'park' ||
   (verdict.action === 'dead-letter' && verdict.reason !== 'malformed');
 
 /** `work`'s value, or STUCK if it has not settled within `ms` (it goes on). */

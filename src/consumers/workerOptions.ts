@@ -2,7 +2,7 @@
 // validated type the worker reads (shaped like relayOptions.ts).
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
-import type { ConsumerDefinition, DeadLetter } from '../catalog/defineConsumer.js';
+import type { ConsumerDefinition, DeadLetter, ParkedKey } from '../catalog/defineConsumer.js';
 import type { EventDefinition } from '../catalog/defineEvent.js';
 import type { PrismaRootClient } from '../database/sqlStore.js';
 import { parseOptions } from '../errors.js';
@@ -37,6 +37,8 @@ export interface WorkerOptions {
   healthToleranceMs?: number;
   /** Called once per dead-lettered message, after the consumer's own hook. */
   onDeadLetter?(deadLetter: DeadLetter): void | Promise<void>;
+  /** Ordered consumers: called once per parked key, after the consumer's own hook. */
+  onParked?(parked: ParkedKey): void | Promise<void>;
   /** A pino logger (child loggers carry consumer, messageId, eventType). Default: the package's own, on stderr. */
   logger?: Logger;
   /**

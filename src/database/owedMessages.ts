@@ -26,9 +26,13 @@ export const afterPosition = (position: Sql): Sql => sql`(m.writer_xid, m.seq) >
 export const owedTo = (owed: { eventTypes: Sql; registeredAt: Sql; horizonMs: number }): Sql =>
   sql`m.event_type = ANY(${owed.eventTypes}) AND m.created_at >= ${owed.registeredAt} AND m.created_at > now() - ${owed.horizonMs} * interval '1 millisecond'`;
 
-/** The consumer needs nothing more of `m`: its inbox row is done or dead. */
+/**
+ * The consumer needs nothing more of `m` (nothing a re-publish would change): its
+ * inbox row is done or dead, or, for an ordered consumer, skipped or parked (an
+ * operator resumes a parked key). A held ('waiting') message is not finished.
+ */
 export const finishedBy = (consumer: Sql): Sql =>
-  sql`EXISTS (SELECT 1 FROM outbox_inbox i WHERE i.consumer = ${consumer} AND i.message_id = m.id AND i.status IN ('done', 'dead'))`;
+  sql`EXISTS (SELECT 1 FROM outbox_inbox i WHERE i.consumer = ${consumer} AND i.message_id = m.id AND i.status IN ('done', 'dead', 'skipped', 'parked'))`;
 
 /** The consumer has received `m` at all (any inbox row: done, dead, or failed and retrying). */
 export const receivedBy = (consumer: Sql): Sql => sql`EXISTS (SELECT 1 FROM outbox_inbox i WHERE i.consumer = ${consumer} AND i.message_id = m.id)`;

@@ -42,7 +42,7 @@ export function createOutboxMetrics(registry: Registry): OutboxMetrics {
     }),
     handled: new Counter({
       name: 'outbox_consumer_deliveries_total',
-      help: 'Deliveries by consumer and outcome: done, duplicate, retried, dead_lettered, deferred',
+      help: 'Deliveries by consumer and outcome: done, duplicate, retried, dead_lettered, deferred, held and parked (ordered consumers)',
       labelNames: ['consumer', 'outcome'],
       registers,
     }),

@@ -3,7 +3,7 @@
 // reconciler run. From the broker (readBrokerStatus): whether AMQP_URL connects,
 // whether the management API is that broker's, queue depths, unroutable events.
 // A number it cannot vouch for is null, never a guess.
-import { raw, sqltag as sql } from '@prisma/client/runtime/client';
+import { raw, sqltag as sql, type Sql } from '@prisma/client/runtime/client';
 import type { BrokerReading, BrokerStatus } from '../broker/readBrokerStatus.js';
 import { dlqName } from '../broker/consumerTopology.js';
 import { afterPosition, finishedBy, owedTo } from '../database/owedMessages.js';
@@ -24,7 +24,11 @@ export interface ConsumerStatus {
   inFlight: number | null;
   /** Inbox rows marked dead. */
   dead: number;
-  /** Messages in its work queue, its retry tiers and its DLQ; null when unknown (see broker.management). */
+  /** Ordered consumers: keys parked after a message failed for good (0 for others). */
+  parkedKeys: number;
+  /** How long the oldest parked key has waited; null without one. */
+  oldestParkedAgeMs: number | null;
+  /** Messages in its work queue (an ordered consumer's partitions together), its retry tiers and its DLQ; null when unknown (see broker.management). */
   queueDepth: number | null;
   retryDepth: number | null;
   dlqDepth: number | null;
@@ -54,7 +58,7 @@ export interface StatusOptions {
    * config). Undefined: the consumers registered in the database, whose owed
    * counts cannot be computed (null).
    */
-  consumers?: readonly { name: string; eventTypes: readonly string[] }[];
+  consumers?: readonly StatusConsumer[];
   /** The broker's half (readBrokerStatus), started by the caller as early as it likes. */
   broker: BrokerReading | Promise<BrokerReading>;
   /** The reconciler's grace window: younger owed messages are in flight. Default 15 min, as the reconciler's. */
@@ -66,7 +70,12 @@ export interface StatusOptions {
   reconcilerOverdueMs?: number;
 }
 
-/** The reconciler's defaults (createReconciler): grace 15 min, horizon 7 days. */
+export interface StatusConsumer {
+  name: string;
+  eventTypes: readonly string[];
+  /** The queues it consumes: its work queue, or an ordered consumer's partitions. */
+  queues: readonly string[];
+}
 
 interface ConsumerRow {
   name: string;
@@ -74,7 +83,16 @@ interface ConsumerRow {
   notDone: number | null;
   inFlight: number | null;
   dead: number;
+  parkedKeys: number;
+  oldestParkedAgeMs: number | null;
 }
+
+/** Per consumer `name` (SQL): inbox rows dead, parked keys and the age of the oldest. */
+const DEAD_AND_PARKED = (name: Sql) => sql`
+  (SELECT count(*)::int FROM outbox_inbox i WHERE i.consumer = ${name} AND i.status = 'dead') AS "dead",
+  (SELECT count(*)::int FROM outbox_ordered_key k WHERE k.consumer = ${name} AND k.parked_at IS NOT NULL) AS "parkedKeys",
+  (SELECT (extract(epoch FROM now() - min(k.parked_at)) * 1000)::bigint::int FROM outbox_ordered_key k
+    WHERE k.consumer = ${name} AND k.parked_at IS NOT NULL) AS "oldestParkedAgeMs"`;
 
 /**
  * Per consumer, in the given order: owed and not done, split at the grace window,
@@ -82,16 +100,11 @@ interface ConsumerRow {
  * registration, within the horizon, published, no done/dead inbox row). One
  * statement for all consumers. Parameters: consumers (JSON [{name, types}]), grace, horizon.
  */
-function readOwedConsumers(
-  query: QueryRows,
-  consumers: readonly { name: string; eventTypes: readonly string[] }[],
-  graceMs: number,
-  horizonMs: number,
-): Promise<ConsumerRow[]> {
+function readOwedConsumers(query: QueryRows, consumers: readonly StatusConsumer[], graceMs: number, horizonMs: number): Promise<ConsumerRow[]> {
   const wanted = JSON.stringify(consumers.map((consumer) => ({ name: consumer.name, types: consumer.eventTypes })));
   return query<ConsumerRow>(sql`
     SELECT w.name, c.registered_at AS "registeredAt", coalesce(o.not_done, 0) AS "notDone", coalesce(o.in_flight, 0) AS "inFlight",
-           (SELECT count(*)::int FROM outbox_inbox i WHERE i.consumer = w.name AND i.status = 'dead') AS "dead"
+           ${DEAD_AND_PARKED(raw('w.name'))}
       FROM ROWS FROM (jsonb_to_recordset(${wanted}::jsonb) AS (name text, types text[])) WITH ORDINALITY AS w(name, types, ord)
       LEFT JOIN outbox_consumer c ON c.name = w.name
       LEFT JOIN LATERAL (
@@ -107,12 +120,34 @@ function readOwedConsumers(
 /** Every registered consumer, without its event types: what is owed stays unknown. */
 function readRegisteredConsumers(query: QueryRows): Promise<ConsumerRow[]> {
   return query<ConsumerRow>(sql`
-    SELECT c.name, c.registered_at AS "registeredAt", NULL::int AS "notDone", NULL::int AS "inFlight",
-           (SELECT count(*)::int FROM outbox_inbox i WHERE i.consumer = c.name AND i.status = 'dead') AS "dead"
+    SELECT c.name, c.registered_at AS "registeredAt", NULL::int AS "notDone", NULL::int AS "inFlight", ${DEAD_AND_PARKED(raw('c.name'))}
       FROM outbox_consumer c ORDER BY c.name`);
 }
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * The queues a consumer consumes: from the config, or without one its work queue if
+ * the broker has it, else its partition queues ("<name>.p00"...) if it has those.
+ */
+function consumedQueuesOf(name: string, known: StatusConsumer | undefined, queues: ReadonlyMap<string, number | null> | undefined): readonly string[] {
+  if (known) return known.queues;
+  if (!queues || queues.has(name)) return [name];
+  const partition = new RegExp(`^${escapeRegExp(name)}\\.p\\d+$`);
+  const partitions = [...queues.keys()].filter((queue) => partition.test(queue));
+  return partitions.length > 0 ? partitions : [name];
+}
+
+/** The queues' depths together; null if one is unknown or missing. */
+function depthOf(names: readonly string[], queues: ReadonlyMap<string, number | null> | undefined): number | null {
+  let total = 0;
+  for (const name of names) {
+    const depth = queues?.get(name);
+    if (depth === undefined || depth === null) return null;
+    total += depth;
+  }
+  return total;
+}
 
 /** Sum of the consumer's retry tiers ("<name>.retry.10s", ...); null if one is not sampled yet. */
 function retryDepth(queues: ReadonlyMap<string, number | null>, consumer: string): number | null {
@@ -151,21 +186,35 @@ export async function readStatus(query: QueryRows, options: StatusOptions): Prom
   const depth = (name: string) => queues?.get(name) ?? null;
   const graceMinutes = Math.round(graceMs / 60_000);
   const consumers = rows.map((row): ConsumerStatus => {
+    const consumed = consumedQueuesOf(
+      row.name,
+      options.consumers?.find((consumer) => consumer.name === row.name),
+      queues,
+    );
+    const missingQueue = consumed.find((queue) => queues && !queues.has(queue));
     const status: ConsumerStatus = {
       consumer: row.name,
       registeredAt: row.registeredAt?.toISOString() ?? null,
       notDone: row.notDone,
       inFlight: row.inFlight,
       dead: row.dead,
-      queueDepth: depth(row.name),
-      retryDepth: queues?.has(row.name) ? retryDepth(queues, row.name) : null,
+      parkedKeys: row.parkedKeys,
+      oldestParkedAgeMs: row.oldestParkedAgeMs,
+      queueDepth: depthOf(consumed, queues),
+      retryDepth: queues && missingQueue === undefined ? retryDepth(queues, row.name) : null,
       dlqDepth: depth(dlqName(row.name)),
     };
     if (row.registeredAt === null)
       alerts.push(`consumer ${row.name}: never registered (no worker has started with it, nor \`outbox setup\`): nothing is owed to it yet`);
-    else if (queues && !queues.has(row.name)) {
+    else if (missingQueue !== undefined) {
       alerts.push(
-        `consumer ${row.name}: its queue does not exist in vhost "${broker.status.vhost}": events for it are not delivered; start its worker or run \`outbox setup\``,
+        `consumer ${row.name}: its queue ${missingQueue} does not exist in vhost "${broker.status.vhost}": events for it are not delivered; start its worker or run \`outbox setup\``,
+      );
+    }
+    if (row.parkedKeys > 0) {
+      alerts.push(
+        `consumer ${row.name}: ${row.parkedKeys} parked key(s), the oldest for ${Math.round((row.oldestParkedAgeMs ?? 0) / 1000)} s: ` +
+          `their events wait; outbox parked list ${row.name}, then retry or skip`,
       );
     }
     if (status.notDone !== null && status.notDone > 0) {

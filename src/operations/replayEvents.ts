@@ -11,6 +11,7 @@ import type { QueryRows } from '../database/sqlStore.js';
 import { STORED_MESSAGE_COLUMNS, type StoredMessage } from '../database/storedMessage.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
 import { republishToConsumer } from '../broker/republishToConsumer.js';
+import { consumerEntry } from '../broker/consumerTopology.js';
 
 export interface ReplayWindow {
   since: Date;
@@ -46,7 +47,7 @@ export async function replayEvents(
        LIMIT ${options.pageSize ?? 500}`);
     if (page.length === 0) return sent;
     // In write order: per-key order holds for the replay too.
-    await republishToConsumer(channel, consumer.name, page, { header: HEADER_REPLAYED_AT, value: replayedAt, appId: options.appId }, rateLimiter);
+    await republishToConsumer(channel, consumerEntry(consumer), page, { header: HEADER_REPLAYED_AT, value: replayedAt, appId: options.appId }, rateLimiter);
     sent.push(...page.map((message) => message.id));
     after = page[page.length - 1]!.seq;
   }

@@ -4,7 +4,7 @@
 // to, every configured consumer whatever order the relay and workers start in.
 // Idempotent: the same declarations the worker makes at start.
 import type { Channel } from 'amqplib';
-import { dlqName, declareConsumerTopology, retryQueueName, type WorkerTopology } from '../broker/consumerTopology.js';
+import { declareConsumerTopology, ownedQueues, partitionExchangeName, type WorkerTopology } from '../broker/consumerTopology.js';
 import { registerConsumers } from '../consumers/registerConsumers.js';
 import { resolveConsumerSet } from '../consumers/resolveConsumerSet.js';
 import { preflightDatabase } from '../database/preflightDatabase.js';
@@ -57,8 +57,10 @@ export async function setupOutbox(options: SetupOptions): Promise<SetupReport> {
     exchanges: [topology.exchange, topology.unroutable, topology.deadLetterExchange],
     consumers: consumers.map((consumer) => ({
       consumer: consumer.name,
-      queues: [consumer.name, ...[...new Set(consumer.retryDelays)].map((delay) => retryQueueName(consumer.name, delay)), dlqName(consumer.name)],
-      bindings: consumer.events.map((pattern) => `${topology.exchange} -> ${consumer.name} (${pattern})`),
+      queues: ownedQueues(consumer),
+      bindings: consumer.events.map(
+        (pattern) => `${topology.exchange} -> ${consumer.ordered ? `${partitionExchangeName(consumer.name)} (x-consistent-hash)` : consumer.name} (${pattern})`,
+      ),
       newlyRegistered: registered.includes(consumer.name),
     })),
   };

@@ -1,6 +1,7 @@
 // The reconciler's questions to the database, per consumer. Every scan starts at
 // the consumer's watermark, so its cost follows the work still undone (plus what
 // arrived since the last run), not the size of the table.
+import type { ConsumerEntry } from '../broker/consumerTopology.js';
 import { sqltag as sql } from '@prisma/client/runtime/client';
 import { afterPosition, finishedBy, owedTo, receivedBy, SETTLED_XID, watermarkPosition, withinGrace, type Watermark } from '../database/owedMessages.js';
 import type { QueryRows } from '../database/sqlStore.js';
@@ -14,6 +15,12 @@ export interface ConsumerRecord {
 
 export interface BacklogWindow {
   consumer: string;
+  /** Where a message for this consumer alone is re-published. */
+  entry: ConsumerEntry;
+  /** The queues it consumes (an ordered consumer's partitions). */
+  queues: string[];
+  /** An ordered consumer: a key's messages are re-published in seq order. */
+  ordered: boolean;
   /** Event types the consumer's patterns match. */
   eventTypes: string[];
   graceMs: number;

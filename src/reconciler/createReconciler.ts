@@ -9,6 +9,7 @@ import { HEADER_RESCHEDULED_AT } from '../broker/wireFormat.js';
 import { resolveConsumer } from '../catalog/defineConsumer.js';
 import { registerConsumers } from '../consumers/registerConsumers.js';
 import { typesMatching } from '../catalog/topicPattern.js';
+import { consumedQueues, consumerEntry } from '../broker/consumerTopology.js';
 import type { QueryRows } from '../database/sqlStore.js';
 import { readRelayBacklog } from '../database/relayBacklog.js';
 import { createComponentEvents } from '../lifecycle/componentEvents.js';
@@ -139,6 +140,9 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       const record = records.find((candidate) => candidate.name === consumer.name)!;
       const window = {
         consumer: consumer.name,
+        entry: consumerEntry(consumer),
+        queues: consumedQueues(consumer),
+        ordered: consumer.ordered,
         eventTypes: typesMatching(consumer.events, catalog.types),
         graceMs: config.graceMs,
         horizonMs: config.horizonMs,

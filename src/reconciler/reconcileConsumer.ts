@@ -51,6 +51,17 @@ const CHUNK = 500;
  */
 export const FIFO_MARGIN_MS = 60_000;
 
+/** Messages ready in the queues together; null when one of them does not exist. */
+async function queuesDepth(pass: ConsumerPass, queues: readonly string[], signal: AbortSignal): Promise<number | null> {
+  let total = 0;
+  for (const queue of queues) {
+    const depth = await pass.broker.queueDepth(queue, signal);
+    if (depth === null) return null;
+    total += depth;
+  }
+  return total;
+}
+
 export async function reconcileConsumer(pass: ConsumerPass, record: ConsumerRecord, window: BacklogWindow, budget: number): Promise<ConsumerReconciliation> {
   const { signal, logger } = pass;
   const consumer = window.consumer;
@@ -72,13 +83,16 @@ export async function reconcileConsumer(pass: ConsumerPass, record: ConsumerReco
 
   // The channel first: it declares the queue (someone may have deleted it).
   let channel = await pass.broker.confirmChannel(signal);
-  let depth = await pass.broker.queueDepth(consumer, signal);
+  let depth = await queuesDepth(pass, window.queues, signal);
   if (depth === null) {
     // Deleted since the channel declared it: a new channel declares it again (empty).
     await pass.broker.discard(channel);
     channel = await pass.broker.confirmChannel(signal);
-    depth = (await pass.broker.queueDepth(consumer, signal)) ?? 0;
+    depth = (await queuesDepth(pass, window.queues, signal)) ?? 0;
   }
+  // An ordered consumer's partitions are judged together: a backlog in any of them
+  // defers by the consumer's delivery frontier, which may re-publish a message still
+  // waiting in another partition (its inbox turns it into a skip).
   result.queueDepth = depth;
   let lost = owed;
   if (result.queueDepth > 0) {
@@ -96,12 +110,15 @@ export async function reconcileConsumer(pass: ConsumerPass, record: ConsumerReco
     );
   }
 
+  // Ordered: a key's messages in seq order, so none is sent ahead of an earlier one of its key
+  // (the inbox holds one that comes early anyway; this keeps holds rare).
+  if (window.ordered) lost = [...lost].sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
   for (let start = 0; start < lost.length; start += CHUNK) {
     const chunk = lost.slice(start, start + CHUNK);
     await untilAborted(pass.verifyLock(), signal);
     if (start > 0) channel = await pass.broker.confirmChannel(signal);
-    // Through the default exchange to this consumer's queue: the others do not see it again.
-    const outcome = await republishMessages(channel, consumer, chunk, pass.marker, pass.rateLimiter, { signal });
+    // To this consumer's queue (or partitions) only: the others do not see it again.
+    const outcome = await republishMessages(channel, window.entry, chunk, pass.marker, pass.rateLimiter, { signal });
     result.rescheduled += outcome.confirmed.length;
     await untilAborted(pass.progress.confirmed(consumer, outcome.confirmed), signal);
     if (outcome.stoppedBy === undefined) continue;

@@ -45,4 +45,30 @@ describe('createConcurrencyLimiter', () => {
     await limiter.drained();
     expect(ran).toEqual(['failed', 'next']);
   });
+
+  it('tasks of one key run one at a time in arrival order, while a waiting one lets other keys pass', async () => {
+    const limiter = createConcurrencyLimiter(2);
+    const started: string[] = [];
+    const finish = new Map<string, () => void>();
+    const task = (name: string) => async () => {
+      started.push(name);
+      await new Promise<void>((resolve) => finish.set(name, resolve));
+    };
+    limiter.run(task('a1'), 'a');
+    limiter.run(task('a2'), 'a');
+    limiter.run(task('b1'), 'b');
+    limiter.run(task('free'));
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    // a2 waits for a1 without taking the second slot: b1 has it.
+    expect(started).toEqual(['a1', 'b1']);
+    finish.get('b1')!();
+    await settle();
+    expect(started).toEqual(['a1', 'b1', 'free']);
+    finish.get('a1')!();
+    await settle();
+    expect(started).toEqual(['a1', 'b1', 'free', 'a2']);
+    finish.get('free')!();
+    finish.get('a2')!();
+    await limiter.drained();
+  });
 });
