@@ -15,7 +15,7 @@ import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
 import { recordInboxFailure, recordInboxReceipt } from './inbox.js';
 import type { StoredMessage } from '../database/storedMessage.js';
 import { typesMatching } from '../catalog/topicPattern.js';
-import { completeKeyTurn, findKeyedMessage, parkKey, recordOrderedReceipt, takeKeyTurn, type KeyedMessage } from './orderedInbox.js';
+import { completeKeyTurn, enterKey, parkKey, takeKeyTurn, type KeyedMessage } from './orderedInbox.js';
 import { NonRetryableError } from './nonRetryableError.js';
 
 // `error` is the text that travels (headers, inbox row); `thrown` is what was
@@ -82,19 +82,22 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
   // Ordered consumers: the message's key and seq, once the transaction found them.
   let keyed: KeyedMessage | undefined;
   let release: StoredMessage[] = [];
+  const eventTypes = consumer.ordered ? typesMatching(consumer.events, catalog.types) : [];
   try {
     const outcome = await prisma.$transaction(
       async (tx) => {
         const query = prismaQueryRows(tx);
         const idleTimeoutMs = transactionTimeoutMs + IDLE_MARGIN_MS;
-        keyed = consumer.ordered ? await findKeyedMessage(query, consumer.name, messageId, idleTimeoutMs) : undefined;
-        if (keyed) {
-          const turn = await takeKeyTurn(query, consumer.name, messageId, keyed, typesMatching(consumer.events, catalog.types));
-          if (turn.turn === 'wait')
+        keyed = consumer.ordered ? await enterKey(query, consumer.name, messageId, idleTimeoutMs) : undefined;
+        if (keyed?.inTurn) {
+          if (!keyed.recorded) return 'duplicate' as const;
+        } else if (keyed) {
+          const turn = await takeKeyTurn(query, consumer.name, messageId, keyed, eventTypes);
+          if (turn.turn === 'wait') {
             logger.debug({ orderingKey: keyed.orderingKey, blockedBy: turn.blockedBy }, 'held: an earlier message of its key is not done');
-          if (turn.turn === 'wait') return 'held' as const;
+            return 'held' as const;
+          }
           if (turn.turn !== 'run') return turn.turn;
-          await recordOrderedReceipt(query, consumer.name, messageId);
         } else if (!(await recordInboxReceipt(query, consumer.name, messageId, idleTimeoutMs))) {
           return 'duplicate' as const;
         }
@@ -109,7 +112,8 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
           correlationId: decoded.correlationId,
           logger,
         });
-        if (keyed) release = await completeKeyTurn(query, consumer.name, keyed);
+        // Decided on the spot, the done position has moved already: only held messages need more.
+        if (keyed && (!keyed.inTurn || keyed.hasWaiting)) release = await completeKeyTurn(query, consumer.name, keyed);
         return 'handled' as const;
       },
       { timeout: transactionTimeoutMs, maxWait: transactionTimeoutMs },

@@ -10,43 +10,90 @@ import { sqltag as sql } from '@prisma/client/runtime/client';
 import type { QueryRows } from '../database/sqlStore.js';
 import { STORED_MESSAGE_COLUMNS, type StoredMessage } from '../database/storedMessage.js';
 
-/** A keyed message's place: its key, its seq (text, a bigint). */
+/** A keyed message's place, and its key's state, read when the key's row was locked. */
 export interface KeyedMessage {
   orderingKey: string;
+  /** Its seq (text, a bigint). */
   seq: string;
+  /** Every owed message of the key up to here is done. */
+  doneSeq: string;
+  parkedSeq: string | null;
+  /** Some message of the key is held behind an earlier one. */
+  hasWaiting: boolean;
+  /**
+   * Its turn was decided on the spot: the key's row of the previous message of the
+   * key (any type) is done, and the key is not parked. Then its receipt was recorded
+   * too (`recorded`), and the key's done position moved to it.
+   */
+  inTurn: boolean;
+  /** In turn, and recorded as done now (false: done, skipped or dead already, a duplicate). */
+  recorded: boolean;
 }
 
 /**
- * Finds the message's key and seq in the outbox (the stored row is the authority, not
- * a header), creating its key's row if it is the first, and bounds how long the
- * server keeps this transaction open while idle (see recordInboxReceipt). Undefined
- * for a message without a key (or whose row was pruned): handled unordered.
+ * One statement on the common path, as many round trips as an unordered delivery's
+ * receipt: finds the message's key and seq in the outbox (the stored row is the
+ * authority, not a header), locks its key's row until this transaction ends
+ * (creating it for the key's first message), and, when the key's previous message
+ * (of any type) is at or before the key's done position and the key is not parked,
+ * moves that position to this message and records its receipt as done. If the
+ * handler or the commit fails, the transaction takes both back. An upsert's update
+ * waits for the row lock and then works on the row as committed, so the position it
+ * compares is current. Other cases (a gap: an earlier message not done, or not owed;
+ * a parked key) go to takeKeyTurn. Also bounds how long the server keeps this
+ * transaction open while idle (see recordInboxReceipt). Undefined for a message
+ * without a key (or whose row was pruned): handled unordered.
  * Parameters: consumer, message id, idle timeout.
  */
-export async function findKeyedMessage(query: QueryRows, consumer: string, messageId: string, idleTimeoutMs: number): Promise<KeyedMessage | undefined> {
+export async function enterKey(query: QueryRows, consumer: string, messageId: string, idleTimeoutMs: number): Promise<KeyedMessage | undefined> {
   const rows = await query<KeyedMessage>(sql`
     WITH bounded AS (SELECT set_config('idle_in_transaction_session_timeout', ${String(idleTimeoutMs)}, true)),
-         message AS (SELECT m.seq, m.ordering_key FROM outbox_message m, bounded WHERE m.id = ${messageId}::uuid AND m.ordering_key IS NOT NULL),
-         created AS (INSERT INTO outbox_ordered_key (consumer, ordering_key) SELECT ${consumer}, ordering_key FROM message ON CONFLICT DO NOTHING RETURNING 1)
-    SELECT message.ordering_key AS "orderingKey", message.seq::text AS "seq" FROM message`);
+         message AS (
+           SELECT m.seq, m.ordering_key,
+                  (SELECT max(p.seq) FROM outbox_message p WHERE p.ordering_key = m.ordering_key AND p.seq < m.seq) AS prev_seq
+             FROM outbox_message m, bounded
+            WHERE m.id = ${messageId}::uuid AND m.ordering_key IS NOT NULL),
+         locked AS (
+           INSERT INTO outbox_ordered_key AS k (consumer, ordering_key, done_seq)
+           SELECT ${consumer}, ordering_key, CASE WHEN prev_seq IS NULL THEN seq ELSE 0 END FROM message
+           ON CONFLICT (consumer, ordering_key) DO UPDATE
+              SET updated_at = now(),
+                  done_seq = CASE WHEN (k.parked_seq IS NULL OR (SELECT seq FROM message) < k.parked_seq)
+                                   AND coalesce((SELECT prev_seq FROM message) <= k.done_seq, true)
+                                  THEN GREATEST(k.done_seq, (SELECT seq FROM message)) ELSE k.done_seq END
+           RETURNING k.ordering_key, k.done_seq, k.parked_seq, k.has_waiting),
+         receipt AS (
+           INSERT INTO outbox_inbox AS inbox (consumer, message_id, status, attempts, done_at)
+           SELECT ${consumer}, ${messageId}::uuid, 'done', 1, now() FROM locked, message WHERE locked.done_seq >= message.seq
+           ON CONFLICT (consumer, message_id) DO UPDATE
+              SET status = 'done', attempts = inbox.attempts + 1, done_at = now(), last_error = NULL, updated_at = now()
+            WHERE inbox.status IN ('processing', 'waiting', 'parked')
+           RETURNING 1)
+    SELECT locked.ordering_key AS "orderingKey", message.seq::text AS "seq", locked.done_seq::text AS "doneSeq",
+           locked.parked_seq::text AS "parkedSeq", locked.has_waiting AS "hasWaiting",
+           locked.done_seq >= message.seq AS "inTurn", EXISTS (SELECT 1 FROM receipt) AS "recorded"
+      FROM locked, message`);
   return rows[0];
 }
 
 export type KeyTurn =
-  /** Every earlier owed message of the key is done: run the handler. */
+  /** Every earlier owed message of the key is done: its receipt is recorded as done; run the handler. */
   | { turn: 'run' }
   /** Done, skipped or dead already: acknowledge. */
   | { turn: 'duplicate' }
-  /** An earlier owed message is not done: held until it is. */
+  /** An earlier owed message is not done: held (inbox 'waiting') until it is. */
   | { turn: 'wait'; blockedBy: string }
-  /** The key is parked at or before this message. */
+  /** The key is parked at or before this message: recorded parked. */
   | { turn: 'parked' };
 
 /**
- * Locks the key's row (until this transaction ends) and decides whether this message
- * may run now. Owed: of a type the consumer subscribes to, written after it was
- * registered. A dead predecessor (dead-lettered before the consumer was ordered) does
- * not block. Parameters: consumer, message id, key, seq, the consumer's event types.
+ * With the key's row locked (enterKey) but its turn not decided there: whether this message may run now, and
+ * its inbox row written accordingly, in one statement. Owed: of a type the consumer
+ * subscribes to, written after it was registered. A dead predecessor (dead-lettered
+ * before the consumer was ordered) does not block. Each inbox lookup is a scalar
+ * subquery, a primary-key probe per row: as a join, a planner misled by stale
+ * statistics would read the consumer's whole inbox for every delivery.
+ * Parameters: consumer, message id, its key's state, the consumer's event types.
  */
 export async function takeKeyTurn(
   query: QueryRows,
@@ -55,69 +102,69 @@ export async function takeKeyTurn(
   message: KeyedMessage,
   eventTypes: readonly string[],
 ): Promise<KeyTurn> {
-  const [key] = await query<{ doneSeq: string; parkedSeq: string | null; status: string | null }>(sql`
-    SELECT k.done_seq::text AS "doneSeq", k.parked_seq::text AS "parkedSeq",
-           (SELECT i.status::text FROM outbox_inbox i WHERE i.consumer = k.consumer AND i.message_id = ${messageId}::uuid) AS "status"
-      FROM outbox_ordered_key k
-     WHERE k.consumer = ${consumer} AND k.ordering_key = ${message.orderingKey}
-       FOR UPDATE`);
-  if (key === undefined) throw new Error(`ordering key row of ${consumer} missing for message ${messageId}`);
-  if (key.status === 'done' || key.status === 'skipped' || key.status === 'dead') return { turn: 'duplicate' };
-  if (key.parkedSeq !== null && BigInt(message.seq) >= BigInt(key.parkedSeq)) {
-    await recordOrderedStatus(query, consumer, messageId, 'parked');
-    return { turn: 'parked' };
+  if (message.parkedSeq !== null && BigInt(message.seq) >= BigInt(message.parkedSeq)) {
+    const parked = await query(sql`
+      INSERT INTO outbox_inbox AS inbox (consumer, message_id, status, attempts)
+      VALUES (${consumer}, ${messageId}::uuid, 'parked', 0)
+      ON CONFLICT (consumer, message_id) DO UPDATE SET status = 'parked', updated_at = now()
+       WHERE inbox.status IN ('processing', 'waiting', 'parked')
+      RETURNING 1`);
+    return parked.length === 1 ? { turn: 'parked' } : { turn: 'duplicate' };
   }
-  const [blocker] = await query<{ id: string }>(sql`
-    SELECT m.id::text AS "id" FROM outbox_message m
-     WHERE m.ordering_key = ${message.orderingKey} AND m.seq > ${key.doneSeq}::bigint AND m.seq < ${message.seq}::bigint
-       AND m.event_type = ANY(${eventTypes}::varchar[])
-       AND m.created_at >= (SELECT c.registered_at FROM outbox_consumer c WHERE c.name = ${consumer})
-       AND NOT EXISTS (SELECT 1 FROM outbox_inbox i WHERE i.consumer = ${consumer} AND i.message_id = m.id AND i.status IN ('done', 'skipped', 'dead'))
-     ORDER BY m.seq
-     LIMIT 1`);
-  if (blocker === undefined) return { turn: 'run' };
-  await recordOrderedStatus(query, consumer, messageId, 'waiting');
-  return { turn: 'wait', blockedBy: blocker.id };
-}
-
-/** Holds or parks a message that has not run (a row done meanwhile stays done). */
-async function recordOrderedStatus(query: QueryRows, consumer: string, messageId: string, status: 'waiting' | 'parked'): Promise<void> {
-  await query(sql`
-    INSERT INTO outbox_inbox AS inbox (consumer, message_id, status, attempts)
-    VALUES (${consumer}, ${messageId}::uuid, ${status}::outbox_inbox_status, 0)
-    ON CONFLICT (consumer, message_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now()
-     WHERE inbox.status IN ('processing', 'waiting', 'parked')
-    RETURNING 1`);
-}
-
-/** Records the receipt as done before the handler runs (as recordInboxReceipt does), from any not-finished state. */
-export async function recordOrderedReceipt(query: QueryRows, consumer: string, messageId: string): Promise<void> {
-  await query(sql`
-    INSERT INTO outbox_inbox AS inbox (consumer, message_id, status, attempts, done_at)
-    VALUES (${consumer}, ${messageId}::uuid, 'done', 1, now())
-    ON CONFLICT (consumer, message_id) DO UPDATE
-       SET status = 'done', attempts = inbox.attempts + 1, done_at = now(), last_error = NULL, updated_at = now()
-     WHERE inbox.status IN ('processing', 'waiting', 'parked')
-    RETURNING 1`);
+  const [row] = await query<{ blockedBy: string | null; recorded: boolean }>(sql`
+    WITH blocker AS (
+           SELECT m.id FROM outbox_message m
+            WHERE m.ordering_key = ${message.orderingKey} AND m.seq > ${message.doneSeq}::bigint AND m.seq < ${message.seq}::bigint
+              AND m.event_type = ANY(${eventTypes}::varchar[])
+              AND m.created_at >= (SELECT c.registered_at FROM outbox_consumer c WHERE c.name = ${consumer})
+              AND coalesce((SELECT i.status::text FROM outbox_inbox i WHERE i.consumer = ${consumer} AND i.message_id = m.id), 'none')
+                  NOT IN ('done', 'skipped', 'dead')
+            ORDER BY m.seq
+            LIMIT 1),
+         flagged AS (
+           UPDATE outbox_ordered_key SET has_waiting = true
+            WHERE consumer = ${consumer} AND ordering_key = ${message.orderingKey} AND EXISTS (SELECT 1 FROM blocker)
+           RETURNING 1),
+         recorded AS (
+           INSERT INTO outbox_inbox AS inbox (consumer, message_id, status, attempts, done_at)
+           SELECT ${consumer}, ${messageId}::uuid, verdict.status, verdict.attempts, verdict.done_at
+             FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM blocker) THEN 'waiting' ELSE 'done' END::outbox_inbox_status AS status,
+                          CASE WHEN EXISTS (SELECT 1 FROM blocker) THEN 0 ELSE 1 END AS attempts,
+                          CASE WHEN EXISTS (SELECT 1 FROM blocker) THEN NULL ELSE now() END AS done_at) verdict
+           ON CONFLICT (consumer, message_id) DO UPDATE
+              SET status = EXCLUDED.status, attempts = inbox.attempts + EXCLUDED.attempts, done_at = EXCLUDED.done_at,
+                  last_error = CASE WHEN EXCLUDED.status = 'done' THEN NULL ELSE inbox.last_error END, updated_at = now()
+            WHERE inbox.status IN ('processing', 'waiting', 'parked')
+           RETURNING 1)
+    SELECT (SELECT id::text FROM blocker) AS "blockedBy", EXISTS (SELECT 1 FROM recorded) AS "recorded"`);
+  if (!row!.recorded) return { turn: 'duplicate' };
+  return row!.blockedBy === null ? { turn: 'run' } : { turn: 'wait', blockedBy: row!.blockedBy };
 }
 
 /**
  * After the handler, in its transaction: the key's done position moves to this
- * message, and the messages held behind it are released (inbox 'processing' again,
- * so that one release is not repeated by each of them) and returned in seq order,
- * to be sent again after the commit. Parameters: consumer, key, seq.
+ * message. When some are held (`hasWaiting`), those behind it are released (inbox
+ * 'processing' again, so that one release is not repeated by each of them) and
+ * returned in seq order, to be sent again after the commit.
  */
-export function completeKeyTurn(query: QueryRows, consumer: string, message: KeyedMessage): Promise<StoredMessage[]> {
+export async function completeKeyTurn(query: QueryRows, consumer: string, message: KeyedMessage): Promise<StoredMessage[]> {
+  if (!message.hasWaiting) {
+    await query(sql`
+      UPDATE outbox_ordered_key SET done_seq = GREATEST(done_seq, ${message.seq}::bigint), updated_at = now()
+       WHERE consumer = ${consumer} AND ordering_key = ${message.orderingKey}
+      RETURNING 1`);
+    return [];
+  }
   return query<StoredMessage>(sql`
     WITH advanced AS (
-           UPDATE outbox_ordered_key SET done_seq = GREATEST(done_seq, ${message.seq}::bigint), updated_at = now()
+           UPDATE outbox_ordered_key SET done_seq = GREATEST(done_seq, ${message.seq}::bigint), has_waiting = false, updated_at = now()
             WHERE consumer = ${consumer} AND ordering_key = ${message.orderingKey}
            RETURNING 1),
          released AS (
            UPDATE outbox_inbox i SET status = 'processing', updated_at = now()
-             FROM outbox_message held
-            WHERE i.consumer = ${consumer} AND i.message_id = held.id AND i.status = 'waiting'
-              AND held.ordering_key = ${message.orderingKey} AND held.seq > ${message.seq}::bigint
+            WHERE i.consumer = ${consumer} AND i.status = 'waiting'
+              AND i.message_id = ANY(ARRAY(SELECT held.id FROM outbox_message held
+                                            WHERE held.ordering_key = ${message.orderingKey} AND held.seq > ${message.seq}::bigint))
            RETURNING i.message_id)
     SELECT ${STORED_MESSAGE_COLUMNS} FROM outbox_message m
      WHERE m.id IN (SELECT message_id FROM released)
@@ -136,7 +183,7 @@ export async function parkKey(query: QueryRows, consumer: string, messageId: str
     WITH parked AS (
            UPDATE outbox_ordered_key
               SET parked_message_id = ${messageId}::uuid, parked_seq = ${message.seq}::bigint, parked_at = now(),
-                  parked_error = ${error.slice(0, 2000)}, updated_at = now()
+                  parked_error = ${error.slice(0, 2000)}, has_waiting = false, updated_at = now()
             WHERE consumer = ${consumer} AND ordering_key = ${message.orderingKey} AND parked_seq IS NULL
            RETURNING 1)
     INSERT INTO outbox_inbox AS inbox (consumer, message_id, status, attempts, last_error)
@@ -147,8 +194,8 @@ export async function parkKey(query: QueryRows, consumer: string, messageId: str
     RETURNING 1`);
   await query(sql`
     UPDATE outbox_inbox i SET status = 'parked', updated_at = now()
-      FROM outbox_message held
-     WHERE i.consumer = ${consumer} AND i.message_id = held.id AND i.status = 'waiting'
-       AND held.ordering_key = ${message.orderingKey} AND held.seq > ${message.seq}::bigint
+     WHERE i.consumer = ${consumer} AND i.status = 'waiting'
+       AND i.message_id = ANY(ARRAY(SELECT held.id FROM outbox_message held
+                                     WHERE held.ordering_key = ${message.orderingKey} AND held.seq > ${message.seq}::bigint))
     RETURNING 1`);
 }

@@ -22,7 +22,7 @@ import { registerBacklogGauges } from './backlogGauges.js';
 import { listenForWakeUps } from './listenForWakeUps.js';
 import { createUnroutableDepthReader } from './readUnroutableDepth.js';
 import { createRelayActivity } from './relayActivity.js';
-import { createBatchRunner, type RelayBatchReport, type RelayEvents, type RelayRunReport } from './relayBatch.js';
+import { createBatchRunner, type Lane, type RelayBatchReport, type RelayEvents, type RelayRunReport } from './relayBatch.js';
 import { createRelayLiveness } from './relayLiveness.js';
 import { resolveRelayOptions, type RelayOptions } from './relayOptions.js';
 
@@ -133,7 +133,7 @@ export function createRelay(options: RelayOptions): Relay {
   }
 
   /** The long-running loop: batches back to back while there is work, polls when idle, backs off on failures. */
-  async function publishLoop(signal: AbortSignal, waitForWork: () => Promise<void>): Promise<void> {
+  async function publishLoop(lane: Lane, signal: AbortSignal, waitForWork: () => Promise<void>): Promise<void> {
     const outage = createOutage({
       logger,
       errorFor,
@@ -144,7 +144,7 @@ export function createRelay(options: RelayOptions): Relay {
     while (!signal.aborted) {
       let report: RelayBatchReport | undefined;
       try {
-        report = await processBatch(signal);
+        report = await processBatch(lane, signal);
         outage.succeeded();
       } catch (error) {
         if (signal.aborted) break;
@@ -195,7 +195,9 @@ export function createRelay(options: RelayOptions): Relay {
     async open(signal) {
       const idle = createIdleWait(config.pollIntervalMs, signal);
       const stopListening = config.listenForWakeUps ? listenForWakeUps(config.databaseUrl!, () => idle.wakeAll(), logger, signal) : async () => {};
-      const loops = Promise.all(Array.from({ length: concurrency }, () => publishLoop(signal, idle.wait))).then(() => {});
+      const loops = Promise.all(Array.from({ length: concurrency }, (_, index) => publishLoop({ index, count: concurrency }, signal, idle.wait))).then(
+        () => {},
+      );
       activity.take();
       const summary = startSummaryTimer(config.summaryIntervalMs, summarize);
       logger.info(
@@ -223,10 +225,11 @@ export function createRelay(options: RelayOptions): Relay {
     async runOnce({ signal = new AbortController().signal } = {}) {
       // Batches until one finds nothing due; an error is the caller's (no retry loop here).
       const total = emptyReport();
-      const batches = () => processBatch(signal, config.brokerWaitMs);
+      const batches = (lane: Lane) => processBatch(lane, signal, config.brokerWaitMs);
       const loops = await Promise.allSettled(
-        Array.from({ length: concurrency }, async () => {
-          for (let report = await batches(); report; report = await batches()) {
+        Array.from({ length: concurrency }, async (_, index) => {
+          const lane = { index, count: concurrency };
+          for (let report = await batches(lane); report; report = await batches(lane)) {
             addUp(total, report);
             events.emit('batch:published', report);
           }

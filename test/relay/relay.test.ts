@@ -201,6 +201,53 @@ describe('ordering and several relays', () => {
       { payload: 3, status: 'published' },
     ]);
   });
+
+  it("publishes a key's pending run in one batch, in write order, beside other keys", async () => {
+    const queue = await tapQueue('tap.run');
+    for (let n = 0; n < 40; n += 1) {
+      await db.prisma.$transaction((tx) =>
+        outbox.publishMany(tx, [
+          { event: anything, payload: { key: 'hot', n }, key: 'hot' },
+          { event: anything, payload: { key: `cold-${n % 4}`, n }, key: `cold-${n % 4}` },
+        ]),
+      );
+    }
+    const report = await relay({ batchSize: 100, maxInFlight: 100 }).runOnce();
+    // 80 rows, 5 keys: one batch (then an empty look), where one row per key would take 40.
+    expect(report).toMatchObject({ published: 80, batches: 1 });
+    const byKey = new Map<string, number[]>();
+    for (const message of await takeAll(broker.channel, queue)) {
+      const { key, n } = JSON.parse(message.content.toString()) as { key: string; n: number };
+      byKey.set(key, [...(byKey.get(key) ?? []), n]);
+    }
+    expect(byKey.get('hot')).toEqual([...Array(40).keys()]);
+    for (let cold = 0; cold < 4; cold += 1) expect(byKey.get(`cold-${cold}`)).toEqual([...Array(40).keys()].filter((n) => n % 4 === cold));
+  });
+
+  it('a row waiting for its retry, or left out of a full batch, holds back the later rows of its key', async () => {
+    await db.prisma.$transaction((tx) =>
+      outbox.publishMany(tx, [
+        { event: anything, payload: 'a1', key: 'a' },
+        { event: anything, payload: 'a2', key: 'a' },
+        { event: anything, payload: 'b1', key: 'b' },
+        { event: anything, payload: 'b2', key: 'b' },
+        { event: anything, payload: 'b3', key: 'b' },
+      ]),
+    );
+    // a1 was nacked and waits for its backoff.
+    await db.pool.query("UPDATE outbox_message SET available_at = now() + interval '1 hour' WHERE payload = '\"a1\"'");
+    // Two rows a batch: b1 and b2 go; b3 must not overtake anything, and goes in the next batch.
+    const report = await relay({ batchSize: 2, maxInFlight: 2 }).runOnce();
+    expect(report).toMatchObject({ published: 3 });
+    const { rows } = await db.pool.query('SELECT payload, status::text FROM outbox_message ORDER BY seq');
+    expect(rows).toEqual([
+      { payload: 'a1', status: 'pending' },
+      { payload: 'a2', status: 'pending' },
+      { payload: 'b1', status: 'published' },
+      { payload: 'b2', status: 'published' },
+      { payload: 'b3', status: 'published' },
+    ]);
+  });
 });
 
 describe('start and stop', () => {

@@ -63,7 +63,18 @@ describe('outbox status: the database', () => {
     expect(json.report.consumersFrom).toBe('config');
     expect(json.report.graceMs).toBe(15 * 60_000);
     expect(json.report.consumers).toEqual([
-      { consumer: CONSUMER, registeredAt: expect.any(String), notDone: 0, inFlight: 2, dead: 1, queueDepth: 0, retryDepth: 0, dlqDepth: 0 },
+      {
+        consumer: CONSUMER,
+        registeredAt: expect.any(String),
+        notDone: 0,
+        inFlight: 2,
+        dead: 1,
+        parkedKeys: 0,
+        oldestParkedAgeMs: null,
+        queueDepth: 0,
+        retryDepth: 0,
+        dlqDepth: 0,
+      },
     ]);
     expect(json.report.reconciler).toMatchObject({ overdue: false, lastRun: { status: 'done', scanned: 3 } });
     expect(json.report.alerts).toEqual([]);
@@ -97,7 +108,18 @@ describe('outbox status: the database', () => {
     ]);
     expect(json.report.consumersFrom).toBe('database');
     expect(json.report.consumers).toEqual([
-      { consumer: CONSUMER, registeredAt: expect.any(String), notDone: null, inFlight: null, dead: 1, queueDepth: 0, retryDepth: 0, dlqDepth: 0 },
+      {
+        consumer: CONSUMER,
+        registeredAt: expect.any(String),
+        notDone: null,
+        inFlight: null,
+        dead: 1,
+        parkedKeys: 0,
+        oldestParkedAgeMs: null,
+        queueDepth: 0,
+        retryDepth: 0,
+        dlqDepth: 0,
+      },
     ]);
     expect(json.report.notes.join('\n')).toMatch(/--config <file> gives those counts/);
     // Nothing it can see is wrong, and it does not guess the rest.

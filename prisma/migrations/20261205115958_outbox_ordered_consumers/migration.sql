@@ -24,6 +24,7 @@ CREATE TABLE "outbox_ordered_key" (
     "parked_seq" BIGINT,
     "parked_at" TIMESTAMPTZ(3),
     "parked_error" TEXT,
+    "has_waiting" BOOLEAN NOT NULL DEFAULT false,
     "updated_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
     CONSTRAINT "outbox_ordered_key_pkey" PRIMARY KEY ("consumer","ordering_key")
