@@ -11,7 +11,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import amqp from 'amqplib';
 import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
-import { CHAOS_CONSUMERS, CHAOS_TABLES_SQL } from '../test/chaos/chaosEvents.js';
+import { CHAOS_CONSUMERS, CHAOS_TABLES_SQL, ORDERED_CHAOS_CONSUMERS } from '../test/chaos/chaosEvents.js';
 import { declareTap, driveLoad, managedProcess, sleep, TAP } from '../test/chaos/harness.js';
 import { judge, missingWork, readBrokerFacts, readDatabaseFacts } from '../test/chaos/invariants.js';
 import { createBenchDatabase } from './support/benchDatabase.js';
@@ -125,7 +125,7 @@ while (Date.now() - started < durationMs) {
 }
 stop.abort();
 const written = await load;
-const expectations = { consumers: CHAOS_CONSUMERS, poisonRefusedBy: 'chaos-effect', rolledBack: written.rolledBack };
+const expectations = { consumers: CHAOS_CONSUMERS, poisonRefusedBy: 'chaos-effect', orderedConsumers: ORDERED_CHAOS_CONSUMERS, rolledBack: written.rolledBack };
 for (let until = Date.now() + 300_000; missingWork(await readDatabaseFacts(pool), expectations) > 0 && Date.now() < until;) await sleep(1_000);
 const finalRss = processes.map((each) => `${each.name} ${rssMb(each.pid()).toFixed(0)}`).join(', ');
 await Promise.all(processes.map((each) => each.kill('SIGTERM')));

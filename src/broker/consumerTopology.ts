@@ -6,6 +6,7 @@
 // "<name>.p00"... "<name>.p15", each consumed by one worker at a time (single active
 // consumer); its retry tiers dead-letter back into that exchange, so a retried
 // message returns to its key's partition.
+import type { EventEmitter } from 'node:events';
 import type { Channel } from 'amqplib';
 import { z } from 'zod';
 import { declareRelayTopology, type RelayTopology } from './declareRelayTopology.js';
@@ -142,7 +143,20 @@ export async function declareConsumerTopology(channel: Channel, topology: Worker
  */
 async function declarePartitions(channel: Channel, topology: WorkerTopology, consumer: ConsumerQueues, queueArgs: Record<string, unknown>): Promise<void> {
   const exchange = partitionExchangeName(consumer.name);
-  await channel.assertExchange(exchange, 'x-consistent-hash', { durable: true, arguments: { 'hash-header': HEADER_PARTITION_KEY } });
+  // An unknown exchange type (the plugin not enabled) is a connection error: the broker
+  // closes the connection, and the declaration fails only with "channel ended". The
+  // connection's close says why: that is the error to raise.
+  const connection = (channel as unknown as { connection?: EventEmitter }).connection;
+  let closedBy: unknown;
+  const onClose = (error?: unknown) => (closedBy = error);
+  connection?.on('close', onClose);
+  try {
+    await channel.assertExchange(exchange, 'x-consistent-hash', { durable: true, arguments: { 'hash-header': HEADER_PARTITION_KEY } });
+  } catch (error) {
+    throw closedBy instanceof Error && /unknown exchange type/.test(closedBy.message) ? closedBy : error;
+  } finally {
+    connection?.off('close', onClose);
+  }
   for (const queue of partitionQueueNames(consumer)) {
     await channel.assertQueue(queue, { durable: true, arguments: queueArgs });
     await channel.bindQueue(queue, exchange, '1');

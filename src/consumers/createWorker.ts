@@ -27,6 +27,7 @@ import { registerParkedGauges } from './parkedGauges.js';
 import { createDeliveryRunner, type WorkerEvents } from './runDelivery.js';
 import { isTransientBrokerFailure, untilAvailable } from './untilAvailable.js';
 import { createVerdictActions } from './verdictActions.js';
+import { createReleaseHeld } from './releaseHeld.js';
 import { createWorkerHealth } from './workerHealth.js';
 import { resolveWorkerOptions, type WorkerOptions } from './workerOptions.js';
 
@@ -87,10 +88,15 @@ export function createWorker(options: WorkerOptions): Worker {
       errorFor,
       ...(options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {}),
       ...(options.onParked ? { onParked: options.onParked } : {}),
-      appId: config.workerId,
     });
     const runDelivery = createDeliveryRunner({
-      handling: { prisma: options.prisma, catalog, logger, transactionTimeoutMs: config.transactionTimeoutMs },
+      handling: {
+        prisma: options.prisma,
+        catalog,
+        logger,
+        transactionTimeoutMs: config.transactionTimeoutMs,
+        releaseHeld: createReleaseHeld(broker, config.workerId),
+      },
       deliveryTimeoutMs: config.deliveryTimeoutMs,
       actions,
       events,

@@ -13,7 +13,7 @@ import { prismaQueryRows, type PrismaRootClient } from '../database/sqlStore.js'
 import { decodeDelivery } from './decodeDelivery.js';
 import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
 import { recordInboxFailure, recordInboxReceipt } from './inbox.js';
-import type { StoredMessage } from '../database/storedMessage.js';
+import { ReleaseFailed, type ReleaseHeld } from './releaseHeld.js';
 import { typesMatching } from '../catalog/topicPattern.js';
 import { completeKeyTurn, enterKey, parkKey, takeKeyTurn, type KeyedMessage } from './orderedInbox.js';
 import { NonRetryableError } from './nonRetryableError.js';
@@ -21,9 +21,7 @@ import { NonRetryableError } from './nonRetryableError.js';
 // `error` is the text that travels (headers, inbox row); `thrown` is what was
 // thrown, for the log (type, stack, cause). A malformed delivery threw nothing.
 export type Verdict =
-  /** Done: `release` lists the messages of its key held behind it, to send again in this order (ordered consumers). */
-  | { action: 'ack'; outcome: 'done'; release?: StoredMessage[] }
-  | { action: 'ack'; outcome: 'duplicate' }
+  | { action: 'ack'; outcome: 'done' | 'duplicate' }
   /** Ordered consumers: held until an earlier message of its key is done, or its key is parked. */
   | { action: 'ack'; outcome: 'held' | 'parked'; messageId: string; eventType: string; orderingKey: string }
   /** Ordered consumers: failed for good; it and its key's later messages are parked (recorded). */
@@ -57,6 +55,8 @@ export interface DeliveryContext {
   consumer: ResolvedConsumer;
   logger: Logger;
   transactionTimeoutMs: number;
+  /** Ordered consumers: sends the messages a done one released, before its commit. */
+  releaseHeld: ReleaseHeld;
 }
 
 /** How much longer than its transaction's timeout the server lets a delivery's transaction sit idle. */
@@ -81,7 +81,6 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
   let handlerStarted = false;
   // Ordered consumers: the message's key and seq, once the transaction found them.
   let keyed: KeyedMessage | undefined;
-  let release: StoredMessage[] = [];
   const eventTypes = consumer.ordered ? typesMatching(consumer.events, catalog.types) : [];
   try {
     const outcome = await prisma.$transaction(
@@ -113,14 +112,17 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
           logger,
         });
         // Decided on the spot, the done position has moved already: only held messages need more.
-        if (keyed && (!keyed.inTurn || keyed.hasWaiting)) release = await completeKeyTurn(query, consumer.name, keyed);
+        if (keyed && (!keyed.inTurn || keyed.hasWaiting)) {
+          const released = await completeKeyTurn(query, consumer.name, keyed);
+          if (released.length > 0) await context.releaseHeld(consumer, released);
+        }
         return 'handled' as const;
       },
       { timeout: transactionTimeoutMs, maxWait: transactionTimeoutMs },
     );
     if (outcome === 'handled') {
       logger.debug({ durationMs: elapsedMs() }, 'work finished');
-      return release.length > 0 ? { action: 'ack', outcome: 'done', release } : { action: 'ack', outcome: 'done' };
+      return { action: 'ack', outcome: 'done' };
     }
     if (outcome === 'held' || outcome === 'parked') return { action: 'ack', outcome, messageId, eventType, orderingKey: keyed!.orderingKey };
     logger.debug('skipped: already done or dead (duplicate delivery)');
@@ -129,7 +131,7 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
     const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     // The connection failed or went silent: the database's fault, not the message's.
     // Nothing to record either: the database is not likely to answer that now.
-    if (isConnectionFailure(error)) return { action: 'defer', messageId, eventType, attempt, error: text, thrown: error };
+    if (isConnectionFailure(error) || error instanceof ReleaseFailed) return { action: 'defer', messageId, eventType, attempt, error: text, thrown: error };
     const nonRetryable = error instanceof NonRetryableError;
     const dead = nonRetryable || attempt >= consumer.maxAttempts;
     // Recording the failure doubles as a database health check: if it fails too,

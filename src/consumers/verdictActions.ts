@@ -1,14 +1,12 @@
 // A delivery's verdict carried out on the broker: nothing more (ack), a republish
 // to a retry tier (retry, defer) or to the dead-letter queue, each confirmed by the
-// broker before the delivery is acknowledged. Ordered consumers: the messages a done
-// one released are sent again, in order, and a parked key is told (log, hooks).
+// broker before the delivery is acknowledged. Ordered consumers: a parked key is told
+// (log, hooks).
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { BrokerConnection } from '../broker/brokerConnection.js';
 import { prismaQueryRows, type PrismaRootClient } from '../database/sqlStore.js';
 import type { Logger } from '../logging/createLogger.js';
-import { consumerEntry, dlqName, retryDelayFor, retryQueueName } from '../broker/consumerTopology.js';
-import { republishMessages } from '../broker/republishToConsumer.js';
-import { createRateLimiter } from '../timing/rateLimiter.js';
+import { dlqName, retryDelayFor, retryQueueName } from '../broker/consumerTopology.js';
 import {
   HEADER_ATTEMPT,
   HEADER_DEAD_AT,
@@ -16,13 +14,11 @@ import {
   HEADER_DEAD_ERROR,
   HEADER_DEAD_REASON,
   HEADER_LAST_ERROR,
-  HEADER_RELEASED_AT,
   publishConfirmed,
   redeliveryProperties,
 } from '../broker/wireFormat.js';
 import type { DeadLetter, ParkedKey, ResolvedConsumer } from '../catalog/defineConsumer.js';
 import type { Verdict } from './handleDelivery.js';
-import type { StoredMessage } from '../database/storedMessage.js';
 import { recordInboxFailure } from './inbox.js';
 
 /**
@@ -66,11 +62,7 @@ export interface VerdictActionsContext {
   errorFor(error: unknown): Error;
   onDeadLetter?: (deadLetter: DeadLetter) => void | Promise<void>;
   onParked?: (parked: ParkedKey) => void | Promise<void>;
-  /** Stamped on released messages (HEADER_RELEASED_AT) and as their appId. */
-  appId: string;
 }
-
-const UNLIMITED = createRateLimiter(0);
 
 export function createVerdictActions(context: VerdictActionsContext) {
   const { logger, errorFor } = context;
@@ -127,28 +119,12 @@ export function createVerdictActions(context: VerdictActionsContext) {
     }
   }
 
-  /**
-   * The messages a done one released, sent again in seq order on one channel (so they
-   * reach its key's partition in that order). A failure leaves the delivery
-   * unacknowledged: its redelivery is a duplicate, and the released messages, no
-   * longer held, are the reconciler's to re-send.
-   */
-  async function release(consumer: ResolvedConsumer, messages: StoredMessage[], channel: ConfirmChannel): Promise<void> {
-    const marker = { header: HEADER_RELEASED_AT, value: new Date().toISOString(), appId: context.appId };
-    const outcome = await republishMessages(channel, consumerEntry(consumer), messages, marker, UNLIMITED);
-    if (outcome.stoppedBy === undefined) return;
-    context.broker.discardChannel(channel);
-    throw new Error(`${outcome.unconfirmed.length} of ${messages.length} released messages not confirmed (${outcome.stoppedBy})`);
-  }
-
   /** Carries out a verdict on the broker, then acknowledges the delivery. */
   async function act(consumer: ResolvedConsumer, message: ConsumeMessage, verdict: Verdict, settlement: Settlement): Promise<void> {
     // Asked for each time: a confirm channel that closed is re-opened by the connection.
-    const releasing = verdict.action === 'ack' && verdict.outcome === 'done' ? verdict.release : undefined;
-    const confirms = (verdict.action === 'ack' || verdict.action === 'park') && !releasing ? undefined : await context.broker.confirmChannel();
+    const confirms = verdict.action === 'ack' || verdict.action === 'park' ? undefined : await context.broker.confirmChannel();
     switch (verdict.action) {
       case 'ack':
-        if (releasing) await release(consumer, releasing, confirms!);
         break;
       case 'park':
         await parked(consumer, verdict);

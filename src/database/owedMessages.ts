@@ -27,12 +27,14 @@ export const owedTo = (owed: { eventTypes: Sql; registeredAt: Sql; horizonMs: nu
   sql`m.event_type = ANY(${owed.eventTypes}) AND m.created_at >= ${owed.registeredAt} AND m.created_at > now() - ${owed.horizonMs} * interval '1 millisecond'`;
 
 /**
- * The consumer needs nothing more of `m` (nothing a re-publish would change): its
- * inbox row is done or dead, or, for an ordered consumer, skipped or parked (an
- * operator resumes a parked key). A held ('waiting') message is not finished.
+ * The consumer needs nothing more of `m` that a re-publish would give: its inbox row
+ * is done or dead, or, for an ordered consumer, skipped, parked (an operator resumes
+ * a parked key) or held ('waiting': the transaction that completes its predecessor
+ * sends it again; sent now, it would only be held again, so it is the unfinished
+ * predecessor, which holds the watermark back, that the reconciler re-sends).
  */
 export const finishedBy = (consumer: Sql): Sql =>
-  sql`EXISTS (SELECT 1 FROM outbox_inbox i WHERE i.consumer = ${consumer} AND i.message_id = m.id AND i.status IN ('done', 'dead', 'skipped', 'parked'))`;
+  sql`EXISTS (SELECT 1 FROM outbox_inbox i WHERE i.consumer = ${consumer} AND i.message_id = m.id AND i.status IN ('done', 'dead', 'skipped', 'parked', 'waiting'))`;
 
 /** The consumer has received `m` at all (any inbox row: done, dead, or failed and retrying). */
 export const receivedBy = (consumer: Sql): Sql => sql`EXISTS (SELECT 1 FROM outbox_inbox i WHERE i.consumer = ${consumer} AND i.message_id = m.id)`;

@@ -1,5 +1,5 @@
 // The outbox.config.ts the chaos suite's workers and reconciler run.
-//   CHAOS_FAIL_RATE: share of chaos-effect attempts that throw before writing.
+//   CHAOS_FAIL_RATE: share of chaos-effect and chaos-ordered attempts that throw before writing.
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient, type Prisma } from '../../generated/prisma/client.js';
 import { createOutbox, defineConfig, livePgPoolConfig, NonRetryableError } from '../../src/index.js';
@@ -34,6 +34,19 @@ export default defineConfig({
       async handle({ event, tx, messageId }) {
         const { itemId } = event.payload;
         await tx.$executeRaw`INSERT INTO chaos_effect (consumer, message_id, item_id) VALUES ('chaos-audit', ${messageId}::uuid, ${itemId}::uuid)`;
+      },
+    }),
+    defineConsumer({
+      name: 'chaos-ordered',
+      events: ['chaos.item'],
+      ordered: true,
+      partitions: 4,
+      concurrency: 4,
+      ...retry,
+      async handle({ event, tx, messageId }) {
+        const { itemId } = event.payload;
+        if (Math.random() < failRate) throw new Error('injected handler failure');
+        await tx.$executeRaw`INSERT INTO chaos_effect (consumer, message_id, item_id) VALUES ('chaos-ordered', ${messageId}::uuid, ${itemId}::uuid)`;
       },
     }),
   ],

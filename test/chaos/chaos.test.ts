@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestBroker, type TestBroker } from '../support/testBroker.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy.js';
-import { CHAOS_CONSUMERS, CHAOS_TABLES_SQL } from './chaosEvents.js';
+import { CHAOS_CONSUMERS, CHAOS_TABLES_SQL, ORDERED_CHAOS_CONSUMERS } from './chaosEvents.js';
 import { rabbitmqctl } from '../support/rabbitmqctl.js';
 import { declareTap, driveLoad, ensurePostgres, type ManagedProcess, managedProcess, postgresRestart, sleep, TAP, terminateBackends } from './harness.js';
 import { judge, missingWork, readBrokerFacts, readDatabaseFacts, type Expectations } from './invariants.js';
@@ -128,7 +128,12 @@ describe('the pipeline under combined faults', () => {
     stopLoad.abort();
     const written = await load;
 
-    const expectations: Expectations = { consumers: CHAOS_CONSUMERS, poisonRefusedBy: 'chaos-effect', rolledBack: written.rolledBack };
+    const expectations: Expectations = {
+      consumers: CHAOS_CONSUMERS,
+      poisonRefusedBy: 'chaos-effect',
+      rolledBack: written.rolledBack,
+      orderedConsumers: ORDERED_CHAOS_CONSUMERS,
+    };
     const settleUntil = Date.now() + 180_000;
     let missing = Number.POSITIVE_INFINITY;
     while (missing > 0 && Date.now() < settleUntil) {

@@ -11,8 +11,13 @@ export const orphanEvent = defineEvent('orphan.event', z.object({ itemId: z.stri
 
 export const chaosEvents = [chaosItem, orphanEvent] as const;
 
-/** The side effects each item is owed, one consumer each. `chaos-effect` fails at CHAOS_FAIL_RATE and refuses poison items. */
-export const CHAOS_CONSUMERS = ['chaos-effect', 'chaos-audit'] as const;
+/**
+ * The side effects each item is owed, one consumer each. `chaos-effect` fails at
+ * CHAOS_FAIL_RATE and refuses poison items; `chaos-ordered` is an ordered consumer
+ * (fails at CHAOS_FAIL_RATE too, handles poison): its effects must follow each key's order.
+ */
+export const CHAOS_CONSUMERS = ['chaos-effect', 'chaos-audit', 'chaos-ordered'] as const;
+export const ORDERED_CHAOS_CONSUMERS = ['chaos-ordered'] as const;
 
 /** The workload's own tables: the business row, and one row per side effect done (no unique key, so duplicates show). */
 export const CHAOS_TABLES_SQL = `

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestBroker, type TestBroker } from '../support/testBroker.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
-import { CHAOS_CONSUMERS, CHAOS_TABLES_SQL } from './chaosEvents.js';
+import { CHAOS_CONSUMERS, CHAOS_TABLES_SQL, ORDERED_CHAOS_CONSUMERS } from './chaosEvents.js';
 import { declareTap, driveLoad, type ManagedProcess, managedProcess, sleep, TAP } from './harness.js';
 import { judge, missingWork, readBrokerFacts, readDatabaseFacts, type BrokerFacts, type Expectations } from './invariants.js';
 
@@ -36,7 +36,12 @@ describe('the invariant checker', () => {
     await sleep(4_000);
     stop.abort();
     const written = await load;
-    const expectations: Expectations = { consumers: CHAOS_CONSUMERS, poisonRefusedBy: 'chaos-effect', rolledBack: written.rolledBack };
+    const expectations: Expectations = {
+      consumers: CHAOS_CONSUMERS,
+      poisonRefusedBy: 'chaos-effect',
+      rolledBack: written.rolledBack,
+      orderedConsumers: ORDERED_CHAOS_CONSUMERS,
+    };
     for (let until = Date.now() + 60_000; missingWork(await readDatabaseFacts(db.pool), expectations) > 0 && Date.now() < until;) await sleep(500);
     await Promise.all(processes.map((each) => each.kill('SIGTERM')));
 
@@ -62,6 +67,14 @@ describe('the invariant checker', () => {
     await db.pool.query("INSERT INTO chaos_effect (consumer, message_id, item_id) VALUES ('chaos-audit', gen_random_uuid(), $1)", [written.rolledBack[0]]);
     await db.pool.query('DELETE FROM chaos_effect WHERE item_id = $1', [effects[2]!.item_id]);
     await db.pool.query('DELETE FROM chaos_item WHERE id = $1', [effects[2]!.item_id]);
+    // An ordered consumer's two effects of one key swapped in commit order.
+    const { rows: pair } = await db.pool.query<{ first: string; second: string }>(`
+      SELECT ids[1]::text AS first, ids[2]::text AS second FROM (
+        SELECT array_agg(e.id ORDER BY e.id) AS ids FROM chaos_effect e JOIN chaos_item i ON i.id = e.item_id
+         WHERE e.consumer = 'chaos-ordered' GROUP BY i.key HAVING count(*) > 1 LIMIT 1) keyed`);
+    await db.pool.query('UPDATE chaos_effect SET id = -id WHERE id = $1', [pair[0]!.first]);
+    await db.pool.query('UPDATE chaos_effect SET id = $1 WHERE id = $2', [pair[0]!.first, pair[0]!.second]);
+    await db.pool.query('UPDATE chaos_effect SET id = $1 WHERE id = -$2::bigint', [pair[0]!.second, pair[0]!.first]);
     await db.pool.query(
       "UPDATE outbox_inbox SET status = 'dead' WHERE ctid = (SELECT ctid FROM outbox_inbox WHERE consumer = 'chaos-audit' AND status = 'done' LIMIT 1)",
     );
@@ -80,6 +93,7 @@ describe('the invariant checker', () => {
     const reported = verdict.violations.join('\n');
     for (const expected of [
       'side effects done more than once: 1',
+      'side effects handled ahead of an earlier one of their key: 1',
       'side effects missing',
       'rolled-back items with a row, an event or an effect: 1',
       'events whose business row never committed: 1',

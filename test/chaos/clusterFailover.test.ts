@@ -12,7 +12,7 @@ import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRabbitCluster, type RabbitCluster } from '../support/rabbitCluster.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
-import { CHAOS_CONSUMERS, CHAOS_TABLES_SQL } from './chaosEvents.js';
+import { CHAOS_CONSUMERS, CHAOS_TABLES_SQL, ORDERED_CHAOS_CONSUMERS } from './chaosEvents.js';
 import { declareTap, driveLoad, type ManagedProcess, managedProcess, sleep, TAP } from './harness.js';
 import { judge, missingWork, readBrokerFacts, readDatabaseFacts, type Expectations } from './invariants.js';
 
@@ -61,7 +61,12 @@ describe('a 3-node RabbitMQ cluster', () => {
     stop.abort();
     const written = await load;
 
-    const expectations: Expectations = { consumers: CHAOS_CONSUMERS, poisonRefusedBy: 'chaos-effect', rolledBack: written.rolledBack };
+    const expectations: Expectations = {
+      consumers: CHAOS_CONSUMERS,
+      poisonRefusedBy: 'chaos-effect',
+      rolledBack: written.rolledBack,
+      orderedConsumers: ORDERED_CHAOS_CONSUMERS,
+    };
     const loadEnded = Date.now();
     for (let until = Date.now() + 300_000; missingWork(await readDatabaseFacts(db.pool), expectations) > 0 && Date.now() < until;) await sleep(1_000);
     const settledAfterS = (Date.now() - loadEnded) / 1000;

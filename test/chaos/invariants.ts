@@ -13,6 +13,8 @@ export interface DatabaseFacts {
   effects: Map<string, number>;
   dead: { consumer: string; messageId: string }[];
   retries: number;
+  /** Every side-effect row in insertion order (id), with its item's key and key order: what each handler did, when. */
+  handled: { consumer: string; key: string; keySeq: number }[];
 }
 
 export interface BrokerFacts {
@@ -29,6 +31,8 @@ export interface Expectations {
   poisonRefusedBy: string;
   /** Item ids whose transaction was rolled back on purpose. */
   rolledBack: readonly string[];
+  /** Consumers that must handle each key's items in key order (ordered consumers). */
+  orderedConsumers: readonly string[];
 }
 
 export interface Verdict {
@@ -48,7 +52,7 @@ export interface Verdict {
 }
 
 export async function readDatabaseFacts(pool: pg.Pool): Promise<DatabaseFacts> {
-  const [items, outbox, effects, dead, retries] = await Promise.all([
+  const [items, outbox, effects, dead, retries, handled] = await Promise.all([
     pool.query<{ id: string; key: string; key_seq: number; poison: boolean }>('SELECT id::text, key, key_seq, poison FROM chaos_item'),
     pool.query<{ id: string; type: string; item_id: string; status: string }>(
       "SELECT id::text, event_type AS type, payload->>'itemId' AS item_id, status::text FROM outbox_message",
@@ -56,6 +60,9 @@ export async function readDatabaseFacts(pool: pg.Pool): Promise<DatabaseFacts> {
     pool.query<{ key: string; n: number }>("SELECT consumer || ' ' || item_id AS key, count(*)::int AS n FROM chaos_effect GROUP BY 1"),
     pool.query<{ consumer: string; message_id: string }>("SELECT consumer, message_id::text FROM outbox_inbox WHERE status = 'dead'"),
     pool.query<{ n: number }>("SELECT coalesce(sum(attempts - 1), 0)::int AS n FROM outbox_inbox WHERE status = 'done'"),
+    pool.query<{ consumer: string; key: string; key_seq: number }>(
+      'SELECT e.consumer, i.key, i.key_seq FROM chaos_effect e JOIN chaos_item i ON i.id = e.item_id ORDER BY e.id',
+    ),
   ]);
   return {
     items: new Map(items.rows.map((row) => [row.id, { key: row.key, keySeq: row.key_seq, poison: row.poison }])),
@@ -63,6 +70,7 @@ export async function readDatabaseFacts(pool: pg.Pool): Promise<DatabaseFacts> {
     effects: new Map(effects.rows.map((row) => [row.key, row.n])),
     dead: dead.rows.map((row) => ({ consumer: row.consumer, messageId: row.message_id })),
     retries: retries.rows[0]!.n,
+    handled: handled.rows.map((row) => ({ consumer: row.consumer, key: row.key, keySeq: row.key_seq })),
   };
 }
 
@@ -175,6 +183,18 @@ export function judge(db: DatabaseFacts, broker: BrokerFacts, expect: Expectatio
     }
   }
   report('side effects missing', lost);
+  // Ordered consumers: each key's effects committed in key order (the effect rows' ids are
+  // taken in the handlers' transactions, which one key's row lock serialises).
+  const ordered = new Set(expect.orderedConsumers);
+  const highest = new Map<string, number>();
+  const handledEarly: string[] = [];
+  for (const effect of db.handled) {
+    if (!ordered.has(effect.consumer)) continue;
+    const slot = `${effect.consumer} ${effect.key}`;
+    if ((highest.get(slot) ?? -1) > effect.keySeq) handledEarly.push(`${slot}#${effect.keySeq}`);
+    highest.set(slot, Math.max(highest.get(slot) ?? -1, effect.keySeq));
+  }
+  report('side effects handled ahead of an earlier one of their key', handledEarly);
   report('side effects done more than once', duplicated);
 
   // Dead letters: exactly the poison, in the inbox and in the dead-letter queue.

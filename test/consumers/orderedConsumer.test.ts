@@ -191,6 +191,47 @@ describe('an ordered consumer', () => {
     expect(handled).toEqual([1, 2, 3, 4, 5]);
   }, 60_000);
 
+  it('a DLQ replay is order-safe: later events wait for the replayed one, then follow it', async () => {
+    const name = uniqueName('replayed');
+    const consumer: Consumer = defineConsumer<typeof testEvents, Tx>({
+      name,
+      events: ['test.anything'],
+      ordered: true,
+      partitions: 2,
+      async handle({ event, tx, messageId }) {
+        const { key, n } = payloadOf(event);
+        await recordEffect(tx, name, key, n, messageId);
+      },
+    });
+    const worker = await startWorker(consumer);
+    await worker.stop();
+    await writeEvents(['replay'], 3);
+    const { rows } = await db.pool.query<StoredMessage>(
+      `SELECT ${STORED_MESSAGE_COLUMNS.strings.join('')} FROM outbox_message m WHERE m.ordering_key = 'replay' ORDER BY m.seq`,
+    );
+    // The first in the DLQ (as the broker's delivery limit leaves it), the others delivered.
+    const channel = await broker.connection.createConfirmChannel();
+    const [first, ...rest] = rows;
+    channel.sendToQueue(`${name}.dlq`, Buffer.from(first!.payload), messageProperties(first!, 'test'));
+    for (const message of rest) channel.publish(partitionExchangeName(name), '', Buffer.from(message.payload), messageProperties(message, 'test'));
+    await channel.waitForConfirms();
+    await channel.close();
+    await startWorker(consumer);
+    await eventually(
+      async () => {
+        const { rows: held } = await db.pool.query("SELECT 1 FROM outbox_inbox WHERE consumer = $1 AND status = 'waiting'", [name]);
+        return held.length === 2;
+      },
+      20_000,
+      'the later events held',
+    );
+    expect(await effectCount(name)).toBe(0);
+    const replayed = await runOutboxCli(['dlq', 'replay', name, '--all'], { DATABASE_URL: db.url, AMQP_URL: broker.url, LOG_LEVEL: 'warn' });
+    expect(replayed.code, replayed.stderr).toBe(0);
+    await eventually(async () => (await effectCount(name)) >= 3, 20_000, 'the key handled');
+    expectInOrder(await effectsByKey(name), ['replay'], 3);
+  }, 60_000);
+
   it('after a purged partition queue, the reconciler re-schedules what was lost and order still holds', async () => {
     const name = uniqueName('purged');
     const consumer: Consumer = defineConsumer<typeof testEvents, Tx>({

@@ -35,11 +35,18 @@ async function awaitStartup(node: string): Promise<void> {
  * rabbitmq.conf (the machine's /etc/rabbitmq/rabbitmq.conf pins a listener to 5672,
  * so every extra node needs its own). Files the config names must be in `folder`.
  */
-export async function startRabbitNode(short: string, distPort: number, folder: string, config: string): Promise<RabbitNode> {
+export async function startRabbitNode(
+  short: string,
+  distPort: number,
+  folder: string,
+  config: string,
+  plugins: readonly string[] = ['rabbitmq_consistent_hash_exchange'],
+): Promise<RabbitNode> {
   const name = `${short}@localhost`;
   await ctl(name, 'stop').catch(() => {}); // a leftover of a run that died would hold the ports
   mkdirSync(`${folder}/log`, { recursive: true });
-  writeFileSync(`${folder}/enabled_plugins`, '[].\n');
+  // Ordered consumers need the consistent-hash exchange; nothing else (no management listener to collide).
+  writeFileSync(`${folder}/enabled_plugins`, `[${plugins.join(',')}].\n`);
   writeFileSync(`${folder}/rabbitmq.conf`, config);
   await run('chown', ['-R', 'rabbitmq:rabbitmq', folder]);
   // runuser, not the rabbitmq-server wrapper: the node runs as rabbitmq with these settings.

@@ -22,7 +22,8 @@ const untouchable = new Proxy({} as PrismaRootClient, {
     throw new Error(`the database was asked (${String(property)}) for a malformed delivery`);
   },
 });
-const context = { prisma: untouchable, catalog, consumer, logger: pino({ level: 'silent' }), transactionTimeoutMs: 1_000 };
+const releaseHeld = () => Promise.reject(new Error('a malformed delivery released something'));
+const context = { prisma: untouchable, catalog, consumer, logger: pino({ level: 'silent' }), transactionTimeoutMs: 1_000, releaseHeld };
 
 /** A delivery as amqplib hands it over: every property present, most of them unset. */
 function delivery(overrides: { properties?: Partial<MessageProperties>; content?: string | Buffer; routingKey?: string } = {}): ConsumeMessage {
