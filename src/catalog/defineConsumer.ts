@@ -101,7 +101,8 @@ export interface ConsumerDefinition<
   /**
    * Per-key order (docs/ordered-consumers.md): the handler sees each ordering key's
    * events one at a time, in write order, across any number of workers; keys run in
-   * parallel; a message that fails for good parks its key instead of being
+   * parallel; a failed attempt is retried in place (its key's later messages wait in
+   * the worker) and a message that fails for good parks its key instead of being
    * dead-lettered. Events without a key are unordered. Needs RabbitMQ's
    * rabbitmq_consistent_hash_exchange plugin. Default false.
    */

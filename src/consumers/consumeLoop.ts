@@ -63,6 +63,10 @@ export function createConsumeLoop(context: ConsumeLoopContext) {
         channel.on('error', (error: Error) => logger.warn({ err: errorFor(error), consumer: consumer.name }, 'consumer channel error'));
         // A consumer channel closed on its own (a channel error) would silently stop its consumer.
         channel.on('close', startAfresh);
+        // Deliveries of a closed channel still waiting for a slot are not run: the broker
+        // redelivers them on the next channel, and an ack on this one cannot be sent.
+        let closed = false;
+        channel.on('close', () => (closed = true));
         await channel.prefetch(consumer.prefetch);
         const limiter = limiters.get(consumer.name)!;
         // An ordered consumer's partitions: the broker makes one worker at a time the active
@@ -70,7 +74,10 @@ export function createConsumeLoop(context: ConsumeLoopContext) {
         for (const queue of consumedQueues(consumer)) {
           const { consumerTag } = await channel.consume(queue, (message) => {
             if (message) {
-              limiter.run(() => runDelivery(channel, consumer, message), consumer.ordered ? orderingKeyOf(message) : undefined);
+              limiter.run(
+                (pause) => (closed ? Promise.resolve() : runDelivery(channel, consumer, message, () => !closed, pause)),
+                consumer.ordered ? orderingKeyOf(message) : undefined,
+              );
               return;
             }
             // Cancelled by the broker (its queue deleted): re-declared and consumed again on a fresh connection.

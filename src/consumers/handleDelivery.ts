@@ -62,13 +62,15 @@ export interface DeliveryContext {
 /** How much longer than its transaction's timeout the server lets a delivery's transaction sit idle. */
 const IDLE_MARGIN_MS = 5_000;
 
-export async function handleDelivery(message: ConsumeMessage, context: DeliveryContext): Promise<Verdict> {
+/** `attemptInPlace`: the attempt an ordered delivery retried in place is at (its header still says the first). */
+export async function handleDelivery(message: ConsumeMessage, context: DeliveryContext, attemptInPlace?: number): Promise<Verdict> {
   const { prisma, catalog, consumer, transactionTimeoutMs } = context;
   const decoded = decodeDelivery(message, catalog);
   if (!decoded.ok) {
     return { action: 'dead-letter', messageId: decoded.messageId, eventType: decoded.eventType, attempts: 1, reason: 'malformed', error: decoded.reason };
   }
-  const { messageId, eventType, attempt } = decoded;
+  const { messageId, eventType } = decoded;
+  const attempt = attemptInPlace ?? decoded.attempt;
   // Per-delivery lines are debug: at info a worker says what it did in its periodic summary.
   const logger = context.logger.child({ messageId, eventType, consumer: consumer.name, attempt });
   logger.debug('delivery received');

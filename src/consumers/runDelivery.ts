@@ -9,6 +9,8 @@ import type { Logger } from '../logging/createLogger.js';
 import type { ComponentEvents } from '../lifecycle/componentEvents.js';
 import { sleep } from '../timing/sleep.js';
 import { attemptOf } from './decodeDelivery.js';
+import { retryDelayFor } from '../broker/consumerTopology.js';
+import type { Pause } from './concurrencyLimiter.js';
 import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
 import type { DeliveryOutcome } from './deliveryStats.js';
 import { handleDelivery, type DeliveryContext, type Verdict } from './handleDelivery.js';
@@ -142,7 +144,17 @@ export function createDeliveryRunner(context: DeliveryRunnerContext) {
     events.emit('delivery:settled', { ...about, outcome: 'handed-back', handlerRan: false, pastDeadline: true });
   }
 
-  return async function runDelivery(channel: Channel, consumer: ResolvedConsumer, message: ConsumeMessage): Promise<void> {
+  /**
+   * `channelOpen`: false once the delivery's channel closed (nothing to hand back then:
+   * the broker redelivers). `pause`: the limiter's, for an ordered consumer's retries in place.
+   */
+  return async function runDelivery(
+    channel: Channel,
+    consumer: ResolvedConsumer,
+    message: ConsumeMessage,
+    channelOpen: () => boolean = () => true,
+    pause?: Pause,
+  ): Promise<void> {
     const settlement = settlementOf(channel, message);
     const { messageId, type } = message.properties as { messageId?: unknown; type?: unknown };
     const about: About = {
@@ -151,9 +163,24 @@ export function createDeliveryRunner(context: DeliveryRunnerContext) {
       eventType: typeof type === 'string' ? type : message.fields.routingKey,
     };
     try {
-      const startedAt = performance.now();
-      const handling = handleDelivery(message, { ...context.handling, consumer });
-      const verdict = await beforeDeadline(handling, context.deliveryTimeoutMs);
+      let startedAt = performance.now();
+      let handling = handleDelivery(message, { ...context.handling, consumer });
+      let verdict = await beforeDeadline(handling, context.deliveryTimeoutMs);
+      // Ordered: a failed attempt is retried here, after its delay, with the delivery
+      // unacknowledged and its key's later deliveries waiting behind it in this worker
+      // (a retry queue would let them arrive first, each to be held). The slot is given
+      // up meanwhile: other keys go on.
+      while (consumer.ordered && pause && verdict !== STUCK && verdict.action === 'retry') {
+        noteDatabase(verdict, about);
+        events.emit('delivery:settled', { ...about, outcome: 'retried', durationMs: performance.now() - startedAt, handlerRan: true });
+        const nextAttempt = verdict.nextAttempt;
+        await pause(retryDelayFor(consumer, nextAttempt));
+        // Closed meanwhile: the broker has handed it to a worker again.
+        if (!channelOpen()) return;
+        startedAt = performance.now();
+        handling = handleDelivery(message, { ...context.handling, consumer }, nextAttempt);
+        verdict = await beforeDeadline(handling, context.deliveryTimeoutMs);
+      }
       if (verdict === STUCK) return await handBack(consumer, message, handling, settlement, about);
       const durationMs = performance.now() - startedAt;
       noteDatabase(verdict, about);
@@ -166,6 +193,10 @@ export function createDeliveryRunner(context: DeliveryRunnerContext) {
       // channel lives on, the delivery must be handed back: left unacknowledged on an
       // open channel, it would never come back. After a pause, so that a refusal that
       // lasts does not spin; the inbox turns a repeat of committed work into a skip.
+      if (!channelOpen()) {
+        logger.debug({ ...about, err: errorFor(error) }, 'delivery not settled: its channel closed; the broker redelivers it');
+        return;
+      }
       logger.warn({ ...about, err: errorFor(error) }, 'delivery not settled; handing it back to the broker');
       await sleep(REQUEUE_PAUSE_MS);
       try {

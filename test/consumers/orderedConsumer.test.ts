@@ -173,6 +173,8 @@ describe('an ordered consumer', () => {
     const worker = await startWorker(consumer);
     await worker.stop();
     await writeEvents(['rev'], 5);
+    // Sent by hand below, not by a relay (a later test's relay must not send them again).
+    await db.pool.query("UPDATE outbox_message SET status = 'published' WHERE ordering_key = 'rev'");
     const { rows } = await db.pool.query<StoredMessage>(
       `SELECT ${STORED_MESSAGE_COLUMNS.strings.join('')} FROM outbox_message m WHERE m.ordering_key = 'rev' ORDER BY m.seq`,
     );
@@ -206,6 +208,8 @@ describe('an ordered consumer', () => {
     const worker = await startWorker(consumer);
     await worker.stop();
     await writeEvents(['replay'], 3);
+    // Sent by hand below, not by a relay (a later test's relay must not send them again).
+    await db.pool.query("UPDATE outbox_message SET status = 'published' WHERE ordering_key = 'replay'");
     const { rows } = await db.pool.query<StoredMessage>(
       `SELECT ${STORED_MESSAGE_COLUMNS.strings.join('')} FROM outbox_message m WHERE m.ordering_key = 'replay' ORDER BY m.seq`,
     );

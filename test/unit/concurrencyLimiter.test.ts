@@ -71,4 +71,24 @@ describe('createConcurrencyLimiter', () => {
     finish.get('a2')!();
     await limiter.drained();
   });
+
+  it('a paused task gives up its slot but not its key, takes a slot again first, and counts as running for drained()', async () => {
+    const limiter = createConcurrencyLimiter(1);
+    const events: string[] = [];
+    limiter.run(async (pause) => {
+      events.push('a1 fails');
+      await pause(30);
+      events.push('a1 retried');
+    }, 'a');
+    limiter.run(async () => void events.push('a2'), 'a');
+    limiter.run(async () => void events.push('b1'), 'b');
+    let drained = false;
+    const draining = limiter.drained().then(() => (drained = true));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // a1 waits without its slot: b1 ran; a2 waits for its key.
+    expect(events).toEqual(['a1 fails', 'b1']);
+    expect(drained).toBe(false);
+    await draining;
+    expect(events).toEqual(['a1 fails', 'b1', 'a1 retried', 'a2']);
+  });
 });
