@@ -90,11 +90,20 @@ export function createVerdictActions(context: VerdictActionsContext) {
       verdict.thrown === undefined ? letter : { ...letter, err: errorFor(verdict.thrown) },
       verdict.reason === 'malformed' ? 'malformed message dead-lettered' : 'poison message dead-lettered',
     );
-    for (const hook of [consumer.onDeadLetter, context.onDeadLetter]) {
+    await callHooks('onDeadLetter', [consumer.onDeadLetter, context.onDeadLetter], letter);
+  }
+
+  /** The consumer's hook, then the worker's: one that throws is logged, never raised. */
+  async function callHooks<T extends { consumer: string; messageId: string | undefined; eventType: string | undefined }>(
+    name: string,
+    hooks: readonly (((value: T) => void | Promise<void>) | undefined)[],
+    value: T,
+  ): Promise<void> {
+    for (const hook of hooks) {
       try {
-        await hook?.(letter);
+        await hook?.(value);
       } catch (error) {
-        logger.error({ err: errorFor(error), consumer: consumer.name, messageId: verdict.messageId, eventType: verdict.eventType }, 'onDeadLetter hook threw');
+        logger.error({ err: errorFor(error), consumer: value.consumer, messageId: value.messageId, eventType: value.eventType }, `${name} hook threw`);
       }
     }
   }
@@ -110,13 +119,7 @@ export function createVerdictActions(context: VerdictActionsContext) {
       error: verdict.error,
     };
     logger.error({ ...parkedKey, err: errorFor(verdict.thrown) }, 'key parked: its later messages wait for `outbox parked retry|skip`');
-    for (const hook of [consumer.onParked, context.onParked]) {
-      try {
-        await hook?.(parkedKey);
-      } catch (error) {
-        logger.error({ err: errorFor(error), consumer: consumer.name, messageId: verdict.messageId, eventType: verdict.eventType }, 'onParked hook threw');
-      }
-    }
+    await callHooks('onParked', [consumer.onParked, context.onParked], parkedKey);
   }
 
   /** Carries out a verdict on the broker, then acknowledges the delivery. */

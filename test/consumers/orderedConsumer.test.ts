@@ -107,6 +107,39 @@ function expectInOrder(byKey: Map<string, number[]>, keys: string[], perKey: num
   for (const key of keys) expect(byKey.get(key), `key ${key}`).toEqual(expected);
 }
 
+/** An ordered consumer whose handler records each event's (key, n) in ordered_effect; `seen` hears each n first. */
+function recordingConsumer(name: string, options: { partitions: number; concurrency?: number; seen?: (n: number) => void }): Consumer {
+  return defineConsumer<typeof testEvents, Tx>({
+    name,
+    events: ['test.anything'],
+    ordered: true,
+    partitions: options.partitions,
+    concurrency: options.concurrency ?? 1,
+    async handle({ event, tx, messageId }) {
+      const { key, n } = payloadOf(event);
+      options.seen?.(n);
+      await recordEffect(tx, name, key, n, messageId);
+    },
+  });
+}
+
+/**
+ * Registers the consumer (its topology declared, so events written next are owed to
+ * it), writes `count` events of `key` and returns them as stored, marked published:
+ * the test sends them by hand, and a later test's relay must not send them again.
+ */
+async function writtenForHand(consumer: Consumer, key: string, count: number): Promise<StoredMessage[]> {
+  const worker = await startWorker(consumer);
+  await worker.stop();
+  await writeEvents([key], count);
+  await db.pool.query("UPDATE outbox_message SET status = 'published' WHERE ordering_key = $1", [key]);
+  const { rows } = await db.pool.query<StoredMessage>(
+    `SELECT ${STORED_MESSAGE_COLUMNS.strings.join('')} FROM outbox_message m WHERE m.ordering_key = $1 ORDER BY m.seq`,
+    [key],
+  );
+  return rows;
+}
+
 describe('an ordered consumer', () => {
   it('handles each key in write order, exactly once, across two workers and retries, with keys in parallel', async () => {
     const name = uniqueName('ordered');
@@ -157,27 +190,8 @@ describe('an ordered consumer', () => {
   it('holds a message that arrives ahead of its key and runs it after its predecessor; duplicates change nothing', async () => {
     const name = uniqueName('reversed');
     const handled: number[] = [];
-    const consumer: Consumer = defineConsumer<typeof testEvents, Tx>({
-      name,
-      events: ['test.anything'],
-      ordered: true,
-      partitions: 2,
-      concurrency: 4,
-      async handle({ event, tx, messageId }) {
-        const { key, n } = payloadOf(event);
-        handled.push(n);
-        await recordEffect(tx, name, key, n, messageId);
-      },
-    });
-    // Registered (and its topology declared) before the events are written: they are owed to it.
-    const worker = await startWorker(consumer);
-    await worker.stop();
-    await writeEvents(['rev'], 5);
-    // Sent by hand below, not by a relay (a later test's relay must not send them again).
-    await db.pool.query("UPDATE outbox_message SET status = 'published' WHERE ordering_key = 'rev'");
-    const { rows } = await db.pool.query<StoredMessage>(
-      `SELECT ${STORED_MESSAGE_COLUMNS.strings.join('')} FROM outbox_message m WHERE m.ordering_key = 'rev' ORDER BY m.seq`,
-    );
+    const consumer = recordingConsumer(name, { partitions: 2, concurrency: 4, seen: (n) => handled.push(n) });
+    const rows = await writtenForHand(consumer, 'rev', 5);
     // As a broken network and a reconciler might: last first, some twice.
     const exchange = partitionExchangeName(name);
     const channel = await broker.connection.createConfirmChannel();
@@ -195,24 +209,8 @@ describe('an ordered consumer', () => {
 
   it('a DLQ replay is order-safe: later events wait for the replayed one, then follow it', async () => {
     const name = uniqueName('replayed');
-    const consumer: Consumer = defineConsumer<typeof testEvents, Tx>({
-      name,
-      events: ['test.anything'],
-      ordered: true,
-      partitions: 2,
-      async handle({ event, tx, messageId }) {
-        const { key, n } = payloadOf(event);
-        await recordEffect(tx, name, key, n, messageId);
-      },
-    });
-    const worker = await startWorker(consumer);
-    await worker.stop();
-    await writeEvents(['replay'], 3);
-    // Sent by hand below, not by a relay (a later test's relay must not send them again).
-    await db.pool.query("UPDATE outbox_message SET status = 'published' WHERE ordering_key = 'replay'");
-    const { rows } = await db.pool.query<StoredMessage>(
-      `SELECT ${STORED_MESSAGE_COLUMNS.strings.join('')} FROM outbox_message m WHERE m.ordering_key = 'replay' ORDER BY m.seq`,
-    );
+    const consumer = recordingConsumer(name, { partitions: 2 });
+    const rows = await writtenForHand(consumer, 'replay', 3);
     // The first in the DLQ (as the broker's delivery limit leaves it), the others delivered.
     const channel = await broker.connection.createConfirmChannel();
     const [first, ...rest] = rows;
@@ -238,17 +236,7 @@ describe('an ordered consumer', () => {
 
   it('after a purged partition queue, the reconciler re-schedules what was lost and order still holds', async () => {
     const name = uniqueName('purged');
-    const consumer: Consumer = defineConsumer<typeof testEvents, Tx>({
-      name,
-      events: ['test.anything'],
-      ordered: true,
-      partitions: 3,
-      concurrency: 4,
-      async handle({ event, tx, messageId }) {
-        const { key, n } = payloadOf(event);
-        await recordEffect(tx, name, key, n, messageId);
-      },
-    });
+    const consumer = recordingConsumer(name, { partitions: 3, concurrency: 4 });
     const worker = await startWorker(consumer);
     await worker.stop();
     const keys = Array.from({ length: 20 }, (_, index) => `purge-${index}`);
