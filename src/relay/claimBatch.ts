@@ -28,13 +28,13 @@ export async function configureBatchTransaction(query: QueryRows, idleLimitMs: n
  *
  * Ordering: a key's due rows are claimed as a run, in seq order, and published in
  * that order on the batch's one channel (RabbitMQ keeps a channel's order into each
- * queue). A keyed row is claimed only when every earlier pending row of its key is
- * in this claim: none is held by another relay (an earlier row another relay has
- * claimed still reads as pending until that relay commits, after its confirms), none
- * is beyond the limit, none waits for a retry (available_at in the future), and no
- * earlier row of the key is failed. So a key's rows reach the broker in write order,
- * whichever relay sends them; only a row the broker refuses or does not confirm can
- * be overtaken by later rows of its key sent in the same batch (docs/relay.md).
+ * queue). A key's run starts at its head, its first pending or failed row, and only
+ * if the head is due, pending and not held by another relay (an earlier row another
+ * relay has claimed still reads as pending until that relay commits, after its
+ * confirms); it stops before a row that waits for a retry or is failed, and at the
+ * batch's limit. So a key's rows reach the broker in write order, whichever relay
+ * sends them; only a row the broker refuses or does not confirm can be overtaken by
+ * later rows of its key sent in the same batch (docs/relay.md).
  * Returned in seq order. Parameters: limit.
  */
 /**
@@ -48,40 +48,49 @@ export interface Lane {
 }
 
 export async function claimBatch(query: QueryRows, limit: number, lane: Lane = { index: 0, count: 1 }): Promise<StoredMessage[]> {
-  // Two steps, each index work per key rather than per earlier row (a hot key's 20,000
-  // pending rows must not cost 20,000 x 20,000): candidates are due pending rows whose
-  // key's head (its first pending or failed row) is due and pending; then, per key, the
-  // first pending or failed row that is not a candidate (the gap) bounds what is
-  // claimed. "id = ANY(ARRAY(subquery))" keeps the update an index scan on the primary
-  // key; as a join the planner may hash the whole table instead (seen: a sequential
-  // scan per batch).
+  // Two steps. Heads: due pending rows that are unkeyed or the first unfinished row of
+  // their key (a probe that stops at the first earlier pending or failed row), locked,
+  // in (available_at, seq) order: a key's rows are judged by its head, so a head that
+  // waited for a retry is not outranked by its key's later rows. Runs: after each keyed
+  // head, the key's following pending rows while they are due, in seq order. No other
+  // relay can take those (they are not heads while the head is pending, and its head is
+  // locked here). The whole claim is capped at `limit`, so a run may be cut short,
+  // which keeps a prefix. "id = ANY(ARRAY(subquery))" keeps the update an index scan on
+  // the primary key; as a join the planner may hash the whole table instead (seen: a
+  // sequential scan per batch).
   const rows = await query<StoredMessage>(sql`
     UPDATE outbox_message m
        SET status = 'published', published_at = now(), attempts = m.attempts + 1, last_error = NULL
      WHERE m.id = ANY(ARRAY(
-             WITH candidates AS MATERIALIZED (
-               SELECT c.id, c.ordering_key, c.seq
+             WITH heads AS MATERIALIZED (
+               SELECT c.id, c.ordering_key, c.seq, c.available_at
                  FROM outbox_message c
                 WHERE c.status = 'pending'
                   AND c.available_at <= now()
-                  AND (c.ordering_key IS NULL OR ${lane.count} = 1 OR abs(hashtext(c.ordering_key)) % ${lane.count} = ${lane.index})
                   AND (c.ordering_key IS NULL OR (
-                        SELECT head.status = 'pending' AND head.available_at <= now()
-                          FROM outbox_message head
-                         WHERE head.ordering_key = c.ordering_key AND head.status IN ('pending', 'failed')
-                         ORDER BY head.seq
-                         LIMIT 1))
+                        (${lane.count} = 1 OR abs(hashtext(c.ordering_key)::bigint) % ${lane.count} = ${lane.index})
+                        AND NOT EXISTS (
+                              SELECT 1 FROM outbox_message earlier
+                               WHERE earlier.ordering_key = c.ordering_key
+                                 AND earlier.status IN ('pending', 'failed')
+                                 AND earlier.seq < c.seq)))
                 ORDER BY c.available_at, c.seq
                 LIMIT ${limit}
                   FOR UPDATE SKIP LOCKED),
-             gaps AS MATERIALIZED (
-               SELECT keyed.ordering_key,
-                      (SELECT min(later.seq) FROM outbox_message later
-                        WHERE later.ordering_key = keyed.ordering_key AND later.status IN ('pending', 'failed')
-                          AND later.id NOT IN (SELECT id FROM candidates)) AS gap
-                 FROM (SELECT DISTINCT ordering_key FROM candidates WHERE ordering_key IS NOT NULL) keyed)
-             SELECT c.id FROM candidates c LEFT JOIN gaps g ON g.ordering_key = c.ordering_key
-              WHERE c.ordering_key IS NULL OR g.gap IS NULL OR c.seq < g.gap))
+             claimed AS (
+               SELECT h.id, h.available_at AS rank_at, h.seq AS rank_seq, h.seq FROM heads h
+               UNION ALL
+               SELECT run.id, h.available_at, h.seq, run.seq
+                 FROM heads h
+                 CROSS JOIN LATERAL (
+                   SELECT following.id, following.seq,
+                          bool_and(following.status = 'pending' AND following.available_at <= now()) OVER (ORDER BY following.seq) AS due
+                     FROM outbox_message following
+                    WHERE following.ordering_key = h.ordering_key AND following.status IN ('pending', 'failed') AND following.seq > h.seq
+                    ORDER BY following.seq
+                    LIMIT ${limit}) run
+                WHERE h.ordering_key IS NOT NULL AND run.due)
+             SELECT id FROM claimed ORDER BY rank_at, rank_seq, seq LIMIT ${limit}))
     RETURNING ${STORED_MESSAGE_COLUMNS}`);
   // UPDATE ... RETURNING has no order of its own: the publish order is the write order.
   return rows.sort((a, b) => a.seq.length - b.seq.length || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));

@@ -224,6 +224,22 @@ describe('ordering and several relays', () => {
     for (let cold = 0; cold < 4; cold += 1) expect(byKey.get(`cold-${cold}`)).toEqual([...Array(40).keys()].filter((n) => n % 4 === cold));
   });
 
+  it("a key's head back from its retry is not outranked by the key's later rows (they sort before it by available_at)", async () => {
+    const queue = await tapQueue('tap.head');
+    await db.prisma.$transaction((tx) =>
+      outbox.publishMany(
+        tx,
+        [1, 2, 3, 4, 5].map((n) => ({ event: anything, payload: n, key: 'a' })),
+      ),
+    );
+    // a1 timed out once and came due again later than the rest of its key.
+    await db.pool.query("UPDATE outbox_message SET available_at = now() - interval '1 hour' WHERE payload <> '1'");
+    await db.pool.query("UPDATE outbox_message SET available_at = now() - interval '1 second', attempts = 1 WHERE payload = '1'");
+    const report = await relay({ batchSize: 2, maxInFlight: 2 }).runOnce();
+    expect(report).toMatchObject({ published: 5 });
+    expect((await takeAll(broker.channel, queue)).map((message) => JSON.parse(message.content.toString()) as number)).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it('a row waiting for its retry, or left out of a full batch, holds back the later rows of its key', async () => {
     await db.prisma.$transaction((tx) =>
       outbox.publishMany(tx, [
