@@ -1,6 +1,7 @@
 import { sqltag as sql } from '@prisma/client/runtime/client';
 import type { QueryRows } from '../database/sqlStore.js';
 import { STORED_MESSAGE_COLUMNS, type StoredMessage } from '../database/storedMessage.js';
+import type { HeadBudget } from './headBudget.js';
 
 /**
  * Session settings of a batch transaction. The mark may be lost in a crash
@@ -35,23 +36,14 @@ export async function configureBatchTransaction(query: QueryRows, idleLimitMs: n
  * batch's limit. So a key's rows reach the broker in write order, whichever relay
  * sends them; only a row the broker refuses or does not confirm can be overtaken by
  * later rows of its key sent in the same batch (docs/relay.md).
- * Returned in seq order. Parameters: limit.
+ * Returned in seq order.
  */
-/**
- * One of a relay's concurrent batch loops: keyed rows are spread over the loops by a
- * hash of their key, so that with few keys the loops do not wait on each other's runs
- * (a loop whose candidates' keys were all mid-run in another would claim nothing).
- */
-export interface Lane {
-  index: number;
-  count: number;
-}
-
-export async function claimBatch(query: QueryRows, limit: number, lane: Lane = { index: 0, count: 1 }): Promise<StoredMessage[]> {
+export async function claimBatch(query: QueryRows, limit: number, heads: HeadBudget): Promise<StoredMessage[]> {
   // Two steps. Heads: due pending rows that are unkeyed or the first unfinished row of
   // their key (a probe that stops at the first earlier pending or failed row), locked,
-  // in (available_at, seq) order: a key's rows are judged by its head, so a head that
-  // waited for a retry is not outranked by its key's later rows. Runs: after each keyed
+  // in (available_at, seq) order, as many as the loop's budget (headBudget.ts): a key's rows
+  // are judged by its head, so a head that waited for a retry is not outranked by its
+  // key's later rows. Runs: after each keyed
   // head, the key's following pending rows while they are due, in seq order. No other
   // relay can take those (they are not heads while the head is pending, and its head is
   // locked here). The whole claim is capped at `limit`, so a run may be cut short,
@@ -67,15 +59,13 @@ export async function claimBatch(query: QueryRows, limit: number, lane: Lane = {
                  FROM outbox_message c
                 WHERE c.status = 'pending'
                   AND c.available_at <= now()
-                  AND (c.ordering_key IS NULL OR (
-                        (${lane.count} = 1 OR abs(hashtext(c.ordering_key)::bigint) % ${lane.count} = ${lane.index})
-                        AND NOT EXISTS (
-                              SELECT 1 FROM outbox_message earlier
-                               WHERE earlier.ordering_key = c.ordering_key
-                                 AND earlier.status IN ('pending', 'failed')
-                                 AND earlier.seq < c.seq)))
+                  AND (c.ordering_key IS NULL OR NOT EXISTS (
+                        SELECT 1 FROM outbox_message earlier
+                         WHERE earlier.ordering_key = c.ordering_key
+                           AND earlier.status IN ('pending', 'failed')
+                           AND earlier.seq < c.seq))
                 ORDER BY c.available_at, c.seq
-                LIMIT ${limit}
+                LIMIT ${heads.next}
                   FOR UPDATE SKIP LOCKED),
              claimed AS (
                SELECT h.id, h.available_at AS rank_at, h.seq AS rank_seq, h.seq FROM heads h
@@ -92,6 +82,7 @@ export async function claimBatch(query: QueryRows, limit: number, lane: Lane = {
                 WHERE h.ordering_key IS NOT NULL AND run.due)
              SELECT id FROM claimed ORDER BY rank_at, rank_seq, seq LIMIT ${limit}))
     RETURNING ${STORED_MESSAGE_COLUMNS}`);
+  heads.record(rows);
   // UPDATE ... RETURNING has no order of its own: the publish order is the write order.
   return rows.sort((a, b) => a.seq.length - b.seq.length || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
 }

@@ -22,7 +22,8 @@ import { registerBacklogGauges } from './backlogGauges.js';
 import { listenForWakeUps } from './listenForWakeUps.js';
 import { createUnroutableDepthReader } from './readUnroutableDepth.js';
 import { createRelayActivity } from './relayActivity.js';
-import { createBatchRunner, type Lane, type RelayBatchReport, type RelayEvents, type RelayRunReport } from './relayBatch.js';
+import { HeadBudget } from './headBudget.js';
+import { createBatchRunner, type RelayBatchReport, type RelayEvents, type RelayRunReport } from './relayBatch.js';
 import { createRelayLiveness } from './relayLiveness.js';
 import { resolveRelayOptions, type RelayOptions } from './relayOptions.js';
 
@@ -133,7 +134,7 @@ export function createRelay(options: RelayOptions): Relay {
   }
 
   /** The long-running loop: batches back to back while there is work, polls when idle, backs off on failures. */
-  async function publishLoop(lane: Lane, signal: AbortSignal, waitForWork: () => Promise<void>): Promise<void> {
+  async function publishLoop(heads: HeadBudget, signal: AbortSignal, waitForWork: () => Promise<void>): Promise<void> {
     const outage = createOutage({
       logger,
       errorFor,
@@ -144,7 +145,7 @@ export function createRelay(options: RelayOptions): Relay {
     while (!signal.aborted) {
       let report: RelayBatchReport | undefined;
       try {
-        report = await processBatch(lane, signal);
+        report = await processBatch(heads, signal);
         outage.succeeded();
       } catch (error) {
         if (signal.aborted) break;
@@ -195,9 +196,7 @@ export function createRelay(options: RelayOptions): Relay {
     async open(signal) {
       const idle = createIdleWait(config.pollIntervalMs, signal);
       const stopListening = config.listenForWakeUps ? listenForWakeUps(config.databaseUrl!, () => idle.wakeAll(), logger, signal) : async () => {};
-      const loops = Promise.all(Array.from({ length: concurrency }, (_, index) => publishLoop({ index, count: concurrency }, signal, idle.wait))).then(
-        () => {},
-      );
+      const loops = Promise.all(Array.from({ length: concurrency }, () => publishLoop(new HeadBudget(batchSize), signal, idle.wait))).then(() => {});
       activity.take();
       const summary = startSummaryTimer(config.summaryIntervalMs, summarize);
       logger.info(
@@ -225,11 +224,11 @@ export function createRelay(options: RelayOptions): Relay {
     async runOnce({ signal = new AbortController().signal } = {}) {
       // Batches until one finds nothing due; an error is the caller's (no retry loop here).
       const total = emptyReport();
-      const batches = (lane: Lane) => processBatch(lane, signal, config.brokerWaitMs);
+      const batches = (heads: HeadBudget) => processBatch(heads, signal, config.brokerWaitMs);
       const loops = await Promise.allSettled(
-        Array.from({ length: concurrency }, async (_, index) => {
-          const lane = { index, count: concurrency };
-          for (let report = await batches(lane); report; report = await batches(lane)) {
+        Array.from({ length: concurrency }, async () => {
+          const heads = new HeadBudget(batchSize);
+          for (let report = await batches(heads); report; report = await batches(heads)) {
             addUp(total, report);
             events.emit('batch:published', report);
           }

@@ -7,9 +7,8 @@ import type { StoredMessage } from '../database/storedMessage.js';
 import type { ComponentEvents } from '../lifecycle/componentEvents.js';
 import type { Logger } from '../logging/createLogger.js';
 import type { RateLimiter } from '../timing/rateLimiter.js';
-import { claimBatch, configureBatchTransaction, type Lane } from './claimBatch.js';
-
-export type { Lane } from './claimBatch.js';
+import { claimBatch, configureBatchTransaction } from './claimBatch.js';
+import type { HeadBudget } from './headBudget.js';
 import { publishBatch, type PublishOutcome } from './publishBatch.js';
 import type { ResolvedRelayOptions } from './relayOptions.js';
 import { STUCK, unlessStuck, type RelayLiveness } from './relayLiveness.js';
@@ -55,7 +54,9 @@ export interface BatchContext {
  * The batch runner: resolves with what a batch did, undefined when nothing was due.
  * Waits for the broker as long as it takes, or `brokerWaitMs` at most.
  */
-export function createBatchRunner(context: BatchContext): (lane: Lane, signal: AbortSignal, brokerWaitMs?: number) => Promise<RelayBatchReport | undefined> {
+export function createBatchRunner(
+  context: BatchContext,
+): (heads: HeadBudget, signal: AbortSignal, brokerWaitMs?: number) => Promise<RelayBatchReport | undefined> {
   const { config, batchSize, rateLimiter, liveness, events, logger, connect, dropConnections } = context;
 
   /** Confirmed rows keep the claim's mark; the others are put back, in the same transaction. */
@@ -113,14 +114,14 @@ export function createBatchRunner(context: BatchContext): (lane: Lane, signal: A
    * One batch: claim, publish, wait for confirms, mark, commit. Returns undefined when
    * nothing was due. Waits for the broker as long as it takes, or `brokerWaitMs` at most.
    */
-  async function processBatch(lane: Lane, signal: AbortSignal, brokerWaitMs?: number): Promise<RelayBatchReport | undefined> {
+  async function processBatch(heads: HeadBudget, signal: AbortSignal, brokerWaitMs?: number): Promise<RelayBatchReport | undefined> {
     const { store: db, broker: mq } = connect();
     // The channel first: never hold row locks while waiting for the broker.
     const channel = brokerWaitMs === undefined ? await mq.confirmChannel(signal) : await mq.confirmChannelWithin(brokerWaitMs, signal);
     if (signal.aborted) return undefined;
     const batch = db.transaction(async (query) => {
       await configureBatchTransaction(query, config.confirmTimeoutMs + 10_000);
-      const messages = await claimBatch(query, batchSize, lane);
+      const messages = await claimBatch(query, batchSize, heads);
       if (messages.length === 0) return undefined;
       const outcome = await publishBatch(channel, messages, {
         exchange: config.exchange,

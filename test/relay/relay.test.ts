@@ -240,6 +240,47 @@ describe('ordering and several relays', () => {
     expect((await takeAll(broker.channel, queue)).map((message) => JSON.parse(message.content.toString()) as number)).toEqual([1, 2, 3, 4, 5]);
   });
 
+  it('a loop that learnt to look for few heads (long runs) still serves many new keys, and a head behind its key’s later rows', async () => {
+    const queue = await tapQueue('tap.budget');
+    const running = relay({ batchSize: 50, maxInFlight: 50, pollIntervalMs: 20 });
+    const batches: number[] = [];
+    running.on('batch:published', (report) => batches.push(report.claimed));
+    await running.start();
+    // 150 rows of one key: full batches of one run each, so the loop asks for two heads.
+    await db.prisma.$transaction((tx) =>
+      outbox.publishMany(
+        tx,
+        Array.from({ length: 150 }, (_, n) => ({ event: anything, payload: { key: 'long', n }, key: 'long' })),
+      ),
+    );
+    await eventually(async () => (await statuses()).published === 150, 10_000, 'the long key published');
+    // Then a head waiting behind its key's later rows (they sort first by available_at),
+    // and 200 keys of one row each: with two heads a claim these would take 100 batches.
+    await db.pool.query('BEGIN');
+    await db.pool.query(
+      `INSERT INTO outbox_message (id, event_type, ordering_key, payload, available_at)
+       SELECT gen_random_uuid(), 'test.anything', 'late-head', jsonb_build_object('key', 'late-head', 'n', n),
+              CASE WHEN n = 0 THEN now() - interval '1 second' ELSE now() - interval '1 hour' END
+         FROM generate_series(0, 59) n`,
+    );
+    await db.pool.query(
+      `INSERT INTO outbox_message (id, event_type, ordering_key, payload)
+       SELECT gen_random_uuid(), 'test.anything', 'one-' || n, jsonb_build_object('key', 'one-' || n, 'n', 0) FROM generate_series(0, 199) n`,
+    );
+    await db.pool.query('COMMIT');
+    await eventually(async () => (await statuses()).published === 410, 10_000, 'every row published');
+    // One short batch to learn the runs got shorter, then full ones: far fewer than 100.
+    expect(batches.length).toBeLessThan(3 + 10);
+    const byKey = new Map<string, number[]>();
+    for (const message of await takeAll(broker.channel, queue)) {
+      const { key, n } = JSON.parse(message.content.toString()) as { key: string; n: number };
+      byKey.set(key, [...(byKey.get(key) ?? []), n]);
+    }
+    expect(byKey.get('long')).toEqual([...Array(150).keys()]);
+    expect(byKey.get('late-head')).toEqual([...Array(60).keys()]);
+    expect(byKey.size).toBe(202);
+  });
+
   it('a row waiting for its retry, or left out of a full batch, holds back the later rows of its key', async () => {
     await db.prisma.$transaction((tx) =>
       outbox.publishMany(tx, [

@@ -1,0 +1,57 @@
+// A relay loop's head budget: how many key heads a claim looks for, learnt from the
+// runs the last claim returned. Pure arithmetic, no servers.
+import { describe, expect, it } from 'vitest';
+import { HeadBudget } from '../../src/relay/headBudget.js';
+
+let nextId = 0;
+/** A claim's rows: `runs[i]` rows of key `k<i>`, and `unkeyed` rows without a key. */
+function claimOf(runs: number[], unkeyed = 0) {
+  const rows = runs.flatMap((length, key) => Array.from({ length }, () => ({ id: `m${(nextId += 1)}`, orderingKey: `k${key}` })));
+  return [...rows, ...Array.from({ length: unkeyed }, () => ({ id: `m${(nextId += 1)}`, orderingKey: null }))];
+}
+
+describe('HeadBudget', () => {
+  it('starts by asking for a batch worth of heads (a key per row fills a batch)', () => {
+    expect(new HeadBudget(500).next).toBe(500);
+  });
+
+  it('asks for few heads once a full batch came from a few long runs, with room to spare', () => {
+    const budget = new HeadBudget(500);
+    budget.record(claimOf([312, 188]));
+    // Runs of 250 on average: two fill a batch, twice that plus one are asked for.
+    expect(budget.next).toBe(5);
+  });
+
+  it('stays at a batch worth when every row is its own head', () => {
+    const budget = new HeadBudget(500);
+    budget.record(claimOf([], 500));
+    expect(budget.next).toBe(500);
+    budget.record(claimOf(Array.from({ length: 500 }, () => 1)));
+    expect(budget.next).toBe(500);
+  });
+
+  it('grows again after a short claim that found as many heads as it asked for (the runs got shorter)', () => {
+    const budget = new HeadBudget(500);
+    budget.record(claimOf([500]));
+    expect(budget.next).toBe(3);
+    budget.record(claimOf([10, 10, 10]));
+    expect(budget.next).toBe(101);
+    budget.record(claimOf([], 101));
+    expect(budget.next).toBe(500);
+  });
+
+  it('keeps its budget after a short claim that found fewer heads than asked for (the backlog ran out, not the budget)', () => {
+    const budget = new HeadBudget(500);
+    budget.record(claimOf([400, 100]));
+    expect(budget.next).toBe(5);
+    budget.record(claimOf([30, 2]));
+    expect(budget.next).toBe(5);
+  });
+
+  it('ignores an empty claim', () => {
+    const budget = new HeadBudget(500);
+    budget.record(claimOf([500]));
+    budget.record([]);
+    expect(budget.next).toBe(3);
+  });
+});
