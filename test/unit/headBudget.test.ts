@@ -18,8 +18,8 @@ describe('HeadBudget', () => {
   it('asks for few heads once a full batch came from a few long runs, with room to spare', () => {
     const budget = new HeadBudget(500);
     budget.record(claimOf([312, 188]));
-    // Runs of 250 on average: two fill a batch, twice that plus one are asked for.
-    expect(budget.next).toBe(5);
+    // Runs of 250 on average: two fill a batch, and one more is asked for to spare.
+    expect(budget.next).toBe(3);
   });
 
   it('stays at a batch worth when every row is its own head', () => {
@@ -33,25 +33,25 @@ describe('HeadBudget', () => {
   it('grows again after a short claim that found as many heads as it asked for (the runs got shorter)', () => {
     const budget = new HeadBudget(500);
     budget.record(claimOf([500]));
-    expect(budget.next).toBe(3);
+    expect(budget.next).toBe(2);
     budget.record(claimOf([10, 10, 10]));
-    expect(budget.next).toBe(101);
-    budget.record(claimOf([], 101));
+    expect(budget.next).toBe(51);
+    budget.record(claimOf([], 51));
     expect(budget.next).toBe(500);
   });
 
   it('keeps its budget after a short claim that found fewer heads than asked for (the backlog ran out, not the budget)', () => {
     const budget = new HeadBudget(500);
     budget.record(claimOf([400, 100]));
-    expect(budget.next).toBe(5);
+    expect(budget.next).toBe(3);
     budget.record(claimOf([30, 2]));
-    expect(budget.next).toBe(5);
+    expect(budget.next).toBe(3);
   });
 
   it('ignores an empty claim', () => {
     const budget = new HeadBudget(500);
     budget.record(claimOf([500]));
     budget.record([]);
-    expect(budget.next).toBe(3);
+    expect(budget.next).toBe(2);
   });
 });
