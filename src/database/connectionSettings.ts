@@ -45,6 +45,14 @@ export class LiveClient extends pg.Client {
         onReply(error);
         callback(error, result);
       };
+    const connect = this.connect.bind(this) as (callback?: (error: Error | undefined) => void) => Promise<void> | undefined;
+    (this as { connect: unknown }).connect = (callback?: (error: Error | undefined) => void) => {
+      if (callback) return connect((error) => (explainRefusedStartup(error), callback(error)));
+      return connect()!.catch((error: unknown) => {
+        explainRefusedStartup(error);
+        throw error;
+      });
+    };
     // An own property rather than an override: pg.Client.query has a dozen typed overloads.
     (this as { query: unknown }).query = (config: unknown, values?: unknown, callback?: unknown) => {
       // A Submittable (a cursor, a stream) reports through its own events.
@@ -72,6 +80,7 @@ export class LiveClient extends pg.Client {
  */
 export function liveConnectionConfig(connectionString: string | undefined, applicationName: string, limits: Partial<ConnectionLimits> = {}): pg.PoolConfig {
   const { queryTimeoutMs, connectTimeoutMs } = { ...DEFAULT_CONNECTION_LIMITS, ...limits };
+  const serverTimeouts = !throughPgBouncer(connectionString);
   return {
     // None: pg reads PGHOST, PGDATABASE... as it does by default.
     ...(connectionString === undefined ? {} : { connectionString }),
@@ -80,7 +89,8 @@ export function liveConnectionConfig(connectionString: string | undefined, appli
     keepAliveInitialDelayMillis: 10_000,
     connectionTimeoutMillis: connectTimeoutMs,
     // Server side: a slow statement gets a clean error and the connection stays usable.
-    statement_timeout: queryTimeoutMs,
+    // A pooler refuses it as a startup parameter (see throughPgBouncer).
+    ...(serverTimeouts ? { statement_timeout: queryTimeoutMs } : {}),
     // Client side: a reply that never comes (half-open connection) fails the query, and the connection is destroyed.
     query_timeout: queryTimeoutMs + CLIENT_MARGIN_MS,
     Client: LiveClient,
@@ -109,7 +119,37 @@ export function livePgPoolConfig(connectionString: string | undefined, options: 
   const { applicationName = 'outbox-app', idleInTransactionTimeoutMs, ...limits } = options;
   const config = liveConnectionConfig(connectionString, applicationName, limits);
   const queryTimeoutMs = limits.queryTimeoutMs ?? DEFAULT_CONNECTION_LIMITS.queryTimeoutMs;
+  if (throughPgBouncer(connectionString)) return config;
   return { ...config, idle_in_transaction_session_timeout: idleInTransactionTimeoutMs ?? queryTimeoutMs + CLIENT_MARGIN_MS };
+}
+
+/**
+ * True when the URL says it goes through PgBouncer (`?pgbouncer=true`, Prisma's own
+ * convention). PgBouncer refuses startup parameters it does not know, such as
+ * statement_timeout ("unsupported startup parameter"), so such connections send none:
+ * the client-side reply timeout still bounds every query, and the relay's and
+ * reconciler's own transactions set their statement_timeout with SET LOCAL (the only
+ * form a transaction-mode pool keeps to one transaction).
+ */
+export function throughPgBouncer(connectionString: string | undefined): boolean {
+  if (connectionString === undefined) return false;
+  try {
+    return new URL(connectionString).searchParams.get('pgbouncer') === 'true';
+  } catch {
+    return false;
+  }
+}
+
+/** What a pooler's refusal of a startup parameter gets added to its message. */
+const STARTUP_PARAMETER_HINT =
+  ' (the server is a pooler such as PgBouncer, which refuses startup parameters it does not know: ' +
+  'add pgbouncer=true to the database URL, e.g. postgresql://…/app?pgbouncer=true, or list statement_timeout ' +
+  'and idle_in_transaction_session_timeout in its ignore_startup_parameters)';
+
+function explainRefusedStartup(error: unknown): void {
+  if (error instanceof Error && /unsupported startup parameter/.test(error.message) && !error.message.includes(STARTUP_PARAMETER_HINT)) {
+    error.message += STARTUP_PARAMETER_HINT;
+  }
 }
 
 /** SQLSTATEs of a connection lost or refused for now: class 08, shutdown or restart (57P01-3), too many connections. */

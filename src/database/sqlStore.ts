@@ -3,7 +3,7 @@
 // is the same Prisma `sql` objects (pg takes their .text and .values).
 import type { Sql } from '@prisma/client/runtime/client';
 import pg from 'pg';
-import { isReplyTimeout, liveConnectionConfig, type ConnectionLimits } from './connectionSettings.js';
+import { DEFAULT_CONNECTION_LIMITS, isReplyTimeout, liveConnectionConfig, throughPgBouncer, type ConnectionLimits } from './connectionSettings.js';
 
 export type QueryRows = <Row>(query: Sql) => Promise<Row[]>;
 
@@ -41,6 +41,9 @@ export interface PgStoreOptions extends Partial<ConnectionLimits> {
 export function createPgSqlStore(databaseUrl: string, options: PgStoreOptions = {}): SqlStore {
   const { maxConnections = 1, applicationName = 'outbox', onIdleError = () => {}, ...limits } = options;
   const pool = new pg.Pool({ ...liveConnectionConfig(databaseUrl, applicationName, limits), max: maxConnections });
+  // Through PgBouncer the connection carries no statement_timeout: each transaction sets its own.
+  const queryTimeoutMs = limits.queryTimeoutMs ?? DEFAULT_CONNECTION_LIMITS.queryTimeoutMs;
+  const begin = throughPgBouncer(databaseUrl) ? `BEGIN; SET LOCAL statement_timeout = ${Math.floor(queryTimeoutMs)}` : 'BEGIN';
   // An idle connection dropped by the server (restart, pg_terminate_backend) must not crash the process.
   pool.on('error', onIdleError);
   const run =
@@ -59,7 +62,7 @@ export function createPgSqlStore(databaseUrl: string, options: PgStoreOptions = 
       };
       client.on('error', onClientError);
       try {
-        await client.query('BEGIN');
+        await client.query(begin);
         const result = await work(run(client));
         await client.query('COMMIT');
         return result;

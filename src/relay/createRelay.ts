@@ -1,6 +1,7 @@
 // The relay: claim due rows, publish them with confirms, mark them, in one short
 // transaction per batch; several batches in flight (pipelining); back off and
 // come back by itself when the database or the broker is away.
+import { sqltag as sql } from '@prisma/client/runtime/client';
 import { BrokerConnection } from '../broker/brokerConnection.js';
 import { parseAmqpUrls } from '../broker/amqpUrls.js';
 import { declareRelayTopology } from '../broker/declareRelayTopology.js';
@@ -19,7 +20,7 @@ import { createIdleWait } from '../timing/idleWait.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
 import { sleep } from '../timing/sleep.js';
 import { registerBacklogGauges } from './backlogGauges.js';
-import { listenForWakeUps } from './listenForWakeUps.js';
+import { listenForWakeUps, type WakeUpListener } from './listenForWakeUps.js';
 import { createUnroutableDepthReader } from './readUnroutableDepth.js';
 import { createRelayActivity } from './relayActivity.js';
 import { HeadBudget } from './headBudget.js';
@@ -164,6 +165,7 @@ export function createRelay(options: RelayOptions): Relay {
     }
   }
 
+  let wakeUps: WakeUpListener | undefined;
   const unroutableDepth = createUnroutableDepthReader(config.unroutableExchange);
   let lastUnroutable = 0;
 
@@ -195,7 +197,17 @@ export function createRelay(options: RelayOptions): Relay {
   const lifecycle = createLifecycle({
     async open(signal) {
       const idle = createIdleWait(config.pollIntervalMs, signal);
-      const stopListening = config.listenForWakeUps ? listenForWakeUps(config.databaseUrl!, () => idle.wakeAll(), logger, signal) : async () => {};
+      wakeUps = config.listenForWakeUps
+        ? listenForWakeUps({
+            databaseUrl: config.databaseUrl!,
+            onWakeUp: () => idle.wakeAll(),
+            sendProbe: (channel, payload) => connect().store.query(sql`SELECT 1 AS sent FROM pg_notify(${channel}, ${payload})`),
+            logger,
+            signal,
+            pollIntervalMs: config.pollIntervalMs,
+          })
+        : undefined;
+      const stopListening = wakeUps?.stop ?? (async () => {});
       const loops = Promise.all(Array.from({ length: concurrency }, () => publishLoop(new HeadBudget(batchSize), signal, idle.wait))).then(() => {});
       activity.take();
       const summary = startSummaryTimer(config.summaryIntervalMs, summarize);
@@ -242,7 +254,7 @@ export function createRelay(options: RelayOptions): Relay {
     },
 
     health() {
-      return liveness.health(lifecycle.state === 'running', broker);
+      return liveness.health(lifecycle.state === 'running', broker, wakeUps?.state());
     },
 
     on: (event, listener) => events.on(event, listener),

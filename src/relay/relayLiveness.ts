@@ -2,7 +2,8 @@
 // whether the database answered its last batch, whether the broker connection is
 // up. Read by GET /health; the deadline also drives the watchdog in createRelay.
 import type { BrokerConnection } from '../broker/brokerConnection.js';
-import { createReachability, healthReport, type HealthReport } from '../health/healthReport.js';
+import { createReachability, healthReport, type HealthCheck, type HealthReport } from '../health/healthReport.js';
+import type { WakeUpState } from './listenForWakeUps.js';
 
 /**
  * An outage shorter than this (a restart, a failover) does not make the relay
@@ -20,7 +21,7 @@ export function createRelayLiveness(stuckAfterMs: number) {
     progressed(): void {
       lastProgressAt = Date.now();
     },
-    health(running: boolean, broker: BrokerConnection | undefined): HealthReport {
+    health(running: boolean, broker: BrokerConnection | undefined, wakeUps?: WakeUpState): HealthReport {
       const now = Date.now();
       const sinceProgress = now - lastProgressAt;
       const brokerDownFor = broker?.unavailableSince === undefined ? 0 : now - broker.unavailableSince;
@@ -35,9 +36,17 @@ export function createRelayLiveness(stuckAfterMs: number) {
           brokerDownFor < toleranceMs
             ? { ok: true, ...(broker ? { detail: broker.state } : {}) }
             : { ok: false, detail: `no broker connection for ${Math.round(brokerDownFor / 1000)} s` },
+        ...(wakeUps ? { wakeUps: wakeUpCheck(wakeUps) } : {}),
       });
     },
   };
+}
+
+/** Polling still publishes everything, only later: a deaf listener is said, not unhealthy. */
+function wakeUpCheck(state: WakeUpState): HealthCheck {
+  if (state === 'listening') return { ok: true, detail: 'listening: NOTIFY wakes the relay' };
+  if (state === 'deaf') return { ok: true, detail: 'polling only: NOTIFY does not reach the listener (a pooler in transaction mode?)' };
+  return { ok: true, detail: 'checking that NOTIFY reaches the listener' };
 }
 
 export const STUCK = Symbol('stuck');
