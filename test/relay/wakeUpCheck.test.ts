@@ -43,32 +43,6 @@ async function publishedCount(): Promise<number> {
   return rows[0]!.count;
 }
 
-describe('the relay through PgBouncer', () => {
-  it('without pgbouncer=true, fails with a message that says what to do (PgBouncer refuses statement_timeout at startup)', async () => {
-    const relay = createRelay({ databaseUrl: transactionPool.url(db.url, false), amqpUrl: broker.url, logger: captureLogs().logger, brokerWaitMs: 5_000 });
-    cleanups.push(() => relay.stop());
-    await expect(relay.runOnce()).rejects.toThrow(/unsupported startup parameter.*add pgbouncer=true to the database URL/s);
-  });
-
-  it('with pgbouncer=true, publishes, and its transactions still carry a server-side statement_timeout', async () => {
-    const outbox = createOutbox({ events: testEvents });
-    await db.prisma.$transaction((tx) =>
-      outbox.publishMany(
-        tx,
-        Array.from({ length: 30 }, (_, index) => ({ event: anything, payload: index })),
-      ),
-    );
-    const relay = createRelay({ databaseUrl: transactionPool.url(db.url), amqpUrl: broker.url, logger: captureLogs().logger, brokerWaitMs: 5_000 });
-    cleanups.push(() => relay.stop());
-    expect(await relay.runOnce()).toMatchObject({ published: 30, failed: 0 });
-
-    const store = createPgSqlStore(transactionPool.url(db.url), { queryTimeoutMs: 12_000 });
-    cleanups.push(() => store.close());
-    const [inside] = await store.transaction((query) => query<{ statement_timeout: string }>(sql`SHOW statement_timeout`), 5_000);
-    expect(inside!.statement_timeout).toBe('12s');
-  });
-});
-
 describe('the relay’s NOTIFY self-check', () => {
   it('says it listens when the probe comes back (PostgreSQL directly), and warns of nothing', async () => {
     const { logger, lines } = captureLogs();
