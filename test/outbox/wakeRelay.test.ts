@@ -45,6 +45,18 @@ describe('wakeRelay', () => {
     expect(notifications).toEqual(['outbox_message']);
   });
 
+  it('costs no statement of its own: the NOTIFY goes in the insert statement', async () => {
+    const outbox = createOutbox({ events: testEvents, wakeRelay: true });
+    const statements: string[] = [];
+    db.prisma.$on('query', (event) => statements.push(event.query));
+    notifications.length = 0;
+    await db.prisma.$transaction((tx) => outbox.publish(tx, anything, 1));
+    await settle();
+    expect(notifications).toEqual(['outbox_message']);
+    // BEGIN, the insert with its NOTIFY, COMMIT.
+    expect(statements.filter((text) => !/^(BEGIN|COMMIT)$/i.test(text.trim()))).toEqual([expect.stringMatching(/INSERT INTO outbox_message[\s\S]*pg_notify/)]);
+  });
+
   it('does not notify when the transaction rolls back', async () => {
     const outbox = createOutbox({ events: testEvents, wakeRelay: true });
     notifications.length = 0;
