@@ -7,7 +7,7 @@ export { outboxExtension } from './outbox/outboxExtension.js';
 export type { PublishOptions } from './outbox/publishOptions.js';
 export type { TransactionClient, RootClientRefused } from './database/transactionClient.js';
 export { migrateDatabase, type MigrateDatabaseOptions, type MigrateDatabaseResult } from './migrations/migrateDatabase.js';
-export { createRelay, type Relay, type RelayBatchReport, type RelayRunReport, type RelayEvents } from './relay/createRelay.js';
+export { createRelay, type BatchPhases, type Relay, type RelayBatchReport, type RelayRunReport, type RelayEvents } from './relay/createRelay.js';
 export type { RelayOptions } from './relay/relayOptions.js';
 export {
   defineConsumer,

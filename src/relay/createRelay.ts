@@ -28,7 +28,7 @@ import { createBatchRunner, type RelayBatchReport, type RelayEvents, type RelayR
 import { createRelayLiveness } from './relayLiveness.js';
 import { resolveRelayOptions, type RelayOptions } from './relayOptions.js';
 
-export type { RelayBatchReport, RelayRunReport, RelayEvents } from './relayBatch.js';
+export type { BatchPhases, RelayBatchReport, RelayRunReport, RelayEvents } from './relayBatch.js';
 
 export interface Relay {
   readonly id: string;

@@ -15,6 +15,8 @@ export interface PublishOutcome {
   timedOut: string[];
   /** Unanswered when the channel closed (broker restart, connection loss): not the message's fault. */
   interrupted: string[];
+  /** How long handing every message to the channel took; the rest of the call waited for confirms. */
+  writtenMs: number;
 }
 
 export interface PublishBatchOptions {
@@ -65,6 +67,8 @@ export async function publishBatch(channel: PublishingChannel, messages: StoredM
   const verdicts = new Map<string, boolean>();
   const pending: Promise<void>[] = [];
   const notSent = new Set<string>();
+  const started = performance.now();
+  let writtenMs = 0;
   try {
     for (const message of messages) {
       if (stopped()) {
@@ -103,6 +107,7 @@ export async function publishBatch(channel: PublishingChannel, messages: StoredM
         wake = undefined;
       }
     }
+    writtenMs = performance.now() - started;
     await Promise.race([Promise.all(pending), expiry, closed]);
   } finally {
     clearTimeout(timer);
@@ -110,7 +115,7 @@ export async function publishBatch(channel: PublishingChannel, messages: StoredM
     channel.removeListener('drain', onDrain);
   }
 
-  const outcome: PublishOutcome = { confirmed: [], nacked: [], timedOut: [], interrupted: [...notSent] };
+  const outcome: PublishOutcome = { confirmed: [], nacked: [], timedOut: [], interrupted: [...notSent], writtenMs };
   for (const message of messages) {
     const verdict = verdicts.get(message.id);
     if (verdict === true) outcome.confirmed.push(message.id);

@@ -23,9 +23,25 @@ export interface RelayBatchReport {
   failed: number;
   /** Released untouched: the channel closed mid-batch (broker restart, connection loss). */
   interrupted: number;
+  /** Where the batch's time went (ms): for profiling, and the `batch done` debug line. */
+  phasesMs?: BatchPhases;
 }
 
-export type RelayRunReport = RelayBatchReport & { batches: number };
+/**
+ * A batch's phases, in ms: `claim` (transaction start and the claim statement),
+ * `publish` (handing the messages to the channel), `confirm` (waiting for the
+ * broker's confirms after that), `settle` (putting back what was not confirmed),
+ * `commit`.
+ */
+export interface BatchPhases {
+  claim: number;
+  publish: number;
+  confirm: number;
+  settle: number;
+  commit: number;
+}
+
+export type RelayRunReport = Omit<RelayBatchReport, 'phasesMs'> & { batches: number };
 
 export interface RelayEvents {
   'batch:published': [RelayBatchReport];
@@ -119,10 +135,14 @@ export function createBatchRunner(
     // The channel first: never hold row locks while waiting for the broker.
     const channel = brokerWaitMs === undefined ? await mq.confirmChannel(signal) : await mq.confirmChannelWithin(brokerWaitMs, signal);
     if (signal.aborted) return undefined;
+    const started = performance.now();
+    let phases: BatchPhases | undefined;
+    let settledAt = 0;
     const batch = db.transaction(async (query) => {
       await configureBatchTransaction(query, config.confirmTimeoutMs + 10_000);
       const messages = await claimBatch(query, batchSize, heads);
       if (messages.length === 0) return undefined;
+      const claimedAt = performance.now();
       const outcome = await publishBatch(channel, messages, {
         exchange: config.exchange,
         appId: config.appId,
@@ -133,7 +153,17 @@ export function createBatchRunner(
       // queue that refused a publish may keep refusing this channel after it recovered:
       // either way, start afresh.
       if (outcome.timedOut.length > 0 || outcome.nacked.length > 0) mq.discardChannel(channel);
-      return settle(query, messages, outcome);
+      const confirmedAt = performance.now();
+      const settled = await settle(query, messages, outcome);
+      settledAt = performance.now();
+      phases = {
+        claim: claimedAt - started,
+        publish: outcome.writtenMs,
+        confirm: confirmedAt - claimedAt - outcome.writtenMs,
+        settle: settledAt - confirmedAt,
+        commit: 0,
+      };
+      return settled;
     }, config.confirmTimeoutMs + 30_000);
     // The statement and reply timeouts bound every step; this deadline is the last
     // resort for what they cannot see (an app's Prisma pool without them).
@@ -153,7 +183,12 @@ export function createBatchRunner(
       throw new Error(`relay batch unfinished after ${config.stuckAfterMs} ms`);
     }
     liveness.database.succeeded();
-    if (report) logger.debug(report, 'batch done');
+    if (!report) return report;
+    if (phases) {
+      phases.commit = performance.now() - settledAt;
+      report.phasesMs = phases;
+    }
+    logger.debug(report, 'batch done');
     return report;
   }
 

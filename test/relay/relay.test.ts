@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { createOutbox, createRelay, type Relay } from '../../src/index.js';
+import { createOutbox, createRelay, type Relay, type RelayBatchReport } from '../../src/index.js';
 import { anything, orderPlaced, testEvents } from '../support/events.js';
 import { createTestBroker, eventually, takeAll, type TestBroker } from '../support/testBroker.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
@@ -341,6 +341,36 @@ describe('start and stop', () => {
     const id = await db.prisma.$transaction((tx) => notifying.publish(tx, anything, 'wake up'));
     await eventually(async () => (await statuses()).published === 1, 10_000, 'the notified event');
     expect((await takeAll(broker.channel, queue)).map((message) => message.properties.messageId)).toEqual([id]);
+  });
+
+  it('says where each batch’s time went: claim, publish, confirm, settle, commit, within the batch’s own time', async () => {
+    await tapQueue('tap.phases');
+    await db.prisma.$transaction((tx) =>
+      outbox.publishMany(
+        tx,
+        Array.from({ length: 60 }, (_, index) => ({ event: anything, payload: index })),
+      ),
+    );
+    const profiled = relay({ batchSize: 20, maxInFlight: 20 });
+    const reports: RelayBatchReport[] = [];
+    profiled.on('batch:published', (report) => reports.push(report));
+    const started = performance.now();
+    await profiled.runOnce();
+    const elapsed = performance.now() - started;
+    expect(reports.map((report) => report.claimed)).toEqual([20, 20, 20]);
+    for (const { phasesMs } of reports) {
+      expect(phasesMs).toEqual({
+        claim: expect.any(Number),
+        publish: expect.any(Number),
+        confirm: expect.any(Number),
+        settle: expect.any(Number),
+        commit: expect.any(Number),
+      });
+      const phases = Object.values(phasesMs!);
+      expect(phases.every((ms) => ms >= 0)).toBe(true);
+      // One loop, so the batches ran one after another inside the run.
+      expect(phases.reduce((sum, ms) => sum + ms, 0)).toBeLessThanOrEqual(elapsed);
+    }
   });
 
   it('keeps under maxPublishRate when draining a backlog', async () => {
