@@ -68,7 +68,7 @@ export async function publishBatch(channel: PublishingChannel, messages: StoredM
   const pending: Promise<void>[] = [];
   const notSent = new Set<string>();
   const started = performance.now();
-  let writtenMs = 0;
+  let writtenMs: number;
   try {
     for (const message of messages) {
       if (stopped()) {
