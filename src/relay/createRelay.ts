@@ -10,7 +10,7 @@ import { createPgSqlStore, createPrismaSqlStore, type QueryRows, type SqlStore }
 import type { HealthReport } from '../health/healthReport.js';
 import { createComponentEvents } from '../lifecycle/componentEvents.js';
 import { createLifecycle } from '../lifecycle/lifecycle.js';
-import { createOutage } from '../lifecycle/outage.js';
+import { createOutage, type Outage } from '../lifecycle/outage.js';
 import type { Logger } from '../logging/createLogger.js';
 import { componentLogger } from '../logging/componentLogger.js';
 import { loggableError } from '../logging/loggableError.js';
@@ -135,14 +135,7 @@ export function createRelay(options: RelayOptions): Relay {
   }
 
   /** The long-running loop: batches back to back while there is work, polls when idle, backs off on failures. */
-  async function publishLoop(heads: HeadBudget, signal: AbortSignal, waitForWork: () => Promise<void>): Promise<void> {
-    const outage = createOutage({
-      logger,
-      errorFor,
-      startMessage: 'relay batch failed (database or broker unavailable?); backing off',
-      endMessage: 'relay recovered: publishing again',
-      backoff: { initialMs: 200, maxMs: 10_000 },
-    });
+  async function publishLoop(heads: HeadBudget, outage: Outage, signal: AbortSignal, waitForWork: () => Promise<void>): Promise<void> {
     while (!signal.aborted) {
       let report: RelayBatchReport | undefined;
       try {
@@ -208,7 +201,15 @@ export function createRelay(options: RelayOptions): Relay {
           })
         : undefined;
       const stopListening = wakeUps?.stop ?? (async () => {});
-      const loops = Promise.all(Array.from({ length: concurrency }, () => publishLoop(new HeadBudget(batchSize), signal, idle.wait))).then(() => {});
+      // One outage for all the loops: an outage is one warning and one recovery line, however many batches it failed.
+      const outage = createOutage({
+        logger,
+        errorFor,
+        startMessage: 'relay batch failed (database or broker unavailable?); backing off',
+        endMessage: 'relay recovered: publishing again',
+        backoff: { initialMs: 200, maxMs: 10_000 },
+      });
+      const loops = Promise.all(Array.from({ length: concurrency }, () => publishLoop(new HeadBudget(batchSize), outage, signal, idle.wait))).then(() => {});
       activity.take();
       const summary = startSummaryTimer(config.summaryIntervalMs, summarize);
       logger.info(

@@ -368,7 +368,7 @@ describe('start and stop', () => {
       });
       const phases = Object.values(phasesMs!);
       expect(phases.every((ms) => ms >= 0)).toBe(true);
-      // One loop, so the batches ran one after another inside the run.
+      // Each batch's phases follow one another, inside the run.
       expect(phases.reduce((sum, ms) => sum + ms, 0)).toBeLessThanOrEqual(elapsed);
     }
   });

@@ -71,7 +71,7 @@ describe('publishBatch', () => {
       headers: { tenant: 'a', 'outbox-event-version': 1, 'outbox-ordering-key': 'key-0' },
     });
     for (const id of ['m3', 'm1', 'm2']) channel.answer(id);
-    expect(await batch).toEqual({ confirmed: ['m1', 'm2', 'm3'], nacked: [], timedOut: [], interrupted: [] });
+    expect(await batch).toEqual({ confirmed: ['m1', 'm2', 'm3'], nacked: [], timedOut: [], interrupted: [], writtenMs: expect.any(Number) as number });
   });
 
   it('a nack and a confirm that never comes: nacked and timed out, the others confirmed', async () => {
@@ -80,7 +80,7 @@ describe('publishBatch', () => {
     await tick();
     channel.answer('m1');
     channel.answer('m2', new Error('message nacked'));
-    expect(await batch).toEqual({ confirmed: ['m1'], nacked: ['m2'], timedOut: ['m3'], interrupted: [] });
+    expect(await batch).toEqual({ confirmed: ['m1'], nacked: ['m2'], timedOut: ['m3'], interrupted: [], writtenMs: expect.any(Number) as number });
   });
 
   it("the channel closing mid-batch: what was answered stands, the rest is interrupted (not the messages' fault)", async () => {
@@ -91,7 +91,13 @@ describe('publishBatch', () => {
     expect(channel.published).toHaveLength(2);
     channel.answer('m1');
     channel.close();
-    expect(await batch).toEqual({ confirmed: ['m1'], nacked: [], timedOut: [], interrupted: expect.arrayContaining(['m2', 'm3', 'm4']) as string[] });
+    expect(await batch).toEqual({
+      confirmed: ['m1'],
+      nacked: [],
+      timedOut: [],
+      interrupted: expect.arrayContaining(['m2', 'm3', 'm4']) as string[],
+      writtenMs: expect.any(Number) as number,
+    });
   });
 
   it('back-pressure: pauses when publish() says the buffer is full, goes on at drain', async () => {
