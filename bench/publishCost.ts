@@ -61,7 +61,9 @@ async function placeOrder(variant: Variant): Promise<void> {
   await prisma.$transaction(async (tx: Prisma.TransactionClient) => {
     await tx.user.findUniqueOrThrow({ where: { id: userId }, select: { id: true } });
     const order = await tx.order.create({ data: { userId, lines, totalCents }, select: { id: true } });
-    for (const line of lines) await tx.inventoryItem.update({ where: { sku: line.sku }, data: { available: { decrement: line.quantity } } });
+    // In SKU order, as an app must, or two orders sharing SKUs deadlock.
+    for (const line of [...lines].sort((a, b) => a.sku.localeCompare(b.sku)))
+      await tx.inventoryItem.update({ where: { sku: line.sku }, data: { available: { decrement: line.quantity } } });
     if (variant === 'one') await outbox.publish(tx, orderPlaced, { orderId: order.id, userId, totalCents }, { key: order.id });
     if (variant === 'many10') {
       await outbox.publishMany(tx, [
