@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { createWorker, defineConsumer, defineEvent } from '../src/index.js';
 import { createBenchDatabase } from './support/benchDatabase.js';
+import { closedLoopRate } from './support/closedLoop.js';
 
 const { values } = parseArgs({ options: { messages: { type: 'string', default: '50000' }, concurrency: { type: 'string', default: '8' } } });
 const messages = Number(values.messages);
@@ -32,17 +33,7 @@ type Tx = Parameters<Parameters<typeof prisma.$transaction>[0]>[0];
 const insertEffect = (tx: Tx, messageId: string) => tx.signupLog.create({ data: { userId: '00000000-0000-4000-8000-000000000000', messageId } });
 
 async function plain(): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < messages) {
-        next += 1;
-        await prisma.$transaction((tx) => insertEffect(tx, randomUUID()));
-      }
-    }),
-  );
-  return messages / ((performance.now() - started) / 1000);
+  return closedLoopRate(messages, concurrency, () => prisma.$transaction((tx) => insertEffect(tx, randomUUID())));
 }
 
 const benchEvent = defineEvent('bench.happened', z.object({ n: z.number() }));

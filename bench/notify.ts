@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { createOutbox, defineEvent } from '../src/index.js';
 import { createBenchDatabase } from './support/benchDatabase.js';
+import { closedLoopRate } from './support/closedLoop.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,17 +32,7 @@ const quiet = createOutbox({ events: [orderPlaced] });
 const notifying = createOutbox({ events: [orderPlaced], wakeRelay: true });
 
 async function writeLoad(prisma: PrismaClient, outbox: typeof quiet): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < transactions) {
-        next += 1;
-        await prisma.$transaction((tx) => outbox.publish(tx, orderPlaced, { orderId: String(next) }));
-      }
-    }),
-  );
-  return transactions / ((performance.now() - started) / 1000);
+  return closedLoopRate(transactions, concurrency, (call) => prisma.$transaction((tx) => outbox.publish(tx, orderPlaced, { orderId: String(call) })));
 }
 
 const pool = new pg.Pool({ connectionString: databaseUrl, max: concurrency });

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { PrismaClient, type Prisma } from '../generated/prisma/client.js';
 import { createOutbox, defineEvent } from '../src/index.js';
 import { createBenchDatabase } from './support/benchDatabase.js';
+import { closedLoopRate } from './support/closedLoop.js';
 
 const { values } = parseArgs({
   options: {
@@ -79,17 +80,7 @@ async function placeOrder(variant: Variant): Promise<void> {
 }
 
 async function throughput(variant: Variant): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < transactions) {
-        next += 1;
-        await placeOrder(variant);
-      }
-    }),
-  );
-  return transactions / ((performance.now() - started) / 1000);
+  return closedLoopRate(transactions, concurrency, () => placeOrder(variant));
 }
 
 /** One writer alone: the median and p99 of a transaction's duration, in ms. */
