@@ -69,7 +69,6 @@ export function listenForWakeUps(options: WakeUpListenerOptions): WakeUpListener
         current.on('error', () => resolve());
         ping = setInterval(() => void current.query('SELECT 1').catch(() => resolve()), PING_INTERVAL_MS);
       });
-      let heard: boolean | undefined;
       try {
         const probe = `${PROBE_PREFIX}${randomUUID()}`;
         let probeCameBack: () => void = () => {};
@@ -82,7 +81,7 @@ export function listenForWakeUps(options: WakeUpListenerOptions): WakeUpListener
         await current.query(`LISTEN ${WAKE_UP_CHANNEL}`);
         state = 'checking';
         await sendProbe(WAKE_UP_CHANNEL, probe);
-        heard = await Promise.race([cameBack, sleep(probeTimeoutMs, signal).then(() => false), ended.then(() => undefined)]);
+        const heard = await Promise.race([cameBack, sleep(probeTimeoutMs, signal).then(() => false), ended.then(() => undefined)]);
         if (heard) {
           state = 'listening';
           if (warnedDeaf) logger.info('NOTIFY reaches the relay again: it wakes up on commits');
