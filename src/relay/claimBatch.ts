@@ -1,4 +1,4 @@
-import { sqltag as sql } from '@prisma/client/runtime/client';
+import { type Sql, sqltag as sql } from '@prisma/client/runtime/client';
 import type { QueryRows } from '../database/sqlStore.js';
 import { STORED_MESSAGE_COLUMNS, type StoredMessage } from '../database/storedMessage.js';
 import type { HeadBudget } from './headBudget.js';
@@ -10,12 +10,20 @@ import type { HeadBudget } from './headBudget.js';
  * transaction open, PostgreSQL ends it after `idleLimitMs` and the rows are free.
  * No JIT: the claim's cost estimate can cross jit_above_cost, and compiling it
  * took longer than running it (20 ms of a 27 ms claim, measured).
+ * No sorts where an index gives the order: the claim must walk the pending index in
+ * (available_at, seq) order and stop at its LIMIT. With statistics taken before a
+ * backlog built up (fresh rows, autovacuum off or not yet run) the planner believed a
+ * few pending rows and chose to fetch every one of them, probe each for its key's head
+ * and sort them all: 1 s a claim at 300,000 pending rows, 3-15 s at a million, so a
+ * relay behind after an outage could never catch up (bench:backlog). The only sort
+ * the claim cannot avoid (the claimed rows' final order) costs the same in every plan.
  */
 export async function configureBatchTransaction(query: QueryRows, idleLimitMs: number): Promise<void> {
   await query(sql`
     SELECT set_config('synchronous_commit', 'off', true),
            set_config('idle_in_transaction_session_timeout', ${String(idleLimitMs)}, true),
-           set_config('jit', 'off', true)`);
+           set_config('jit', 'off', true),
+           set_config('enable_sort', 'off', true)`);
 }
 
 /**
@@ -39,6 +47,14 @@ export async function configureBatchTransaction(query: QueryRows, idleLimitMs: n
  * Returned in seq order.
  */
 export async function claimBatch(query: QueryRows, limit: number, heads: HeadBudget): Promise<StoredMessage[]> {
+  const rows = await query<StoredMessage>(claimStatement(limit, heads.next));
+  heads.record(rows);
+  // UPDATE ... RETURNING has no order of its own: the publish order is the write order.
+  return rows.sort((a, b) => a.seq.length - b.seq.length || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+}
+
+/** The claim statement itself (exported for the test that checks its plan). */
+export function claimStatement(limit: number, headsWanted: number): Sql {
   // Two steps. Heads: due pending rows that are unkeyed or the first unfinished row of
   // their key (a probe that stops at the first earlier pending or failed row), locked,
   // in (available_at, seq) order, as many as the loop's budget (headBudget.ts): a key's rows
@@ -50,7 +66,7 @@ export async function claimBatch(query: QueryRows, limit: number, heads: HeadBud
   // which keeps a prefix. "id = ANY(ARRAY(subquery))" keeps the update an index scan on
   // the primary key; as a join the planner may hash the whole table instead (seen: a
   // sequential scan per batch).
-  const rows = await query<StoredMessage>(sql`
+  return sql`
     UPDATE outbox_message m
        SET status = 'published', published_at = now(), attempts = m.attempts + 1, last_error = NULL
      WHERE m.id = ANY(ARRAY(
@@ -65,7 +81,7 @@ export async function claimBatch(query: QueryRows, limit: number, heads: HeadBud
                            AND earlier.status IN ('pending', 'failed')
                            AND earlier.seq < c.seq))
                 ORDER BY c.available_at, c.seq
-                LIMIT ${heads.next}
+                LIMIT ${headsWanted}
                   FOR UPDATE SKIP LOCKED),
              claimed AS (
                SELECT h.id, h.available_at AS rank_at, h.seq AS rank_seq, h.seq FROM heads h
@@ -81,8 +97,5 @@ export async function claimBatch(query: QueryRows, limit: number, heads: HeadBud
                     LIMIT ${limit}) run
                 WHERE h.ordering_key IS NOT NULL AND run.due)
              SELECT id FROM claimed ORDER BY rank_at, rank_seq, seq LIMIT ${limit}))
-    RETURNING ${STORED_MESSAGE_COLUMNS}`);
-  heads.record(rows);
-  // UPDATE ... RETURNING has no order of its own: the publish order is the write order.
-  return rows.sort((a, b) => a.seq.length - b.seq.length || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+    RETURNING ${STORED_MESSAGE_COLUMNS}`;
 }
