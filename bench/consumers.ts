@@ -4,8 +4,9 @@
 //    `concurrency` writers through the same Prisma client: what the database
 //    does for the side effect alone.
 // 2. consumer: N messages in the consumer's queue, drained by a worker whose
-//    handler does that same insert: plus the broker, the inbox and the acks.
-// Last line: consumer/plain ratio=<x> consumer=<msg/s> plain=<tx/s>
+//    handler does that same insert: plus the broker, the inbox and the acks;
+//    one by one, then batched (`batchSize`, one transaction per group).
+// Last line: consumer/plain ratio=<batched/plain> consumer=<batched msg/s> plain=<tx/s> oneByOne=<ratio>
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -17,14 +18,19 @@ import { PrismaClient } from '../generated/prisma/client.js';
 import { createWorker, defineConsumer, defineEvent } from '../src/index.js';
 import { createBenchDatabase } from './support/benchDatabase.js';
 import { closedLoopRate } from './support/closedLoop.js';
+import { createBenchVhost } from './support/benchVhost.js';
 
-const { values } = parseArgs({ options: { messages: { type: 'string', default: '50000' }, concurrency: { type: 'string', default: '8' } } });
+const { values } = parseArgs({
+  options: { messages: { type: 'string', default: '50000' }, concurrency: { type: 'string', default: '8' }, 'batch-size': { type: 'string', default: '50' } },
+});
 const messages = Number(values.messages);
 const concurrency = Number(values.concurrency);
+const batchSize = Number(values['batch-size']);
 
 const database = await createBenchDatabase('outbox_bench_consumers');
 const databaseUrl = database.url;
-const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const vhost = await createBenchVhost('outbox-bench-consumers');
+const amqpUrl = vhost.url;
 const pool = new pg.Pool({ connectionString: databaseUrl, max: concurrency + 2 });
 // The benchmark database is dropped WITH (FORCE) at the end; a connection reporting that is expected.
 pool.on('error', () => {});
@@ -39,7 +45,7 @@ async function plain(): Promise<number> {
 const benchEvent = defineEvent('bench.happened', z.object({ n: z.number() }));
 const CONSUMER = 'bench-consumer';
 
-async function consumer(): Promise<number> {
+async function consumer(batchSize: number): Promise<number> {
   const connection = await amqp.connect(amqpUrl);
   const channel = await connection.createConfirmChannel();
   await channel.deleteQueue(CONSUMER).catch(() => {});
@@ -53,7 +59,8 @@ async function consumer(): Promise<number> {
         name: CONSUMER,
         events: ['bench.happened'],
         concurrency,
-        prefetch: concurrency * 4,
+        batchSize,
+        prefetch: concurrency * Math.max(4, batchSize),
         handle: ({ tx, messageId }) => insertEffect(tx, messageId).then(() => {}),
       }),
     ],
@@ -79,6 +86,7 @@ async function consumer(): Promise<number> {
   }
   const rate = messages / ((performance.now() - started) / 1000);
   await worker.stop();
+  await channel.deleteQueue(CONSUMER);
   await channel.close();
   await connection.close();
   return rate;
@@ -86,11 +94,17 @@ async function consumer(): Promise<number> {
 
 const plainRate = await plain();
 await pool.query('TRUNCATE demo_signup_log');
-const consumerRate = await consumer();
+const oneByOneRate = await consumer(1);
+await pool.query('TRUNCATE demo_signup_log, outbox_inbox');
+const batchedRate = await consumer(batchSize);
 console.log(`messages=${messages} concurrency=${concurrency}`);
 console.log(`plain insert transactions: ${plainRate.toFixed(0)} tx/s`);
-console.log(`worker (broker + inbox + insert + ack): ${consumerRate.toFixed(0)} msg/s`);
+console.log(`worker, one by one (broker + inbox + insert + ack): ${oneByOneRate.toFixed(0)} msg/s (${(oneByOneRate / plainRate).toFixed(2)} of plain)`);
+console.log(`worker, batchSize ${batchSize}: ${batchedRate.toFixed(0)} msg/s (${(batchedRate / plainRate).toFixed(2)} of plain)`);
 await prisma.$disconnect();
 await pool.end();
 await database.drop();
-console.log(`consumer/plain ratio=${(consumerRate / plainRate).toFixed(2)} consumer=${consumerRate.toFixed(0)} plain=${plainRate.toFixed(0)}`);
+await vhost.delete();
+console.log(
+  `consumer/plain ratio=${(batchedRate / plainRate).toFixed(2)} consumer=${batchedRate.toFixed(0)} plain=${plainRate.toFixed(0)} oneByOne=${(oneByOneRate / plainRate).toFixed(2)}`,
+);

@@ -92,6 +92,13 @@ export interface ConsumerDefinition<
   prefetch?: number;
   /** Handlers running at once for this consumer. Default 1. */
   concurrency?: number;
+  /**
+   * Up to this many waiting deliveries handled in one database transaction (docs/consumers.md,
+   * "Batching"): one inbox write and one commit for the group, the handlers one after another
+   * on the same `tx`. A failure rolls the group back and its deliveries run one by one, so a
+   * poison message fails alone. Not for ordered consumers. Default 1 (no batching).
+   */
+  batchSize?: number;
   /** "quorum" (replicated, with a crash-loop delivery limit; default) or "classic". */
   queueType?: 'quorum' | 'classic';
   /** Quorum queues: deliveries of one message without an ack (process crashes) before it is dead-lettered. Default 5. */
@@ -115,30 +122,36 @@ export interface ConsumerDefinition<
 
 const NAME = /^[a-z0-9][a-z0-9_-]*$/;
 
-const consumerSchema = z.object({
-  name: z.string().max(200).regex(NAME, 'lower-case letters, digits, "-" and "_" (it names queues)'),
-  events: z.array(z.string().refine(isValidTopicPattern, 'a topic pattern: words of [a-z0-9_-], "*" or "#", separated by dots')).min(1),
-  handle: z.custom<(context: unknown) => Promise<void>>((value) => typeof value === 'function', 'a function'),
-  maxAttempts: z.number().int().min(1).max(100).default(5),
-  retryDelays: z
-    .array(
-      z
-        .number()
-        .int()
-        .min(1)
-        .max(24 * 3600 * 1000),
-    )
-    .min(1)
-    .default([1000, 10_000, 60_000, 600_000]),
-  prefetch: z.number().int().min(1).max(10_000).default(20),
-  concurrency: z.number().int().min(1).max(1000).default(1),
-  queueType: z.enum(['quorum', 'classic']).default('quorum'),
-  deliveryLimit: z.number().int().min(1).max(1000).default(5),
-  onDeadLetter: z.custom<(deadLetter: DeadLetter) => void | Promise<void>>((value) => typeof value === 'function').optional(),
-  ordered: z.boolean().default(false),
-  partitions: z.number().int().min(1).max(256).default(16),
-  onParked: z.custom<(parked: ParkedKey) => void | Promise<void>>((value) => typeof value === 'function').optional(),
-});
+const consumerSchema = z
+  .object({
+    name: z.string().max(200).regex(NAME, 'lower-case letters, digits, "-" and "_" (it names queues)'),
+    events: z.array(z.string().refine(isValidTopicPattern, 'a topic pattern: words of [a-z0-9_-], "*" or "#", separated by dots')).min(1),
+    handle: z.custom<(context: unknown) => Promise<void>>((value) => typeof value === 'function', 'a function'),
+    maxAttempts: z.number().int().min(1).max(100).default(5),
+    retryDelays: z
+      .array(
+        z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 3600 * 1000),
+      )
+      .min(1)
+      .default([1000, 10_000, 60_000, 600_000]),
+    prefetch: z.number().int().min(1).max(10_000).default(20),
+    concurrency: z.number().int().min(1).max(1000).default(1),
+    batchSize: z.number().int().min(1).max(1000).default(1),
+    queueType: z.enum(['quorum', 'classic']).default('quorum'),
+    deliveryLimit: z.number().int().min(1).max(1000).default(5),
+    onDeadLetter: z.custom<(deadLetter: DeadLetter) => void | Promise<void>>((value) => typeof value === 'function').optional(),
+    ordered: z.boolean().default(false),
+    partitions: z.number().int().min(1).max(256).default(16),
+    onParked: z.custom<(parked: ParkedKey) => void | Promise<void>>((value) => typeof value === 'function').optional(),
+  })
+  .refine((consumer) => !(consumer.ordered && consumer.batchSize > 1), {
+    message: "batchSize is not available for ordered consumers (a key's messages are handled one at a time)",
+    path: ['batchSize'],
+  });
 
 export type ResolvedConsumer = Omit<z.output<typeof consumerSchema>, 'handle'> & {
   handle(context: HandlerContext<readonly EventDefinition[], unknown>): Promise<void>;
@@ -198,6 +211,7 @@ export function resolveConsumer(definition: unknown): ResolvedConsumer {
     throw OutboxError.fromZod('OUTBOX_INVALID_CONSUMER', `consumer ${JSON.stringify(name)}`, parsed.error);
   }
   const resolved = parsed.data as ResolvedConsumer;
-  resolved.prefetch = Math.max(resolved.prefetch, resolved.concurrency);
+  // Enough deliveries ahead for every slot to gather a whole group.
+  resolved.prefetch = Math.max(resolved.prefetch, resolved.concurrency * resolved.batchSize);
   return resolved;
 }

@@ -3,6 +3,7 @@
 // stop(). Anything that would leave a consumer silently not consuming (a channel
 // closed by an error, a consumer cancelled by the broker, half a set opened) starts
 // the connection afresh instead.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { BrokerConnection } from '../broker/brokerConnection.js';
 import type { Logger } from '../logging/createLogger.js';
@@ -11,6 +12,7 @@ import { sleep } from '../timing/sleep.js';
 import type { createConcurrencyLimiter } from './concurrencyLimiter.js';
 import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
 import type { DeliveryRunner } from './runDelivery.js';
+import type { GroupRunner } from './runDeliveryGroup.js';
 import type { WorkerHealth } from './workerHealth.js';
 import { consumedQueues } from '../broker/consumerTopology.js';
 import { HEADER_ORDERING_KEY } from '../broker/wireFormat.js';
@@ -26,6 +28,7 @@ export interface ConsumeLoopContext {
   consumers: readonly ResolvedConsumer[];
   limiters: ReadonlyMap<string, ReturnType<typeof createConcurrencyLimiter>>;
   runDelivery: DeliveryRunner;
+  runGroup: GroupRunner;
   health: WorkerHealth;
   logger: Logger;
   errorFor(error: unknown): Error;
@@ -47,7 +50,7 @@ function untilClosedOrAborted(model: ChannelModel, signal: AbortSignal): Promise
 }
 
 export function createConsumeLoop(context: ConsumeLoopContext) {
-  const { broker, consumers, limiters, runDelivery, health, logger, errorFor } = context;
+  const { broker, consumers, limiters, runDelivery, runGroup, health, logger, errorFor } = context;
   let open: Channel[] = [];
 
   async function consumeOnce(model: ChannelModel, signal: AbortSignal): Promise<void> {
@@ -69,10 +72,27 @@ export function createConsumeLoop(context: ConsumeLoopContext) {
         channel.on('close', () => (closed = true));
         await channel.prefetch(consumer.prefetch);
         const limiter = limiters.get(consumer.name)!;
+        // Batched: each delivery queues a task as usual, and a task that gets a slot takes
+        // every delivery waiting then (up to batchSize), its own first if still there. So
+        // groups grow with the backlog and an idle consumer waits one turn of the event
+        // loop at most (for the rest of a burst read from the same socket read); a task
+        // whose delivery an earlier group took has nothing left to do.
+        const waiting: ConsumeMessage[] = [];
+        const runWaiting = async (): Promise<void> => {
+          await nextTurn();
+          const group = waiting.splice(0, consumer.batchSize);
+          if (closed || group.length === 0) return Promise.resolve();
+          return group.length === 1 ? runDelivery(channel, consumer, group[0]!, () => !closed) : runGroup(channel, consumer, group, () => !closed);
+        };
         // An ordered consumer's partitions: the broker makes one worker at a time the active
         // consumer of each; here a key's deliveries run one after another.
         for (const queue of consumedQueues(consumer)) {
           const { consumerTag } = await channel.consume(queue, (message) => {
+            if (message && consumer.batchSize > 1) {
+              waiting.push(message);
+              limiter.run(runWaiting);
+              return;
+            }
             if (message) {
               limiter.run(
                 (pause) => (closed ? Promise.resolve() : runDelivery(channel, consumer, message, () => !closed, pause)),

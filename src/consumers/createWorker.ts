@@ -17,6 +17,7 @@ import { createLifecycle } from '../lifecycle/lifecycle.js';
 import { createEventCatalog } from '../catalog/eventCatalog.js';
 import { sleep } from '../timing/sleep.js';
 import { createConcurrencyLimiter } from './concurrencyLimiter.js';
+import { createGroupRunner } from './runDeliveryGroup.js';
 import { createConsumeLoop } from './consumeLoop.js';
 import { declareConsumerTopology, type WorkerTopology } from '../broker/consumerTopology.js';
 import { createDeliveryStats } from './deliveryStats.js';
@@ -89,14 +90,15 @@ export function createWorker(options: WorkerOptions): Worker {
       ...(options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {}),
       ...(options.onParked ? { onParked: options.onParked } : {}),
     });
+    const handling = {
+      prisma: options.prisma,
+      catalog,
+      logger,
+      transactionTimeoutMs: config.transactionTimeoutMs,
+      releaseHeld: createReleaseHeld(broker, config.workerId),
+    };
     const runDelivery = createDeliveryRunner({
-      handling: {
-        prisma: options.prisma,
-        catalog,
-        logger,
-        transactionTimeoutMs: config.transactionTimeoutMs,
-        releaseHeld: createReleaseHeld(broker, config.workerId),
-      },
+      handling,
       deliveryTimeoutMs: config.deliveryTimeoutMs,
       actions,
       events,
@@ -104,7 +106,8 @@ export function createWorker(options: WorkerOptions): Worker {
       logger,
       errorFor,
     });
-    return runDelivery;
+    const runGroup = createGroupRunner(runDelivery, { handling, deliveryTimeoutMs: config.deliveryTimeoutMs, events, logger });
+    return { runDelivery, runGroup };
   }
 
   let summarySince = Date.now();
@@ -149,7 +152,7 @@ export function createWorker(options: WorkerOptions): Worker {
     stats.take();
     summarySince = Date.now();
     const summary = startSummaryTimer(config.summaryIntervalMs, summarize);
-    const consuming = createConsumeLoop({ broker: connection, consumers, limiters, runDelivery: deliveryRunnerOn(connection), health, logger, errorFor });
+    const consuming = createConsumeLoop({ broker: connection, consumers, limiters, ...deliveryRunnerOn(connection), health, logger, errorFor });
     const loop = consuming.run(signal).then(() => drain(consuming.channels()));
     return { connection, loop, summary };
   }

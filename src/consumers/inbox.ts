@@ -34,6 +34,27 @@ export async function recordInboxReceipt(query: QueryRows, consumer: string, mes
 }
 
 /**
+ * A group's receipts in one statement (batched consumers, runDeliveryGroup.ts): as
+ * recordInboxReceipt, row by row. Returns the ids whose handler must run; the others
+ * are duplicates of done work or dead. Rows are written in id order, so two groups
+ * holding the same message (a redelivery racing its first delivery) take their row
+ * locks in one order and cannot deadlock. The ids must be distinct.
+ */
+export async function recordInboxReceipts(query: QueryRows, consumer: string, messageIds: readonly string[], idleTimeoutMs: number): Promise<Set<string>> {
+  const rows = await query<{ messageId: string }>(sql`
+    INSERT INTO outbox_inbox AS inbox (consumer, message_id, status, attempts, done_at)
+    SELECT ${consumer}, received.id, 'done', 1, now()
+      FROM unnest(${messageIds}::uuid[]) AS received(id),
+           (SELECT set_config('idle_in_transaction_session_timeout', ${String(idleTimeoutMs)}, true)) AS bounded
+     ORDER BY received.id
+    ON CONFLICT (consumer, message_id) DO UPDATE
+       SET status = 'done', attempts = inbox.attempts + 1, done_at = now(), last_error = NULL, updated_at = now()
+     WHERE inbox.status = 'processing'
+    RETURNING message_id::text AS "messageId"`);
+  return new Set(rows.map((row) => row.messageId));
+}
+
+/**
  * After a failed attempt (its transaction rolled back): keeps the attempt count
  * and error, and marks the row dead when the message went to the dead-letter
  * queue. A row already done stays done. Parameters: consumer, message id, status, attempts, error.

@@ -48,7 +48,7 @@ export interface WorkerEvents {
 }
 
 /** What a log line about one delivery carries. */
-interface About {
+export interface About {
   consumer: string;
   messageId: string | undefined;
   eventType: string | undefined;
@@ -56,7 +56,7 @@ interface About {
 
 /** A verdict that could not be carried out is handed back after this: a refusal that lasts does not spin. */
 const REQUEUE_PAUSE_MS = 1_000;
-const STUCK = Symbol('stuck');
+export const STUCK = Symbol('stuck');
 
 const OUTCOME_OF_ACK = { done: 'handled', duplicate: 'duplicate', held: 'held', parked: 'parked' } as const;
 const outcomeOf = (verdict: Verdict): DeliveryOutcome => {
@@ -72,7 +72,7 @@ const handlerRan = (verdict: Verdict) =>
   (verdict.action === 'dead-letter' && verdict.reason !== 'malformed');
 
 /** `work`'s value, or STUCK if it has not settled within `ms` (it goes on). */
-async function beforeDeadline<T>(work: Promise<T>, ms: number): Promise<T | typeof STUCK> {
+export async function beforeDeadline<T>(work: Promise<T>, ms: number): Promise<T | typeof STUCK> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<typeof STUCK>((resolve) => {
     timer = setTimeout(() => resolve(STUCK), ms);
@@ -108,7 +108,7 @@ export function createDeliveryRunner(context: DeliveryRunnerContext) {
   async function handBack(
     consumer: ResolvedConsumer,
     message: ConsumeMessage,
-    handling: Promise<Verdict>,
+    handling: Promise<unknown>,
     settlement: Settlement,
     about: About,
   ): Promise<void> {
@@ -117,9 +117,9 @@ export function createDeliveryRunner(context: DeliveryRunnerContext) {
     // longer settles anything: this delivery is settled here.
     const unstuck = health.stuck(consumer.name, about.messageId);
     handling.then(
-      (late) => {
+      () => {
         unstuck();
-        logger.debug({ ...about, verdict: late.action }, 'stuck delivery finished after it was handed back');
+        logger.debug(about, 'stuck delivery finished after it was handed back');
       },
       (error: unknown) => {
         unstuck();
@@ -148,7 +148,7 @@ export function createDeliveryRunner(context: DeliveryRunnerContext) {
    * `channelOpen`: false once the delivery's channel closed (nothing to hand back then:
    * the broker redelivers). `pause`: the limiter's, for an ordered consumer's retries in place.
    */
-  return async function runDelivery(
+  async function runDelivery(
     channel: Channel,
     consumer: ResolvedConsumer,
     message: ConsumeMessage,
@@ -205,7 +205,9 @@ export function createDeliveryRunner(context: DeliveryRunnerContext) {
         // The channel is gone: the broker redelivers unacknowledged deliveries by itself.
       }
     }
-  };
+  }
+  // handBack and noteDatabase serve a batched consumer's groups too (runDeliveryGroup.ts).
+  return Object.assign(runDelivery, { handBack, noteDatabase });
 }
 
 export type DeliveryRunner = ReturnType<typeof createDeliveryRunner>;

@@ -86,4 +86,38 @@ describe('worker process', () => {
     expect((await survivor.exited).code).toBe(0);
     expect(survivor.output()).toContain('worker stopped');
   });
+
+  it('a batched consumer killed after a group commits, before its acks: every redelivery is skipped; one effect each', async () => {
+    const consumer = 'process-batch';
+    const declaring = worker({ CONSUMER_NAME: consumer });
+    await eventually(() => declaring.output().includes('"consuming"'), 30_000, 'the queues declared');
+    declaring.child.kill('SIGTERM');
+    await declaring.exited;
+    // Waiting in the queue before the worker starts: the first group takes them all.
+    const messageIds = Array.from({ length: 8 }, (_, index) => publishRaw(broker.channel, { type: 'test.anything', payload: index }));
+    const doomed = worker({ CONSUMER_NAME: consumer, BATCH_SIZE: '8', KILL_AFTER_COMMIT: '1' });
+    expect((await doomed.exited).signal).toBe('SIGKILL');
+    const { rows } = await db.pool.query<{ status: string; transactions: number; count: number }>(
+      `SELECT status::text, count(DISTINCT done_at)::int AS transactions, count(*)::int AS count
+         FROM outbox_inbox WHERE consumer = $1 AND message_id = ANY($2::uuid[]) GROUP BY status`,
+      [consumer, messageIds],
+    );
+    // One transaction (one commit time) recorded all eight as done.
+    expect(rows).toEqual([{ status: 'done', transactions: 1, count: 8 }]);
+    await eventually(async () => (await broker.channel.checkQueue(consumer)).messageCount === 8, 10_000, 'the unacked group back in the queue');
+
+    const survivor = worker({ CONSUMER_NAME: consumer, BATCH_SIZE: '8', OUTBOX_SUMMARY_INTERVAL: '100ms' });
+    const counted = (field: 'duplicates' | 'handled') => () =>
+      survivor
+        .stderr()
+        .split('\n')
+        .filter((line) => line.includes('"consumer summary"'))
+        .reduce((sum, line) => sum + ((JSON.parse(line) as Record<string, number>)[field] ?? 0), 0);
+    await eventually(() => counted('duplicates')() === 8, 30_000, 'the eight skips counted');
+    expect(counted('handled')()).toBe(0);
+    for (const messageId of messageIds) expect(await effects(messageId)).toBe(1);
+    await eventually(async () => (await broker.channel.checkQueue(consumer)).messageCount === 0, 10_000, 'the queue drained');
+    survivor.child.kill('SIGTERM');
+    expect((await survivor.exited).code).toBe(0);
+  });
 });

@@ -5,7 +5,6 @@
 // probed each for its key's head and sorted them all: 1 s a claim at 300,000 rows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sql } from '@prisma/client/runtime/client';
-import type pg from 'pg';
 import { claimStatement, configureBatchTransaction } from '../../src/relay/claimBatch.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
 
@@ -13,7 +12,7 @@ interface PlanNode {
   'Node Type': string;
   'Index Name'?: string;
   'Relation Name'?: string;
-  'Alias'?: string;
+  Alias?: string;
   'Subplan Name'?: string;
   'Actual Rows': number;
   Plans?: PlanNode[];

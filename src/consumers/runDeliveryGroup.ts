@@ -1,0 +1,121 @@
+// A batched consumer's group of deliveries (`batchSize`): one database transaction
+// for all of them (one multi-row inbox write, the handlers one after another on the
+// same `tx`, one commit), then the acks. Any failure in the group (a handler, the
+// commit, a deadlock) rolls the whole group back and its deliveries run again one by
+// one, each with its own transaction and verdict: a poison message fails alone, never
+// its neighbours, and attempts are counted per message as without batching.
+import type { Channel, ConsumeMessage } from 'amqplib';
+import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
+import { prismaQueryRows } from '../database/sqlStore.js';
+import { loggableError } from '../logging/loggableError.js';
+import { decodeDelivery, type DecodedDelivery } from './decodeDelivery.js';
+import type { DeliveryContext } from './handleDelivery.js';
+import { recordInboxReceipts } from './inbox.js';
+import { beforeDeadline, STUCK, type DeliveryRunner, type DeliveryRunnerContext } from './runDelivery.js';
+import { settlementOf } from './verdictActions.js';
+
+/** How much longer than its transaction's timeout the server lets a group's transaction sit idle. */
+const IDLE_MARGIN_MS = 5_000;
+
+interface Member {
+  message: ConsumeMessage;
+  decoded: DecodedDelivery;
+}
+
+/** Runs the group's handlers in one transaction; resolves with the ids that were duplicates. */
+async function handleGroup(members: readonly Member[], context: DeliveryContext): Promise<Set<string>> {
+  const { prisma, consumer, transactionTimeoutMs } = context;
+  const ids = members.map(({ decoded }) => decoded.messageId);
+  return prisma.$transaction(
+    async (tx) => {
+      const toRun = await recordInboxReceipts(prismaQueryRows(tx), consumer.name, ids, transactionTimeoutMs + IDLE_MARGIN_MS);
+      for (const { decoded } of members) {
+        if (!toRun.has(decoded.messageId)) continue;
+        const { messageId, eventType, attempt } = decoded;
+        const logger = context.logger.child({ messageId, eventType, consumer: consumer.name, attempt });
+        await consumer.handle({
+          event: { type: eventType, version: decoded.version, payload: decoded.payload },
+          tx,
+          messageId,
+          attempt,
+          idempotencyKey: `${consumer.name}:${messageId}`,
+          correlationId: decoded.correlationId,
+          logger,
+        });
+      }
+      return new Set(ids.filter((id) => !toRun.has(id)));
+    },
+    { timeout: transactionTimeoutMs, maxWait: transactionTimeoutMs },
+  );
+}
+
+export function createGroupRunner(runDelivery: DeliveryRunner, context: Pick<DeliveryRunnerContext, 'handling' | 'deliveryTimeoutMs' | 'events' | 'logger'>) {
+  const { handling, deliveryTimeoutMs, events, logger } = context;
+
+  /** `channelOpen`: false once the deliveries' channel closed (the broker redelivers them then). */
+  return async function runGroup(channel: Channel, consumer: ResolvedConsumer, messages: readonly ConsumeMessage[], channelOpen: () => boolean): Promise<void> {
+    const members: Member[] = [];
+    const alone: ConsumeMessage[] = [];
+    const seen = new Set<string>();
+    for (const message of messages) {
+      const decoded = decodeDelivery(message, handling.catalog);
+      // Malformed deliveries get their verdict alone; so does a second copy of a message
+      // in one group (a multi-row inbox write cannot touch one row twice).
+      if (decoded.ok && !seen.has(decoded.messageId)) {
+        seen.add(decoded.messageId);
+        members.push({ message, decoded });
+      } else alone.push(message);
+    }
+    if (members.length < 2) alone.unshift(...members.map(({ message }) => message));
+    else await runTogether(channel, consumer, members, channelOpen);
+    for (const message of alone) {
+      if (!channelOpen()) return;
+      await runDelivery(channel, consumer, message, channelOpen);
+    }
+  };
+
+  async function runTogether(channel: Channel, consumer: ResolvedConsumer, members: readonly Member[], channelOpen: () => boolean): Promise<void> {
+    const startedAt = performance.now();
+    const work = handleGroup(members, { ...handling, consumer });
+    let outcome: Set<string> | typeof STUCK | Error;
+    try {
+      outcome = await beforeDeadline(work, deliveryTimeoutMs);
+    } catch (error) {
+      outcome = error instanceof Error ? error : new Error(String(error));
+    }
+    const abouts = members.map(({ decoded }) => ({ consumer: consumer.name, messageId: decoded.messageId, eventType: decoded.eventType }));
+    if (outcome === STUCK) {
+      // Its transaction holds the group's inbox rows: run one by one now, each would wait
+      // for them until its own deadline. Handed back instead, all of them.
+      await Promise.all(members.map(({ message }, index) => runDelivery.handBack(consumer, message, work, settlementOf(channel, message), abouts[index]!)));
+      return;
+    }
+    if (outcome instanceof Error) {
+      logger.debug(
+        { consumer: consumer.name, size: members.length, messageIds: abouts.map((about) => about.messageId), err: loggableError(outcome) },
+        'group failed and was rolled back; running its deliveries one by one',
+      );
+      for (const { message } of members) {
+        if (!channelOpen()) return;
+        await runDelivery(channel, consumer, message, channelOpen);
+      }
+      return;
+    }
+    const durationMs = performance.now() - startedAt;
+    runDelivery.noteDatabase({ action: 'ack', outcome: 'done' }, abouts[0]!);
+    logger.debug({ consumer: consumer.name, size: members.length, duplicates: outcome.size, durationMs: Math.round(durationMs * 10) / 10 }, 'group handled');
+    members.forEach(({ message }, index) => {
+      const about = abouts[index]!;
+      const duplicate = outcome.has(about.messageId);
+      // Acknowledged only after the commit: a crash before the acks redelivers the group, and the inbox skips it.
+      try {
+        settlementOf(channel, message).ack();
+      } catch (error) {
+        logger.debug({ ...about, err: loggableError(error) }, 'ack not sent: its channel closed; the broker redelivers it and the inbox skips it');
+      }
+      events.emit('delivery:settled', { ...about, outcome: duplicate ? 'duplicate' : 'handled', durationMs, handlerRan: !duplicate });
+    });
+  }
+}
+
+export type GroupRunner = ReturnType<typeof createGroupRunner>;
