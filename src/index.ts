@@ -11,6 +11,8 @@ export { createRelay, type BatchPhases, type Relay, type RelayBatchReport, type 
 export type { RelayOptions } from './relay/relayOptions.js';
 export {
   defineConsumer,
+  outsideTransaction,
+  type OutsideTransactionContext,
   type ConsumerDefinition,
   type ConsumerFactory,
   type SubscribedEvents,

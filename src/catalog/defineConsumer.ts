@@ -53,6 +53,58 @@ export interface HandlerContext<TEvents extends readonly EventDefinition[], TTx,
   logger: Logger;
 }
 
+/**
+ * The context of a handler wrapped in `outsideTransaction`: no transaction is open while it
+ * runs. Call the slow provider with `idempotencyKey`, then `complete(tx => ...)` to write what
+ * it returned.
+ */
+export type OutsideTransactionContext<TContext extends HandlerContext<readonly EventDefinition[], unknown, readonly string[]>> = Omit<TContext, 'tx'> & {
+  /**
+   * Runs `work` in a short transaction that also marks the message done, and commits. Call it
+   * once, after the external call succeeded; if the handler returns without calling it, the
+   * worker marks the message done alone. If another delivery of the message completed it
+   * first, `work` is not run and it resolves false.
+   */
+  complete(work?: (tx: TContext['tx']) => Promise<void>): Promise<boolean>;
+};
+
+const OUTSIDE_TRANSACTION = Symbol('outbox.outsideTransaction');
+
+/** A handler that runs outside any transaction (see `outsideTransaction`). */
+export type OutsideTransactionHandler = ((context: HandlerContext<readonly EventDefinition[], unknown>) => Promise<void>) & {
+  [OUTSIDE_TRANSACTION]: (context: OutsideTransactionContext<HandlerContext<readonly EventDefinition[], unknown>>) => Promise<void>;
+};
+
+/**
+ * For a slow external call: `handle: outsideTransaction(async ({ event, idempotencyKey, complete }) => ...)`
+ * runs the handler outside any transaction, so no database connection waits on the provider
+ * (docs/consumers.md, "Slow external calls"). The worker records the attempt first (one short
+ * statement), runs the handler, and `complete()` records the message done with your writes in
+ * a second short transaction. A crash between the call and `complete()` repeats the call: hand
+ * the provider `idempotencyKey`. Not for ordered or batched consumers.
+ * Called directly (a unit test with a `tx`), the wrapped handler runs `complete`'s work in that `tx`.
+ */
+export function outsideTransaction<TContext extends HandlerContext<readonly EventDefinition[], unknown, readonly string[]>>(
+  handler: (context: OutsideTransactionContext<TContext>) => Promise<void>,
+): (context: TContext) => Promise<void> {
+  const direct = async (context: TContext) => {
+    const { tx, ...rest } = context;
+    const complete = async (work?: (tx: TContext['tx']) => Promise<void>) => {
+      await work?.(tx);
+      return true;
+    };
+    await handler({ ...rest, complete });
+  };
+  return Object.assign(direct, { [OUTSIDE_TRANSACTION]: handler });
+}
+
+/** The handler to run outside a transaction, if `handle` was wrapped in `outsideTransaction`. */
+export function outsideTransactionHandler(
+  handle: unknown,
+): ((context: OutsideTransactionContext<HandlerContext<readonly EventDefinition[], unknown>>) => Promise<void>) | undefined {
+  return typeof handle === 'function' ? (handle as Partial<OutsideTransactionHandler>)[OUTSIDE_TRANSACTION] : undefined;
+}
+
 export interface DeadLetter {
   consumer: string;
   messageId: string | undefined;
@@ -147,6 +199,10 @@ const consumerSchema = z
     ordered: z.boolean().default(false),
     partitions: z.number().int().min(1).max(256).default(16),
     onParked: z.custom<(parked: ParkedKey) => void | Promise<void>>((value) => typeof value === 'function').optional(),
+  })
+  .refine((consumer) => !(outsideTransactionHandler(consumer.handle) && (consumer.ordered || consumer.batchSize > 1)), {
+    message: 'a handler outside the transaction (outsideTransaction) is not available for ordered or batched consumers',
+    path: ['handle'],
   })
   .refine((consumer) => !(consumer.ordered && consumer.batchSize > 1), {
     message: "batchSize is not available for ordered consumers (a key's messages are handled one at a time)",

@@ -3,7 +3,9 @@
 // verdict on the broker (ack, retry, dead-letter) only after this returns, so
 // nothing is acknowledged before its transaction committed. An ordered consumer's
 // keyed message first takes its key's turn (orderedInbox.ts): it may be held or
-// parked instead of run, and a failure for good parks its key.
+// parked instead of run, and a failure for good parks its key. A handler wrapped in
+// outsideTransaction runs between two short database steps instead
+// (handleOutsideTransaction.ts).
 import type { ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { EventCatalog } from '../catalog/eventCatalog.js';
@@ -11,12 +13,13 @@ import { loggableError } from '../logging/loggableError.js';
 import { isConnectionFailure } from '../database/connectionSettings.js';
 import { prismaQueryRows, type PrismaRootClient } from '../database/sqlStore.js';
 import { decodeDelivery } from './decodeDelivery.js';
-import type { ResolvedConsumer } from '../catalog/defineConsumer.js';
+import { outsideTransactionHandler, type ResolvedConsumer } from '../catalog/defineConsumer.js';
 import { recordInboxFailure, recordInboxReceipt } from './inbox.js';
 import { ReleaseFailed, type ReleaseHeld } from './releaseHeld.js';
 import { typesMatching } from '../catalog/topicPattern.js';
 import { completeKeyTurn, enterKey, parkKey, takeKeyTurn, type KeyedMessage } from './orderedInbox.js';
 import { NonRetryableError } from './nonRetryableError.js';
+import { handleOutsideTransaction } from './handleOutsideTransaction.js';
 
 // `error` is the text that travels (headers, inbox row); `thrown` is what was
 // thrown, for the log (type, stack, cause). A malformed delivery threw nothing.
@@ -84,44 +87,47 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
   // Ordered consumers: the message's key and seq, once the transaction found them.
   let keyed: KeyedMessage | undefined;
   const eventTypes = consumer.ordered ? typesMatching(consumer.events, catalog.types) : [];
+  const outside = outsideTransactionHandler(consumer.handle);
   try {
-    const outcome = await prisma.$transaction(
-      async (tx) => {
-        const query = prismaQueryRows(tx);
-        const idleTimeoutMs = transactionTimeoutMs + IDLE_MARGIN_MS;
-        keyed = consumer.ordered ? await enterKey(query, consumer.name, messageId, idleTimeoutMs) : undefined;
-        if (keyed?.inTurn) {
-          if (!keyed.recorded) return 'duplicate' as const;
-        } else if (keyed) {
-          const turn = await takeKeyTurn(query, consumer.name, messageId, keyed, eventTypes);
-          if (turn.turn === 'wait') {
-            logger.debug({ orderingKey: keyed.orderingKey, blockedBy: turn.blockedBy }, 'held: an earlier message of its key is not done');
-            return 'held' as const;
-          }
-          if (turn.turn !== 'run') return turn.turn;
-        } else if (!(await recordInboxReceipt(query, consumer.name, messageId, idleTimeoutMs))) {
-          return 'duplicate' as const;
-        }
-        logger.debug('work started');
-        handlerStarted = true;
-        await consumer.handle({
-          event: { type: eventType, version: decoded.version, payload: decoded.payload },
-          tx,
-          messageId,
-          attempt,
-          idempotencyKey: `${consumer.name}:${messageId}`,
-          correlationId: decoded.correlationId,
-          logger,
-        });
-        // Decided on the spot, the done position has moved already: only held messages need more.
-        if (keyed && (!keyed.inTurn || keyed.hasWaiting)) {
-          const released = await completeKeyTurn(query, consumer.name, keyed);
-          if (released.length > 0) await context.releaseHeld(consumer, released);
-        }
-        return 'handled' as const;
-      },
-      { timeout: transactionTimeoutMs, maxWait: transactionTimeoutMs },
-    );
+    const outcome = outside
+      ? await handleOutsideTransaction(outside, { decoded, attempt, logger, started: () => (handlerStarted = true) }, context)
+      : await prisma.$transaction(
+          async (tx) => {
+            const query = prismaQueryRows(tx);
+            const idleTimeoutMs = transactionTimeoutMs + IDLE_MARGIN_MS;
+            keyed = consumer.ordered ? await enterKey(query, consumer.name, messageId, idleTimeoutMs) : undefined;
+            if (keyed?.inTurn) {
+              if (!keyed.recorded) return 'duplicate' as const;
+            } else if (keyed) {
+              const turn = await takeKeyTurn(query, consumer.name, messageId, keyed, eventTypes);
+              if (turn.turn === 'wait') {
+                logger.debug({ orderingKey: keyed.orderingKey, blockedBy: turn.blockedBy }, 'held: an earlier message of its key is not done');
+                return 'held' as const;
+              }
+              if (turn.turn !== 'run') return turn.turn;
+            } else if (!(await recordInboxReceipt(query, consumer.name, messageId, idleTimeoutMs))) {
+              return 'duplicate' as const;
+            }
+            logger.debug('work started');
+            handlerStarted = true;
+            await consumer.handle({
+              event: { type: eventType, version: decoded.version, payload: decoded.payload },
+              tx,
+              messageId,
+              attempt,
+              idempotencyKey: `${consumer.name}:${messageId}`,
+              correlationId: decoded.correlationId,
+              logger,
+            });
+            // Decided on the spot, the done position has moved already: only held messages need more.
+            if (keyed && (!keyed.inTurn || keyed.hasWaiting)) {
+              const released = await completeKeyTurn(query, consumer.name, keyed);
+              if (released.length > 0) await context.releaseHeld(consumer, released);
+            }
+            return 'handled' as const;
+          },
+          { timeout: transactionTimeoutMs, maxWait: transactionTimeoutMs },
+        );
     if (outcome === 'handled') {
       logger.debug({ durationMs: elapsedMs() }, 'work finished');
       return { action: 'ack', outcome: 'done' };

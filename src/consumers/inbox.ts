@@ -34,6 +34,38 @@ export async function recordInboxReceipt(query: QueryRows, consumer: string, mes
 }
 
 /**
+ * A handler outside the transaction (outsideTransaction): the attempt recorded before the
+ * external call, in a statement of its own (no transaction held during the call). The row
+ * stays 'processing' until completeInbox; operators see the attempt and when it started.
+ * Returns false for a message already done or dead (a duplicate delivery).
+ */
+export async function recordInboxAttempt(query: QueryRows, consumer: string, messageId: string): Promise<boolean> {
+  const rows = await query<{ run: true }>(sql`
+    INSERT INTO outbox_inbox AS inbox (consumer, message_id, status, attempts)
+    VALUES (${consumer}, ${messageId}::uuid, 'processing', 1)
+    ON CONFLICT (consumer, message_id) DO UPDATE
+       SET attempts = inbox.attempts + 1, updated_at = now()
+     WHERE inbox.status = 'processing'
+    RETURNING true AS "run"`);
+  return rows.length === 1;
+}
+
+/**
+ * After the external call: marks the message done in the transaction of the handler's
+ * writes. The row stays locked until that transaction ends, so a concurrent delivery that
+ * made the same call waits here, then finds it done. False if it was done (or dead) already.
+ */
+export async function completeInbox(query: QueryRows, consumer: string, messageId: string, idleTimeoutMs: number): Promise<boolean> {
+  const rows = await query<{ done: true }>(sql`
+    UPDATE outbox_inbox
+       SET status = 'done', done_at = now(), last_error = NULL, updated_at = now()
+      FROM (SELECT set_config('idle_in_transaction_session_timeout', ${String(idleTimeoutMs)}, true)) AS bounded
+     WHERE consumer = ${consumer} AND message_id = ${messageId}::uuid AND status = 'processing'
+    RETURNING true AS "done"`);
+  return rows.length === 1;
+}
+
+/**
  * A group's receipts in one statement (batched consumers, runDeliveryGroup.ts): as
  * recordInboxReceipt, row by row. Returns the ids whose handler must run; the others
  * are duplicates of done work or dead. Rows are written in id order, so two groups

@@ -120,4 +120,27 @@ describe('worker process', () => {
     survivor.child.kill('SIGTERM');
     expect((await survivor.exited).code).toBe(0);
   });
+
+  it('outside the transaction: killed between the provider call and complete(), the redelivery repeats the call with the same key; one effect', async () => {
+    const consumer = 'process-outside';
+    const doomed = worker({ CONSUMER_NAME: consumer, OUTSIDE_TRANSACTION: '1', KILL_BEFORE_COMPLETE: '1' });
+    await eventually(() => doomed.output().includes('"consuming"'), 30_000, 'the worker to consume');
+    const messageId = publishRaw(broker.channel, { type: 'test.anything', payload: 'charge' });
+    expect((await doomed.exited).signal).toBe('SIGKILL');
+    const calls = async () =>
+      (await db.pool.query<{ calls: number }>('SELECT calls FROM demo_provider_call WHERE idempotency_key = $1', [`${consumer}:${messageId}`])).rows;
+    expect(await calls()).toEqual([{ calls: 1 }]);
+    // The attempt was recorded before the call, and nothing after it.
+    const inbox = () => db.pool.query('SELECT status::text, attempts FROM outbox_inbox WHERE consumer = $1 AND message_id = $2', [consumer, messageId]);
+    expect((await inbox()).rows).toEqual([{ status: 'processing', attempts: 1 }]);
+    expect(await effects(messageId)).toBe(0);
+
+    const survivor = worker({ CONSUMER_NAME: consumer, OUTSIDE_TRANSACTION: '1' });
+    await eventually(async () => (await inbox()).rows[0]?.status === 'done', 30_000, 'the redelivery done');
+    expect((await inbox()).rows).toEqual([{ status: 'done', attempts: 2 }]);
+    expect(await calls()).toEqual([{ calls: 2 }]);
+    expect(await effects(messageId)).toBe(1);
+    survivor.child.kill('SIGTERM');
+    expect((await survivor.exited).code).toBe(0);
+  });
 });

@@ -12,6 +12,7 @@ import {
   defineConsumer,
   defineEvent,
   outboxExtension,
+  outsideTransaction,
   type ConsumerDefinition,
   type EventDefinition,
   type RootClientRefused,
@@ -43,6 +44,23 @@ describe('a consumer from outbox.consumers<Tx>()', () => {
     });
     expectTypeOf(placed.events).toEqualTypeOf<readonly ['order.placed']>();
     expect(placed.events).toEqual(['order.placed']);
+  });
+
+  it('outsideTransaction keeps the event typed, has no tx, and types complete()\'s tx', () => {
+    consumer({
+      name: 'outside',
+      events: ['order.placed', 'user.signed-up'],
+      handle: outsideTransaction(async (context) => {
+        expectTypeOf(context.event).toEqualTypeOf<OrderPlaced | UserSignedUpV1 | UserSignedUpV2>();
+        expectTypeOf(context.idempotencyKey).toBeString();
+        // @ts-expect-error: no transaction is open outside
+        expectTypeOf(context.tx).toBeObject();
+        const completed = await context.complete(async (tx) => {
+          expectTypeOf(tx).toEqualTypeOf<Prisma.TransactionClient>();
+        });
+        expectTypeOf(completed).toEqualTypeOf<boolean>();
+      }),
+    });
   });
 
   it('sees every version of a type, told apart by event.version', () => {
