@@ -46,7 +46,7 @@ describe('a consumer from outbox.consumers<Tx>()', () => {
     expect(placed.events).toEqual(['order.placed']);
   });
 
-  it('outsideTransaction keeps the event typed, has no tx, and types complete()\'s tx', () => {
+  it("outsideTransaction keeps the event typed, has no tx, and types complete()'s tx", () => {
     consumer({
       name: 'outside',
       events: ['order.placed', 'user.signed-up'],
