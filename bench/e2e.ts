@@ -1,4 +1,4 @@
-// npm run bench:e2e [-- --rates 1000,5000,max --seconds 10 --notify on,off --writers 16]
+// npm run bench:e2e [-- --rates 1000,5000,max --seconds 10 --notify on,off --writers 16 --batch-size 1]
 //
 // What a user feels: the time from the business transaction's commit to the side
 // effect done. Writers (this process) commit an order row and its event through the
@@ -30,6 +30,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     notify: { type: 'string', default: 'on,off' },
     writers: { type: 'string', default: '16' },
+    'batch-size': { type: 'string', default: '1' },
   },
 });
 const rates = values.rates.split(',').map((rate) => (rate === 'max' ? ('max' as const) : Number(rate)));
@@ -47,7 +48,15 @@ pool.on('error', () => {});
 const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
 await pool.query(HANDLED_TABLE_DDL);
 const { id: userId } = await prisma.user.create({ data: { email: 'buyer@example.com', name: 'Buyer' } });
-const childEnv = { ...process.env, DATABASE_URL: database.url, AMQP_URL: vhost.url, LOG_LEVEL: 'warn', OUTBOX_SUMMARY_INTERVAL: '0s' };
+const childEnv = {
+  ...process.env,
+  DATABASE_URL: database.url,
+  AMQP_URL: vhost.url,
+  LOG_LEVEL: 'warn',
+  OUTBOX_SUMMARY_INTERVAL: '0s',
+  // The consumer's batchSize (bench/support/e2e.config.ts): 1, its default, unless asked.
+  E2E_BATCH_SIZE: values['batch-size'],
+};
 
 interface Child {
   process: ChildProcess;
