@@ -110,12 +110,12 @@ try {
   const outside = await drain('outside');
   console.log(`messages=${messages} concurrency=${concurrency} pool=${poolSize} provider=${providerMs} ms`);
   const describe = (label: string, result: ModeResult) =>
-    console.log(
-      `${label}: ${result.rate.toFixed(1)} msg/s; waiting for a pooled connection: mean ${result.meanWaiting.toFixed(1)}, max ${result.maxWaiting}`,
-    );
+    console.log(`${label}: ${result.rate.toFixed(1)} msg/s; waiting for a pooled connection: mean ${result.meanWaiting.toFixed(1)}, max ${result.maxWaiting}`);
   describe('handler in the transaction  ', inTransaction);
   describe('handler outsideTransaction  ', outside);
-  console.log(`slow-provider outside=${outside.rate.toFixed(1)} inTransaction=${inTransaction.rate.toFixed(1)} ratio=${(outside.rate / inTransaction.rate).toFixed(2)}`);
+  console.log(
+    `slow-provider outside=${outside.rate.toFixed(1)} inTransaction=${inTransaction.rate.toFixed(1)} ratio=${(outside.rate / inTransaction.rate).toFixed(2)}`,
+  );
 } finally {
   await prisma.$disconnect();
   await pool.end();

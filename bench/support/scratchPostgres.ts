@@ -30,28 +30,26 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Runs a server binary as the postgres user when we are root (initdb and postgres refuse root). */
-function asPostgres(command: string, args: string[]): [string, string[]] {
-  return process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
+/** As the postgres user when we are root (initdb and postgres refuse to run as root). */
+function runAs(): { uid?: number; gid?: number } {
+  return process.getuid?.() === 0 ? postgresIds() : {};
 }
 
 export async function startScratchPostgres(settings: Record<string, string> = {}): Promise<ScratchPostgres> {
   const dir = mkdtempSync(path.join(tmpdir(), 'outbox-bench-pg-'));
   const dataDir = path.join(dir, 'data');
-  if (process.getuid?.() === 0) {
-    const { uid, gid } = postgresIds();
-    chownSync(dir, uid, gid);
-  }
-  const [initdb, initArgs] = asPostgres(path.join(BIN, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
-  const init = spawnSync(initdb, initArgs, { encoding: 'utf8' });
+  const user = runAs();
+  if (user.uid !== undefined) chownSync(dir, user.uid, user.gid!);
+  const init = spawnSync(path.join(BIN, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync'], {
+    encoding: 'utf8',
+    cwd: dir,
+    ...user,
+  });
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout}`);
   const port = await freePort();
   const options = { listen_addresses: '127.0.0.1', port: String(port), unix_socket_directories: dir, ...settings };
-  const [postgres, args] = asPostgres(
-    path.join(BIN, 'postgres'),
-    ['-D', dataDir, ...Object.entries(options).flatMap(([name, value]) => ['-c', `${name}=${value}`])],
-  );
-  const child: ChildProcess = spawn(postgres, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const args = ['-D', dataDir, ...Object.entries(options).flatMap(([name, value]) => ['-c', `${name}=${value}`])];
+  const child: ChildProcess = spawn(path.join(BIN, 'postgres'), args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir, ...user });
   let log = '';
   child.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000)));
   const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;

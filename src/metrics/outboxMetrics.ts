@@ -11,6 +11,7 @@ export const promClient = (): typeof import('prom-client') => createRequire(impo
 
 export interface OutboxMetrics {
   published: Counter;
+  claims: Counter<'result'>;
   nacked: Counter<'reason'>;
   publishLatency: Histogram;
   handled: Counter<'consumer' | 'outcome'>;
@@ -28,6 +29,12 @@ export function createOutboxMetrics(registry: Registry): OutboxMetrics {
   const { Counter, Histogram } = promClient();
   const metrics: OutboxMetrics = {
     published: new Counter({ name: 'outbox_relay_published_total', help: 'Messages published and confirmed by the broker', registers }),
+    claims: new Counter({
+      name: 'outbox_relay_claims_total',
+      help: 'Claim statements of the relay, by result: rows (a batch) or empty (nothing was due)',
+      labelNames: ['result'],
+      registers,
+    }),
     nacked: new Counter({
       name: 'outbox_relay_publish_failures_total',
       help: 'Publish attempts nacked or not confirmed in time',

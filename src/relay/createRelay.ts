@@ -75,6 +75,7 @@ export function createRelay(options: RelayOptions): Relay {
       for (const ms of publishLatenciesMs) metrics.publishLatency.observe(ms / 1000);
     });
   }
+  const claims = config.metrics ? createOutboxMetrics(config.metrics).claims : undefined;
   // Counted by the publish loop in memory, read by the periodic summary.
   const activity = createRelayActivity();
 
@@ -135,7 +136,21 @@ export function createRelay(options: RelayOptions): Relay {
   }
 
   /** The long-running loop: batches back to back while there is work, polls when idle, backs off on failures. */
-  async function publishLoop(heads: HeadBudget, outage: Outage, signal: AbortSignal, waitForWork: () => Promise<void>): Promise<void> {
+  /**
+   * After a claim that took every free head (nothing else was claimable), a loop claims
+   * again at once only when it cannot count on being told of new rows: polling, or a
+   * NOTIFY that does not reach it. While
+   * the listener hears the writers' NOTIFY, rows committed meanwhile have woken another
+   * loop, or left a wake-up for this one's next wait, so the extra claim (usually empty)
+   * is saved: each NOTIFY wakes one loop into one claim, not every loop into two.
+   */
+  async function publishLoop(
+    heads: HeadBudget,
+    outage: Outage,
+    signal: AbortSignal,
+    waitForWork: () => Promise<void>,
+    toldOfNewRows: () => boolean,
+  ): Promise<void> {
     while (!signal.aborted) {
       let report: RelayBatchReport | undefined;
       try {
@@ -148,10 +163,12 @@ export function createRelay(options: RelayOptions): Relay {
         continue;
       }
       liveness.progressed();
+      claims?.inc({ result: report ? 'rows' : 'empty' });
       if (report) {
         activity.add(report);
         events.emit('batch:published', report);
-      } else {
+      }
+      if (!report || (heads.lastClaimTookAll && toldOfNewRows())) {
         await waitForWork();
         liveness.progressed();
       }
@@ -193,7 +210,7 @@ export function createRelay(options: RelayOptions): Relay {
       wakeUps = config.listenForWakeUps
         ? listenForWakeUps({
             databaseUrl: config.databaseUrl!,
-            onWakeUp: () => idle.wakeAll(),
+            onWakeUp: () => idle.wakeOne(),
             sendProbe: (channel, payload) => connect().store.query(sql`SELECT 1 AS sent FROM pg_notify(${channel}, ${payload})`),
             logger,
             signal,
@@ -209,7 +226,9 @@ export function createRelay(options: RelayOptions): Relay {
         endMessage: 'relay recovered: publishing again',
         backoff: { initialMs: 200, maxMs: 10_000 },
       });
-      const loops = Promise.all(Array.from({ length: concurrency }, () => publishLoop(new HeadBudget(batchSize), outage, signal, idle.wait))).then(() => {});
+      const loops = Promise.all(
+        Array.from({ length: concurrency }, () => publishLoop(new HeadBudget(batchSize), outage, signal, idle.wait, () => wakeUps?.state() === 'listening')),
+      ).then(() => {});
       activity.take();
       const summary = startSummaryTimer(config.summaryIntervalMs, summarize);
       logger.info(

@@ -24,11 +24,23 @@ export class HeadBudget {
     return this.wanted;
   }
 
+  private tookAll = false;
+
+  /**
+   * The last claim took every head that was free: it was short, with fewer heads than
+   * asked for. Nothing else was claimable then, so the loop may wait to be told of new rows.
+   */
+  get lastClaimTookAll(): boolean {
+    return this.tookAll;
+  }
+
   /** Learns from what a claim that asked for `next` heads returned. */
   record(claimed: readonly Pick<StoredMessage, 'id' | 'orderingKey'>[]): void {
+    this.tookAll = claimed.length === 0;
     if (claimed.length === 0) return;
     const heads = new Set(claimed.map((message) => message.orderingKey ?? `\u0000${message.id}`)).size;
     const full = claimed.length >= this.batchSize;
+    this.tookAll = !full && heads < this.wanted;
     // Short, with fewer heads than asked for: every head there was got found, the runs
     // were whole; the budget was not what limited the claim.
     if (!full && heads < this.wanted) return;

@@ -1,12 +1,19 @@
 /**
- * Idle waits that end after `intervalMs`, at `wakeAll()`, or when the signal
- * aborts, whichever comes first, leaving no timer or listener behind.
+ * Idle waits that end after `intervalMs`, at a wake-up, or when the signal aborts,
+ * whichever comes first, leaving no timer or listener behind.
  */
 export function createIdleWait(intervalMs: number, signal: AbortSignal) {
   const waiting = new Set<() => void>();
+  // A wake-up that found nobody waiting is kept for the next wait: it announced work
+  // that arrived while every waiter was busy.
+  let missed = false;
   return {
     wait(): Promise<void> {
       if (signal.aborted) return Promise.resolve();
+      if (missed) {
+        missed = false;
+        return Promise.resolve();
+      }
       return new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);
@@ -19,8 +26,11 @@ export function createIdleWait(intervalMs: number, signal: AbortSignal) {
         waiting.add(done);
       });
     },
-    wakeAll(): void {
-      for (const done of [...waiting]) done();
+    /** Ends one wait (the longest-waiting), or the next one if none is waiting now. */
+    wakeOne(): void {
+      const [first] = waiting;
+      if (first) first();
+      else missed = true;
     },
   };
 }

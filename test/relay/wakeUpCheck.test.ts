@@ -1,6 +1,7 @@
 // The relay checks that the writers' NOTIFY reaches its LISTEN connection, and polls
 // (with one warning) when it does not: through a real PgBouncer in transaction mode,
 // where a LISTEN succeeds and then hears nothing.
+import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createOutbox, createRelay, type Relay } from '../../src/index.js';
 import { listenForWakeUps } from '../../src/relay/listenForWakeUps.js';
@@ -103,5 +104,38 @@ describe('the relay’s NOTIFY self-check', () => {
     const heard = wakeUps;
     await store.query(sql`SELECT 1 AS sent FROM pg_notify('outbox_message', '')`);
     await eventually(async () => wakeUps > heard, 5_000, 'a commit’s NOTIFY heard');
+  });
+
+  it('a NOTIFY wakes one batch loop into one claim, not every loop into one or two', async () => {
+    const registry = new Registry();
+    // Three batch loops (maxInFlight / batchSize); polls far apart, so every claim counted is a wake-up's.
+    const relay = createRelay({
+      databaseUrl: db.url,
+      amqpUrl: broker.url,
+      logger: captureLogs().logger,
+      listenForWakeUps: true,
+      pollIntervalMs: 60_000,
+      batchSize: 100,
+      maxInFlight: 300,
+      metrics: registry,
+    });
+    cleanups.push(() => relay.stop());
+    await relay.start();
+    await eventually(async () => relay.health().checks.wakeUps?.detail?.startsWith('listening') === true, 10_000, 'the listener checked');
+    const claims = async (result: 'rows' | 'empty') =>
+      (await registry.getSingleMetric('outbox_relay_claims_total')!.get()).values.find((value) => value.labels.result === result)?.value ?? 0;
+    // The start's claims: one per loop, and one for the wake-up the listener gives once it hears.
+    await eventually(async () => (await claims('empty')) === 4, 10_000, 'the start-up claims');
+    const emptyBefore = await claims('empty');
+    const notifying = createOutbox({ events: testEvents, wakeRelay: true });
+    const events = 20;
+    for (let index = 0; index < events; index += 1) {
+      await db.prisma.$transaction((tx) => notifying.publish(tx, anything, index));
+      await eventually(async () => (await publishedCount()) === index + 1, 10_000, `event ${index} published`);
+    }
+    // Each wake-up: one claim that finds the row. (Waking all three loops, each claiming once
+    // or twice, cost about three empty claims per event.)
+    expect(await claims('rows')).toBe(events);
+    expect((await claims('empty')) - emptyBefore).toBeLessThanOrEqual(2);
   });
 });

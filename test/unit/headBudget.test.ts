@@ -54,4 +54,17 @@ describe('HeadBudget', () => {
     budget.record([]);
     expect(budget.next).toBe(2);
   });
+
+  it('says when a claim took every free head (short, fewer heads than asked for), so the loop may wait', () => {
+    const budget = new HeadBudget(500);
+    budget.record(claimOf([1]));
+    expect(budget.lastClaimTookAll).toBe(true);
+    budget.record(claimOf([500]));
+    expect(budget.lastClaimTookAll).toBe(false);
+    // Short because the budget was low (as many heads as asked for): more may be there.
+    budget.record(claimOf([100, 100]));
+    expect(budget.lastClaimTookAll).toBe(false);
+    budget.record([]);
+    expect(budget.lastClaimTookAll).toBe(true);
+  });
 });
