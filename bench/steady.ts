@@ -1,4 +1,4 @@
-// npm run bench:steady [-- --rate 2000 --minutes 10 --retention 2m --prune-every 30s]
+// npm run bench:steady [-- --rate 2000 --minutes 10 --retention 2m --prune-every 30s --autovacuum on]
 //
 // Table bloat under a steady load: writers insert outbox rows at a fixed rate (fresh, a
 // key each, varied ~200-byte payloads) for the whole run, one `outbox relay` process
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     minutes: { type: 'string', default: '10' },
     retention: { type: 'string', default: '2m' },
     'prune-every': { type: 'string', default: '30s' },
+    autovacuum: { type: 'string', default: 'on' },
   },
 });
 const rate = Number(values.rate);
@@ -35,7 +36,7 @@ const pruneEveryMs = parseDuration(values['prune-every'], '--prune-every');
 const TICK_MS = 100;
 const SAMPLE_MS = Math.min(30_000, runMs / 8);
 
-const server = await startScratchPostgres();
+const server = await startScratchPostgres({ autovacuum: values.autovacuum });
 process.env.DATABASE_URL = server.url;
 const database = await createBenchDatabase('outbox_bench_steady');
 const vhost = await createBenchVhost('outbox-bench-steady');
