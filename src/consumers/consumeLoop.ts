@@ -81,7 +81,7 @@ export function createConsumeLoop(context: ConsumeLoopContext) {
         const runWaiting = async (): Promise<void> => {
           await nextTurn();
           const group = waiting.splice(0, consumer.batchSize);
-          if (closed || group.length === 0) return Promise.resolve();
+          if (closed || group.length === 0) return;
           return group.length === 1 ? runDelivery(channel, consumer, group[0]!, () => !closed) : runGroup(channel, consumer, group, () => !closed);
         };
         // An ordered consumer's partitions: the broker makes one worker at a time the active
