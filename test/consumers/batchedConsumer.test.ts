@@ -191,6 +191,60 @@ describe('a batched consumer', () => {
     expect(await effects([first!, repeated, last!])).toEqual(oncePerMessage([first!, repeated, last!]));
   });
 
+  it(
+    'a group stuck past the delivery deadline is handed back whole; its late commit and the redeliveries make one effect each',
+    { timeout: 60_000 },
+    async () => {
+      const name = uniqueName('batched-stuck');
+      const LOCK = 4343;
+      const holder = await db.pool.connect();
+      try {
+        await holder.query('SELECT pg_advisory_lock($1)', [LOCK]);
+        const worker = createWorker({
+          prisma: db.prisma,
+          amqpUrl: broker.url,
+          events: testEvents,
+          logger,
+          deliveryTimeoutMs: 1_000,
+          transactionTimeoutMs: 20_000,
+          consumers: [
+            defineConsumer<typeof testEvents, Tx>({
+              name,
+              events: ['test.anything'],
+              batchSize: 10,
+              retryDelays: [300],
+              async handle({ tx, messageId, event }) {
+                if (event.payload === 1) await tx.$queryRaw`SELECT pg_advisory_xact_lock(${LOCK})::text`;
+                await recordEffect(tx, messageId);
+              },
+            }),
+          ],
+        });
+        workers.push(worker);
+        await worker.start();
+        await worker.stop();
+        const messageIds = publishMany(4)();
+        await eventually(async () => (await broker.channel.checkQueue(name)).messageCount === 4, 10_000, 'the backlog in the queue');
+        await worker.start();
+        await eventually(() => worker.health().checks.deliveries?.ok === false, 10_000, 'the group reported stuck');
+        // Every delivery of the group is handed back and reported, not only the one that waits.
+        const stuckCount = () => Number(/^(\d+) delivery/.exec(worker.health().checks.deliveries?.detail ?? '')?.[1] ?? 0);
+        await eventually(() => stuckCount() >= 4, 10_000, 'all four reported stuck');
+        expect(await effects(messageIds)).toEqual({});
+
+        await holder.query('SELECT pg_advisory_unlock($1)', [LOCK]);
+        await eventually(async () => Object.keys(await effects(messageIds)).length === 4, 15_000, 'the late commit');
+        await eventually(() => worker.health().healthy, 10_000, 'healthy again');
+        await eventually(async () => (await broker.channel.checkQueue(name)).messageCount === 0, 10_000, 'the redeliveries settled');
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        expect(await effects(messageIds)).toEqual(oncePerMessage(messageIds));
+        expect((await broker.channel.checkQueue(`${name}.dlq`)).messageCount).toBe(0);
+      } finally {
+        holder.release();
+      }
+    },
+  );
+
   it('is refused for an ordered consumer', () => {
     expect(() =>
       defineConsumer<typeof testEvents, Tx>({ name: 'ordered-batched', events: ['test.anything'], ordered: true, batchSize: 5, handle: async () => {} }),
