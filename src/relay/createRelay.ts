@@ -53,6 +53,9 @@ export interface Relay {
 /** A summary's reads (lag, unroutable depth) give up after this: a summary never holds up the relay. */
 const SUMMARY_READ_TIMEOUT_MS = 2_000;
 
+/** How long a batch loop other than the polling one waits when nothing wakes it: a safety net, not the way work reaches it. */
+const helperWaitMs = (pollIntervalMs: number) => Math.max(pollIntervalMs, Math.min(pollIntervalMs * 10, 5_000));
+
 const emptyReport = (): RelayRunReport => ({ batches: 0, claimed: 0, published: 0, retried: 0, failed: 0, interrupted: 0 });
 
 export function createRelay(options: RelayOptions): Relay {
@@ -135,20 +138,24 @@ export function createRelay(options: RelayOptions): Relay {
     total.interrupted += report.interrupted;
   }
 
-  /** The long-running loop: batches back to back while there is work, polls when idle, backs off on failures. */
   /**
+   * The long-running loop: batches back to back while there is work, waits when idle,
+   * backs off on failures.
    * After a claim that took every free head (nothing else was claimable), a loop claims
    * again at once only when it cannot count on being told of new rows: polling, or a
-   * NOTIFY that does not reach it. While
-   * the listener hears the writers' NOTIFY, rows committed meanwhile have woken another
-   * loop, or left a wake-up for this one's next wait, so the extra claim (usually empty)
-   * is saved: each NOTIFY wakes one loop into one claim, not every loop into two.
+   * NOTIFY that does not reach it. While the listener hears the writers' NOTIFY, rows
+   * committed meanwhile have woken another loop, or left a wake-up for this one's next
+   * wait, so the extra claim (usually empty) is saved: each NOTIFY wakes one loop into
+   * one claim, not every loop into two.
+   * A full batch says more is waiting: the loop goes on and wakes another to share it, so
+   * only one loop needs to poll at pollIntervalMs (`waitForWork`); the others wait longer,
+   * for a wake-up.
    */
   async function publishLoop(
     heads: HeadBudget,
     outage: Outage,
     signal: AbortSignal,
-    waitForWork: () => Promise<void>,
+    idle: { waitForWork: () => Promise<void>; wakeAnother: () => void },
     toldOfNewRows: () => boolean,
   ): Promise<void> {
     while (!signal.aborted) {
@@ -168,8 +175,9 @@ export function createRelay(options: RelayOptions): Relay {
         activity.add(report);
         events.emit('batch:published', report);
       }
+      if (report && report.claimed >= batchSize) idle.wakeAnother();
       if (!report || (heads.lastClaimTookAll && toldOfNewRows())) {
-        await waitForWork();
+        await idle.waitForWork();
         liveness.progressed();
       }
     }
@@ -227,7 +235,12 @@ export function createRelay(options: RelayOptions): Relay {
         backoff: { initialMs: 200, maxMs: 10_000 },
       });
       const loops = Promise.all(
-        Array.from({ length: concurrency }, () => publishLoop(new HeadBudget(batchSize), outage, signal, idle.wait, () => wakeUps?.state() === 'listening')),
+        Array.from({ length: concurrency }, (_, index) => {
+          // Loop 0 polls; the others mostly wait to be woken (a NOTIFY, a loop with a full batch).
+          const waitMs = index === 0 ? config.pollIntervalMs : helperWaitMs(config.pollIntervalMs);
+          const waiting = { waitForWork: () => idle.wait(waitMs), wakeAnother: () => idle.wakeOne() };
+          return publishLoop(new HeadBudget(batchSize), outage, signal, waiting, () => wakeUps?.state() === 'listening');
+        }),
       ).then(() => {});
       activity.take();
       const summary = startSummaryTimer(config.summaryIntervalMs, summarize);

@@ -8,7 +8,8 @@ export function createIdleWait(intervalMs: number, signal: AbortSignal) {
   // that arrived while every waiter was busy.
   let missed = false;
   return {
-    wait(): Promise<void> {
+    /** `ms`: this wait's own interval, if not the default one. */
+    wait(ms = intervalMs): Promise<void> {
       if (signal.aborted) return Promise.resolve();
       if (missed) {
         missed = false;
@@ -21,7 +22,7 @@ export function createIdleWait(intervalMs: number, signal: AbortSignal) {
           waiting.delete(done);
           resolve();
         };
-        const timer = setTimeout(done, intervalMs);
+        const timer = setTimeout(done, ms);
         signal.addEventListener('abort', done, { once: true });
         waiting.add(done);
       });
