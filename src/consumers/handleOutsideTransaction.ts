@@ -32,6 +32,7 @@ export async function handleOutsideTransaction(handler: OutsideHandler, run: Out
   const { messageId, eventType } = decoded;
   if (!(await recordInboxAttempt(prismaQueryRows(prisma), consumer.name, messageId))) return 'duplicate';
   run.started();
+  logger.debug('work started (outside a transaction)');
 
   let completion: Promise<boolean> | undefined;
   const complete = (work?: (tx: unknown) => Promise<void>): Promise<boolean> => {

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createWorker, defineConsumer, NonRetryableError, OutboxError, type ConsumerDefinition, type DeadLetter, type Worker } from '../../src/index.js';
+import type { SettledDelivery } from '../../src/consumers/runDelivery.js';
 import { testEvents } from '../support/events.js';
 import { publishRaw } from '../support/publishRaw.js';
 import { createTestBroker, eventually, takeAll, type TestBroker } from '../support/testBroker.js';
@@ -41,10 +42,15 @@ function uniqueName(label: string): string {
  * messages into them, then starts the worker: the deliveries wait together, so the
  * first groups are full.
  */
+/** What the worker reported for each settled delivery (the summary's and the metrics' source). */
+let settled: SettledDelivery[] = [];
+
 async function runOverBacklog(consumer: Consumer, publish: () => string[], onDeadLetter?: (letter: DeadLetter) => void): Promise<string[]> {
   const hooks = onDeadLetter ? { onDeadLetter } : {};
   const worker = createWorker({ prisma: db.prisma, amqpUrl: broker.url, events: testEvents, consumers: [consumer], logger, ...hooks });
   workers.push(worker);
+  settled = [];
+  worker.on('delivery:settled', (delivery) => settled.push(delivery));
   await worker.start();
   await worker.stop();
   const messageIds = publish();
@@ -79,6 +85,7 @@ describe('a batched consumer', () => {
   it('handles waiting deliveries in groups of up to batchSize, one transaction each, each message once', async () => {
     const name = uniqueName('batched');
     const transactionOf = new Map<string, string>();
+    const startedAt = performance.now();
     const messageIds = await runOverBacklog(
       defineConsumer<typeof testEvents, Tx>({
         name,
@@ -100,6 +107,11 @@ describe('a batched consumer', () => {
     expect(Math.max(...groupSizes)).toBe(10);
     expect(groupSizes.length).toBeLessThan(40);
     await eventually(async () => (await broker.channel.checkQueue(name)).messageCount === 0, 5000, 'all acked');
+    // Each delivery reported once, as handled, with its share of its group's time (not the
+    // group's whole time each, which would add up to about ten times the drain).
+    expect(settled.filter((delivery) => delivery.outcome === 'handled' && delivery.handlerRan)).toHaveLength(40);
+    const reportedMs = settled.reduce((sum, delivery) => sum + (delivery.durationMs ?? 0), 0);
+    expect(reportedMs).toBeLessThan(performance.now() - startedAt);
   });
 
   it('a poison message in a group fails alone: it is dead-lettered, its neighbours are done once each', async () => {
