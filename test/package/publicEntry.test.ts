@@ -41,6 +41,7 @@ describe('the published package', () => {
         'livePgPoolConfig',
         'migrateDatabase',
         'outboxExtension',
+        'outsideTransaction',
       ].sort(),
     );
   });
