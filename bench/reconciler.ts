@@ -3,7 +3,9 @@
 // An outbox of `completed` published messages whose consumer is done with them,
 // followed by `undone` it never finished. Run 1 starts from watermark 0 (the
 // first run ever: it walks the whole table once); run 2 is the hourly run after
-// that: it starts at the watermark, so it looks at the undone rows only.
+// that (the queue lost again, their re-schedule back-off over): it starts at the
+// watermark, so it looks at the undone rows only.
+// Its own database and RabbitMQ vhost, deleted at the end.
 // Last line (run 2): reconcile ms=<n> scanned=<rows> rescheduled=<n>
 import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
@@ -12,13 +14,15 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import { createReconciler, defineConsumer, defineEvent } from '../src/index.js';
 import { createBenchDatabase } from './support/benchDatabase.js';
+import { createBenchVhost } from './support/benchVhost.js';
 
 const { values } = parseArgs({ options: { completed: { type: 'string', default: '1000000' }, undone: { type: 'string', default: '1000' } } });
 const completed = Number(values.completed);
 const undone = Number(values.undone);
 const CONSUMER = 'bench-reconciled';
-const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
+const vhost = await createBenchVhost('outbox-bench-reconciler');
+const amqpUrl = vhost.url;
 const database = await createBenchDatabase('outbox_bench_reconciler');
 const pool = new pg.Pool({ connectionString: database.url, max: 2 });
 pool.on('error', () => {});
@@ -63,14 +67,16 @@ async function run(label: string) {
 }
 
 const first = await run('run 1 (watermark 0: the first run ever)');
-const second = await run('run 2 (the hourly run after it)');
-
+// The next hourly run, as if the queue had been lost again meanwhile (a queue still holding
+// the re-published messages is not re-filled) and their re-schedule back-off were over.
 const connection = await amqp.connect(amqpUrl);
 const channel = await connection.createChannel();
-await channel.deleteQueue(CONSUMER);
-for (const suffix of ['.dlq', '.retry.1s', '.retry.10s', '.retry.1m', '.retry.10m']) await channel.deleteQueue(`${CONSUMER}${suffix}`);
-await channel.close();
+await channel.purgeQueue(CONSUMER);
 await connection.close();
+await pool.query("UPDATE outbox_reschedule SET next_at = now() - interval '1 second'");
+const second = await run('run 2 (the hourly run after it)');
+
+await vhost.delete();
 await pool.end();
 await database.drop();
 if (first.report.rescheduled !== undone || second.report.rescheduled !== undone) throw new Error('expected every undone message re-scheduled in each run');
