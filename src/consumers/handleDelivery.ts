@@ -14,7 +14,8 @@ import { isConnectionFailure } from '../database/connectionSettings.js';
 import { prismaQueryRows, type PrismaRootClient } from '../database/sqlStore.js';
 import { decodeDelivery } from './decodeDelivery.js';
 import { outsideTransactionHandler, type ResolvedConsumer } from '../catalog/defineConsumer.js';
-import { recordInboxFailure, recordInboxReceipt } from './inbox.js';
+import { INBOX_IDLE_MARGIN_MS, recordInboxFailure, recordInboxReceipt } from './inbox.js';
+import { handlerContext } from './handlerContext.js';
 import { ReleaseFailed, type ReleaseHeld } from './releaseHeld.js';
 import { typesMatching } from '../catalog/topicPattern.js';
 import { completeKeyTurn, enterKey, parkKey, takeKeyTurn, type KeyedMessage } from './orderedInbox.js';
@@ -62,9 +63,6 @@ export interface DeliveryContext {
   releaseHeld: ReleaseHeld;
 }
 
-/** How much longer than its transaction's timeout the server lets a delivery's transaction sit idle. */
-const IDLE_MARGIN_MS = 5_000;
-
 /** `attemptInPlace`: the attempt an ordered delivery retried in place is at (its header still says the first). */
 export async function handleDelivery(message: ConsumeMessage, context: DeliveryContext, attemptInPlace?: number): Promise<Verdict> {
   const { prisma, catalog, consumer, transactionTimeoutMs } = context;
@@ -94,7 +92,7 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
       : await prisma.$transaction(
           async (tx) => {
             const query = prismaQueryRows(tx);
-            const idleTimeoutMs = transactionTimeoutMs + IDLE_MARGIN_MS;
+            const idleTimeoutMs = transactionTimeoutMs + INBOX_IDLE_MARGIN_MS;
             keyed = consumer.ordered ? await enterKey(query, consumer.name, messageId, idleTimeoutMs) : undefined;
             if (keyed?.inTurn) {
               if (!keyed.recorded) return 'duplicate' as const;
@@ -110,15 +108,7 @@ export async function handleDelivery(message: ConsumeMessage, context: DeliveryC
             }
             logger.debug('work started');
             handlerStarted = true;
-            await consumer.handle({
-              event: { type: eventType, version: decoded.version, payload: decoded.payload },
-              tx,
-              messageId,
-              attempt,
-              idempotencyKey: `${consumer.name}:${messageId}`,
-              correlationId: decoded.correlationId,
-              logger,
-            });
+            await consumer.handle({ ...handlerContext(consumer.name, decoded, attempt, logger), tx });
             // Decided on the spot, the done position has moved already: only held messages need more.
             if (keyed && (!keyed.inTurn || keyed.hasWaiting)) {
               const released = await completeKeyTurn(query, consumer.name, keyed);

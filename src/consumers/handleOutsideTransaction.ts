@@ -11,12 +11,10 @@ import { prismaQueryRows } from '../database/sqlStore.js';
 import { loggableError } from '../logging/loggableError.js';
 import type { DecodedDelivery } from './decodeDelivery.js';
 import type { DeliveryContext } from './handleDelivery.js';
-import { completeInbox, recordInboxAttempt } from './inbox.js';
+import { completeInbox, INBOX_IDLE_MARGIN_MS, recordInboxAttempt } from './inbox.js';
+import { handlerContext } from './handlerContext.js';
 
 type OutsideHandler = (context: OutsideTransactionContext<HandlerContext<readonly EventDefinition[], unknown>>) => Promise<void>;
-
-/** How much longer than its transaction's timeout the server lets the completing transaction sit idle. */
-const IDLE_MARGIN_MS = 5_000;
 
 export interface OutsideRun {
   decoded: DecodedDelivery;
@@ -29,7 +27,7 @@ export interface OutsideRun {
 export async function handleOutsideTransaction(handler: OutsideHandler, run: OutsideRun, context: DeliveryContext): Promise<'handled' | 'duplicate'> {
   const { prisma, consumer, transactionTimeoutMs } = context;
   const { decoded, attempt, logger } = run;
-  const { messageId, eventType } = decoded;
+  const { messageId } = decoded;
   if (!(await recordInboxAttempt(prismaQueryRows(prisma), consumer.name, messageId))) return 'duplicate';
   run.started();
   logger.debug('work started (outside a transaction)');
@@ -39,7 +37,7 @@ export async function handleOutsideTransaction(handler: OutsideHandler, run: Out
     if (completion) return Promise.reject(new Error(`complete() was called twice for message ${messageId}`));
     completion = prisma.$transaction(
       async (tx) => {
-        if (!(await completeInbox(prismaQueryRows(tx), consumer.name, messageId, transactionTimeoutMs + IDLE_MARGIN_MS))) return false;
+        if (!(await completeInbox(prismaQueryRows(tx), consumer.name, messageId, transactionTimeoutMs + INBOX_IDLE_MARGIN_MS))) return false;
         await work?.(tx);
         return true;
       },
@@ -49,15 +47,7 @@ export async function handleOutsideTransaction(handler: OutsideHandler, run: Out
   };
 
   try {
-    await handler({
-      event: { type: eventType, version: decoded.version, payload: decoded.payload },
-      messageId,
-      attempt,
-      idempotencyKey: `${consumer.name}:${messageId}`,
-      correlationId: decoded.correlationId,
-      logger,
-      complete,
-    });
+    await handler({ ...handlerContext(consumer.name, decoded, attempt, logger), complete });
   } catch (error) {
     // Thrown after complete() committed: the message is done, and a retry would only be skipped.
     if (completion && (await completion.catch(() => false))) {

@@ -5,6 +5,9 @@ import type { QueryRows } from '../database/sqlStore.js';
 
 export type InboxStatus = 'processing' | 'done' | 'dead';
 
+/** How much longer than its transaction's timeout the server lets a delivery's transaction sit idle (the idle timeouts below). */
+export const INBOX_IDLE_MARGIN_MS = 5_000;
+
 /**
  * Records the receipt as done, in the handler's transaction, before the handler
  * runs: if the handler or the commit fails, the transaction takes "done" back

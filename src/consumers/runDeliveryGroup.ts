@@ -10,12 +10,10 @@ import { prismaQueryRows } from '../database/sqlStore.js';
 import { loggableError } from '../logging/loggableError.js';
 import { decodeDelivery, type DecodedDelivery } from './decodeDelivery.js';
 import type { DeliveryContext } from './handleDelivery.js';
-import { recordInboxReceipts } from './inbox.js';
+import { INBOX_IDLE_MARGIN_MS, recordInboxReceipts } from './inbox.js';
+import { handlerContext } from './handlerContext.js';
 import { beforeDeadline, STUCK, type DeliveryRunner, type DeliveryRunnerContext } from './runDelivery.js';
 import { settlementOf } from './verdictActions.js';
-
-/** How much longer than its transaction's timeout the server lets a group's transaction sit idle. */
-const IDLE_MARGIN_MS = 5_000;
 
 interface Member {
   message: ConsumeMessage;
@@ -28,21 +26,13 @@ async function handleGroup(members: readonly Member[], context: DeliveryContext)
   const ids = members.map(({ decoded }) => decoded.messageId);
   return prisma.$transaction(
     async (tx) => {
-      const toRun = await recordInboxReceipts(prismaQueryRows(tx), consumer.name, ids, transactionTimeoutMs + IDLE_MARGIN_MS);
+      const toRun = await recordInboxReceipts(prismaQueryRows(tx), consumer.name, ids, transactionTimeoutMs + INBOX_IDLE_MARGIN_MS);
       for (const { decoded } of members) {
         if (!toRun.has(decoded.messageId)) continue;
         const { messageId, eventType, attempt } = decoded;
         const logger = context.logger.child({ messageId, eventType, consumer: consumer.name, attempt });
         logger.debug({ groupSize: members.length }, 'work started (in a group)');
-        await consumer.handle({
-          event: { type: eventType, version: decoded.version, payload: decoded.payload },
-          tx,
-          messageId,
-          attempt,
-          idempotencyKey: `${consumer.name}:${messageId}`,
-          correlationId: decoded.correlationId,
-          logger,
-        });
+        await consumer.handle({ ...handlerContext(consumer.name, decoded, attempt, logger), tx });
       }
       return new Set(ids.filter((id) => !toRun.has(id)));
     },
