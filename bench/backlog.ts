@@ -10,8 +10,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import amqp from 'amqplib';
 import pg from 'pg';
+import { declareTapQueue, insertPendingRows } from './support/backlogRows.js';
 import { createBenchDatabase } from './support/benchDatabase.js';
 import { createBenchVhost } from './support/benchVhost.js';
 
@@ -66,24 +66,11 @@ async function runCli(args: string[]): Promise<string> {
 try {
   // A capped queue bound to every event: the broker confirms each message (dropping the
   // oldest beyond the cap), so the benchmark measures the relay, not a queue a million deep.
-  const connection = await amqp.connect(vhost.url);
-  const channel = await connection.createChannel();
-  await channel.assertExchange('outbox.unroutable', 'fanout', { durable: true });
-  await channel.assertExchange('outbox.events', 'topic', { durable: true, alternateExchange: 'outbox.unroutable' });
-  await channel.assertQueue('bench.backlog.tap', { durable: true, arguments: { 'x-max-length': 10_000, 'x-overflow': 'drop-head' } });
-  await channel.bindQueue('bench.backlog.tap', 'outbox.events', '#');
-  await connection.close();
+  await declareTapQueue(vhost.url, 'bench.backlog.tap');
 
   const insertStarted = performance.now();
   for (let start = 0; start < rows; start += 50_000) {
-    await pool.query(
-      `INSERT INTO outbox_message (id, event_type, ordering_key, payload)
-       SELECT gen_random_uuid(), 'order.placed', gen_random_uuid()::text,
-              jsonb_build_object('orderId', gen_random_uuid(), 'customerId', gen_random_uuid(), 'totalCents', (random() * 1e6)::int,
-                                 'currency', 'EUR', 'note', repeat('x', (random() * 60)::int))
-       FROM generate_series(1, $1)`,
-      [Math.min(50_000, rows - start)],
-    );
+    await insertPendingRows(pool, Math.min(50_000, rows - start));
   }
   console.log(`inserted ${rows} rows in ${((performance.now() - insertStarted) / 1000).toFixed(1)} s`);
   const before = await tableState();

@@ -14,9 +14,9 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import amqp from 'amqplib';
 import pg from 'pg';
 import { parseDuration } from '../src/cli/parseDuration.js';
+import { declareTapQueue, insertPendingRows } from './support/backlogRows.js';
 import { createBenchDatabase } from './support/benchDatabase.js';
 import { createBenchVhost } from './support/benchVhost.js';
 import { startScratchPostgres } from './support/scratchPostgres.js';
@@ -77,14 +77,7 @@ async function sample(startedAt: number): Promise<Sample> {
 
 let relay: ReturnType<typeof cli> | undefined;
 try {
-  // A capped queue takes every message: the broker confirms each one, nothing piles up.
-  const connection = await amqp.connect(vhost.url);
-  const channel = await connection.createChannel();
-  await channel.assertExchange('outbox.unroutable', 'fanout', { durable: true });
-  await channel.assertExchange('outbox.events', 'topic', { durable: true, alternateExchange: 'outbox.unroutable' });
-  await channel.assertQueue('bench.steady.tap', { durable: true, arguments: { 'x-max-length': 10_000, 'x-overflow': 'drop-head' } });
-  await channel.bindQueue('bench.steady.tap', 'outbox.events', '#');
-  await connection.close();
+  await declareTapQueue(vhost.url, 'bench.steady.tap');
 
   relay = cli(['relay']);
   const startedAt = performance.now();
@@ -97,14 +90,7 @@ try {
   while (performance.now() - startedAt < runMs) {
     const owed = Math.floor(((performance.now() - startedAt) / 1000) * rate) - inserted;
     if (owed > 0) {
-      await pool.query(
-        `INSERT INTO outbox_message (id, event_type, ordering_key, payload)
-         SELECT gen_random_uuid(), 'order.placed', gen_random_uuid()::text,
-                jsonb_build_object('orderId', gen_random_uuid(), 'customerId', gen_random_uuid(), 'totalCents', (random() * 1e6)::int,
-                                   'currency', 'EUR', 'note', repeat('x', (random() * 60)::int))
-         FROM generate_series(1, $1)`,
-        [owed],
-      );
+      await insertPendingRows(pool, owed);
       inserted += owed;
     }
     if (performance.now() - lastPrune >= pruneEveryMs) {
