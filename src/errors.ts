@@ -51,7 +51,9 @@ export type OutboxErrorCode =
   /** `outbox parked`: the consumer is not ordered, or the key is not parked. */
   | 'OUTBOX_NOT_PARKED'
   /** Applying migrations failed; nothing after the failing migration was applied. */
-  | 'OUTBOX_MIGRATION_FAILED';
+  | 'OUTBOX_MIGRATION_FAILED'
+  /** `outbox partitions enable` cannot partition the tables as they are (rows whose ids are not time-ordered). */
+  | 'OUTBOX_PARTITIONING_REFUSED';
 
 export interface OutboxIssue {
   path: (string | number)[];

@@ -25,6 +25,7 @@ const commands: Record<string, () => Promise<Command>> = {
   status: async () => import('./runStatus.js').then((m) => ({ run: m.runStatus, usage: m.STATUS_USAGE })),
   replay: async () => import('./runReplay.js').then((m) => ({ run: m.runReplay, usage: m.REPLAY_USAGE })),
   prune: async () => import('./runPrune.js').then((m) => ({ run: m.runPrune, usage: m.PRUNE_USAGE })),
+  partitions: async () => import('./runPartitions.js').then((m) => ({ run: m.runPartitions, usage: m.PARTITIONS_USAGE })),
 };
 
 async function usage(): Promise<string> {

@@ -10,7 +10,8 @@ import { resolveConsumer } from '../catalog/defineConsumer.js';
 import { registerConsumers } from '../consumers/registerConsumers.js';
 import { typesMatching } from '../catalog/topicPattern.js';
 import { consumedQueues, consumerEntry } from '../broker/consumerTopology.js';
-import type { QueryRows } from '../database/sqlStore.js';
+import type { QueryRows, SqlStore } from '../database/sqlStore.js';
+import { createPartitionsAhead } from '../operations/maintainPartitions.js';
 import { readRelayBacklog } from '../database/relayBacklog.js';
 import { createComponentEvents } from '../lifecycle/componentEvents.js';
 import { createLifecycle } from '../lifecycle/lifecycle.js';
@@ -48,6 +49,8 @@ export interface ReconcileReport {
   failedRows: number;
   /** Failed rows returned to pending by this run (retryFailedRows). */
   retriedFailedRows: number;
+  /** Partitioned outbox tables: the day partitions this run created ahead. */
+  partitionsCreated: string[];
 }
 
 type Session = ReconcilerSession<ReconcileReport>;
@@ -115,6 +118,21 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     return { stalePending: { count: backlog.stale, oldestAgeMs: backlog.stale > 0 ? backlog.oldestDueMs : null }, failedRows: backlog.failed };
   }
 
+  /**
+   * Partitioned tables: the coming days' partitions, so the writers' rows never land in
+   * the default partition. A failure here is logged, not the run's: reconciling matters more.
+   */
+  async function createDaysAhead(store: SqlStore): Promise<string[]> {
+    try {
+      const created = await createPartitionsAhead(store, { aheadDays: config.partitionsAheadDays });
+      if (created.length > 0) logger.info({ partitions: created.map((each) => each.name) }, "created the coming days' partitions");
+      return created.map((each) => each.name);
+    } catch (error) {
+      logger.error({ err: loggableError(error, secrets) }, "creating the coming days' partitions failed: rows of days without one go to the default partition");
+      return [];
+    }
+  }
+
   async function reconcileAll(
     { store, scanStore, broker }: Session,
     progress: RunProgress,
@@ -180,6 +198,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         stalePending: { count: 0, oldestAgeMs: null },
         failedRows: 0,
         retriedFailedRows: 0,
+        partitionsCreated: [],
       };
     }
     try {
@@ -198,6 +217,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         const retriedFailedRows = config.retryFailedRows ? (await untilAborted(retryFailedMessages(store.query), signal)).length : 0;
         const relay = await untilAborted(relayHealth(store.query), signal);
         await untilAborted(forgetOldReschedules(store.query, config.horizonMs), signal);
+        const partitionsCreated = await untilAborted(createDaysAhead(store), signal);
         const report: ReconcileReport = {
           status: 'done',
           runId,
@@ -206,6 +226,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
           consumers: results,
           ...relay,
           retriedFailedRows,
+          partitionsCreated,
         };
         await untilAborted(progress.finish({ status: 'done', report }), signal);
         if (report.stalePending.count > 0) logger.error(report.stalePending, 'pending outbox rows older than stalePendingMs: is the relay running?');

@@ -40,6 +40,8 @@ export interface ReconcilerOptions {
   stalePendingMs?: number;
   /** Return `failed` outbox rows to pending at each run (a broker that refused them may accept them now). Default false. */
   retryFailedRows?: boolean;
+  /** Partitioned outbox tables (docs/partitioning.md): each run creates the day partitions up to this many days ahead. Default 7. */
+  partitionsAheadDays?: number;
   exchange?: string;
   unroutableExchange?: string;
   deadLetterExchange?: string;
@@ -75,6 +77,7 @@ const optionsSchema = z.object({
     .default(30 * 60_000),
   stalePendingMs: z.number().int().positive().default(DEFAULT_STALE_PENDING_MS),
   retryFailedRows: z.boolean().default(false),
+  partitionsAheadDays: z.number().int().min(1).max(366).default(7),
   ...workerTopologyOptions,
   appId: z.string().min(1).default('outbox-reconciler'),
 });

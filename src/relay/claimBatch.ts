@@ -1,6 +1,7 @@
-import { type Sql, sqltag as sql } from '@prisma/client/runtime/client';
+import { raw, type Sql, sqltag as sql } from '@prisma/client/runtime/client';
 import type { QueryRows } from '../database/sqlStore.js';
 import { STORED_MESSAGE_COLUMNS, type StoredMessage } from '../database/storedMessage.js';
+import { DAY_MS, dayStart, uuidFloor, uuidMillis } from '../database/partitionLayout.js';
 import type { HeadBudget } from './headBudget.js';
 
 /**
@@ -46,15 +47,47 @@ export async function configureBatchTransaction(query: QueryRows, idleLimitMs: n
  * later rows of its key sent in the same batch (docs/relay.md).
  * Returned in seq order.
  */
-export async function claimBatch(query: QueryRows, limit: number, heads: HeadBudget): Promise<StoredMessage[]> {
-  const rows = await query<StoredMessage>(claimStatement(limit, heads.next));
+export async function claimBatch(query: QueryRows, limit: number, heads: HeadBudget, layout: ClaimLayout = PLAIN_LAYOUT): Promise<StoredMessage[]> {
+  let fromId: string | undefined;
+  if (layout.partitioned) {
+    const [lowest] = await query<{ id: string }>(
+      sql`SELECT u.id::text AS "id" FROM outbox_message u WHERE u.status IN ('pending', 'failed') ORDER BY u.id LIMIT 1`,
+    );
+    if (!lowest) {
+      heads.record([]);
+      return [];
+    }
+    fromId = claimLowerBound(lowest.id);
+  }
+  const rows = await query<StoredMessage>(claimStatement(limit, heads.next, fromId));
   heads.record(rows);
   // UPDATE ... RETURNING has no order of its own: the publish order is the write order.
   return rows.sort((a, b) => a.seq.length - b.seq.length || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
 }
 
-/** The claim statement itself (exported for the test that checks its plan). */
-export function claimStatement(limit: number, headsWanted: number): Sql {
+export interface ClaimLayout {
+  /** outbox_message is partitioned by id (docs/partitioning.md). */
+  partitioned: boolean;
+}
+export const PLAIN_LAYOUT: ClaimLayout = { partitioned: false };
+
+/**
+ * Partitioned tables: the claim reads only the partitions from the day before the
+ * oldest unfinished row's (index outbox_message_unfinished_id_idx, read just before).
+ * As a parameter, the bound lets PostgreSQL leave the other partitions out of the plan
+ * altogether: on 45 partitions the claim cost 2.7x the plain table's when it planned and
+ * probed every one of them for every row. The day's margin covers a row committed
+ * between the two statements with an id older than the oldest seen (its transaction
+ * began earlier): only one open across a whole day would be missed by this claim, and
+ * taken by the next one.
+ */
+export function claimLowerBound(lowestUnfinishedId: string): string {
+  return uuidFloor(dayStart(uuidMillis(lowestUnfinishedId)) - DAY_MS);
+}
+
+/** The claim statement itself (exported for the test that checks its plan); `fromId`: the partitioned layout's lower bound. */
+export function claimStatement(limit: number, headsWanted: number, fromId?: string): Sql {
+  const bound = (alias: string) => (fromId === undefined ? sql`` : sql`AND ${raw(alias)}.id >= ${fromId}::uuid`);
   // Two steps. Heads: due pending rows that are unkeyed or the first unfinished row of
   // their key (a probe that stops at the first earlier pending or failed row), locked,
   // in (available_at, seq) order, as many as the loop's budget (headBudget.ts): a key's rows
@@ -66,20 +99,17 @@ export function claimStatement(limit: number, headsWanted: number): Sql {
   // which keeps a prefix. "id = ANY(ARRAY(subquery))" keeps the update an index scan on
   // the primary key; as a join the planner may hash the whole table instead (seen: a
   // sequential scan per batch).
-  return sql`
-    UPDATE outbox_message m
-       SET status = 'published', published_at = now(), attempts = m.attempts + 1, last_error = NULL
-     WHERE m.id = ANY(ARRAY(
+  const claimedIds = sql`
              WITH heads AS MATERIALIZED (
                SELECT c.id, c.ordering_key, c.seq, c.available_at
                  FROM outbox_message c
                 WHERE c.status = 'pending'
-                  AND c.available_at <= now()
+                  AND c.available_at <= now() ${bound('c')}
                   AND (c.ordering_key IS NULL OR NOT EXISTS (
                         SELECT 1 FROM outbox_message earlier
                          WHERE earlier.ordering_key = c.ordering_key
                            AND earlier.status IN ('pending', 'failed')
-                           AND earlier.seq < c.seq))
+                           AND earlier.seq < c.seq ${bound('earlier')}))
                 ORDER BY c.available_at, c.seq
                 LIMIT ${headsWanted}
                   FOR UPDATE SKIP LOCKED),
@@ -92,10 +122,14 @@ export function claimStatement(limit: number, headsWanted: number): Sql {
                    SELECT following.id, following.seq,
                           bool_and(following.status = 'pending' AND following.available_at <= now()) OVER (ORDER BY following.seq) AS due
                      FROM outbox_message following
-                    WHERE following.ordering_key = h.ordering_key AND following.status IN ('pending', 'failed') AND following.seq > h.seq
+                    WHERE following.ordering_key = h.ordering_key AND following.status IN ('pending', 'failed') AND following.seq > h.seq ${bound('following')}
                     ORDER BY following.seq
                     LIMIT ${limit}) run
                 WHERE h.ordering_key IS NOT NULL AND run.due)
-             SELECT id FROM claimed ORDER BY rank_at, rank_seq, seq LIMIT ${limit}))
+             SELECT id FROM claimed ORDER BY rank_at, rank_seq, seq LIMIT ${limit}`;
+  return sql`
+    UPDATE outbox_message m
+       SET status = 'published', published_at = now(), attempts = m.attempts + 1, last_error = NULL
+     WHERE m.id = ANY(ARRAY(${claimedIds})) ${bound('m')}
     RETURNING ${STORED_MESSAGE_COLUMNS}`;
 }

@@ -7,7 +7,8 @@ import type { StoredMessage } from '../database/storedMessage.js';
 import type { ComponentEvents } from '../lifecycle/componentEvents.js';
 import type { Logger } from '../logging/createLogger.js';
 import type { RateLimiter } from '../timing/rateLimiter.js';
-import { claimBatch, configureBatchTransaction } from './claimBatch.js';
+import { isPartitioned } from '../database/partitionLayout.js';
+import { claimBatch, type ClaimLayout, configureBatchTransaction } from './claimBatch.js';
 import type { HeadBudget } from './headBudget.js';
 import { publishBatch, type PublishOutcome } from './publishBatch.js';
 import type { ResolvedRelayOptions } from './relayOptions.js';
@@ -51,6 +52,7 @@ export interface RelayEvents {
 }
 
 const NACKED = 'broker nack';
+const LAYOUT_RECHECK_MS = 60_000;
 const UNCONFIRMED = 'confirm timeout';
 
 export interface BatchContext {
@@ -74,6 +76,15 @@ export function createBatchRunner(
   context: BatchContext,
 ): (heads: HeadBudget, signal: AbortSignal, brokerWaitMs?: number) => Promise<RelayBatchReport | undefined> {
   const { config, batchSize, rateLimiter, liveness, events, logger, connect, dropConnections } = context;
+  // Whether outbox_message is partitioned (the claim reads it differently): asked again
+  // now and then, so tables partitioned while the relay runs are read the cheaper way soon.
+  let layout: (ClaimLayout & { store: SqlStore; checkedAt: number }) | undefined;
+  async function claimLayout(store: SqlStore, query: QueryRows): Promise<ClaimLayout> {
+    if (!layout || layout.store !== store || performance.now() - layout.checkedAt > LAYOUT_RECHECK_MS) {
+      layout = { store, partitioned: await isPartitioned(query), checkedAt: performance.now() };
+    }
+    return layout;
+  }
 
   /** Confirmed rows keep the claim's mark; the others are put back, in the same transaction. */
   async function settle(query: QueryRows, messages: StoredMessage[], outcome: PublishOutcome): Promise<RelayBatchReport> {
@@ -140,7 +151,7 @@ export function createBatchRunner(
     let settledAt = 0;
     const batch = db.transaction(async (query) => {
       await configureBatchTransaction(query, config.confirmTimeoutMs + 10_000);
-      const messages = await claimBatch(query, batchSize, heads);
+      const messages = await claimBatch(query, batchSize, heads, await claimLayout(db, query));
       if (messages.length === 0) return undefined;
       const claimedAt = performance.now();
       const outcome = await publishBatch(channel, messages, {
