@@ -16,6 +16,7 @@ import {
   type PartitionedTable,
   tableName,
   uuidLiteral,
+  uuidMillis,
 } from '../database/partitionLayout.js';
 import type { QueryRows, SqlStore } from '../database/sqlStore.js';
 import { createPartitionsAhead, isLockTimeout, type PartitionsCreated } from './maintainPartitions.js';
@@ -48,10 +49,28 @@ export async function enablePartitioning(store: SqlStore, options: EnablePartiti
   if (await isPartitioned(store.query)) {
     return { converted: false, legacyUntil: null, created: await createPartitionsAhead(store, { aheadDays: options.aheadDays, now }) };
   }
-  const legacyUntil = dayStart(now) + DAY_MS;
-  for (const table of PARTITIONED_TABLES) await checkLegacyBound(store, table, legacyUntil, options.lockTimeoutMs);
-  await buildIndexWithoutLock(store.query, 'outbox_message_seq_idx', raw('outbox_message (seq)'));
-  await buildIndexWithoutLock(store.query, 'outbox_message_unfinished_id_idx', raw(`outbox_message (id) WHERE status IN ('pending', 'failed')`));
+  // Ids before the day after tomorrow stay in the legacy partition: the bound's check
+  // (below) refuses later ids until the swap, so one left behind by an interrupted run
+  // would refuse writes from then on; the margin gives a day at least to run it again
+  // (or the reconciler removes it: removeLeftoverBounds).
+  const legacyUntil = dayStart(now) + 2 * DAY_MS;
+  try {
+    for (const table of PARTITIONED_TABLES) await checkLegacyBound(store, table, legacyUntil, options.lockTimeoutMs);
+    await buildIndexWithoutLock(store.query, 'outbox_message_seq_idx', raw('outbox_message (seq)'));
+    await buildIndexWithoutLock(store.query, 'outbox_message_unfinished_id_idx', raw(`outbox_message (id) WHERE status IN ('pending', 'failed')`));
+    await swapWithRetries(store, legacyUntil, options);
+  } catch (error) {
+    await removeLeftoverBounds(store, options.lockTimeoutMs).catch(() => {});
+    throw error;
+  }
+  return {
+    converted: true,
+    legacyUntil: new Date(legacyUntil).toISOString(),
+    created: await createPartitionsAhead(store, { aheadDays: options.aheadDays, now }),
+  };
+}
+
+async function swapWithRetries(store: SqlStore, legacyUntil: number, options: EnablePartitioningOptions): Promise<void> {
   const attempts = options.attempts ?? 5;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -60,16 +79,37 @@ export async function enablePartitioning(store: SqlStore, options: EnablePartiti
         await query(sql`LOCK TABLE outbox_message, outbox_inbox IN ACCESS EXCLUSIVE MODE`);
         for (const table of PARTITIONED_TABLES) await swapInPartitionedTable(query, table, legacyUntil);
       }, 10 * 60_000);
-      break;
+      return;
     } catch (error) {
       if (!isLockTimeout(error) || attempt >= attempts) throw error;
     }
   }
-  return {
-    converted: true,
-    legacyUntil: new Date(legacyUntil).toISOString(),
-    created: await createPartitionsAhead(store, { aheadDays: options.aheadDays, now }),
-  };
+}
+
+/**
+ * Drops the legacy-bound checks a failed or interrupted conversion left on the
+ * unpartitioned tables, which would refuse writes once ids reach the bound (with
+ * `dueWithinMs`: only those that would within that time, so a conversion still running,
+ * which took its bound two days ahead, keeps its shortcut). Correct at any time: a
+ * conversion that loses its check only attaches the table more slowly (its rows checked
+ * under the lock). Returns the tables it cleaned.
+ */
+export async function removeLeftoverBounds(store: SqlStore, lockTimeoutMs: number, dueWithinMs = Infinity): Promise<string[]> {
+  const found = await store.query<{ table: string; constraint: string; definition: string }>(sql`
+    SELECT t.relname AS "table", k.conname AS "constraint", pg_get_constraintdef(k.oid) AS "definition"
+      FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid
+     WHERE t.relname = ANY(${PARTITIONED_TABLES.map((each) => each.table)}::text[]) AND t.relkind = 'r' AND k.conname = t.relname || '_legacy_bound'`);
+  const leftovers = found.filter(({ definition }) => {
+    const bound = /'([0-9a-f-]{36})'/.exec(definition)?.[1];
+    return bound === undefined || uuidMillis(bound) - Date.now() < dueWithinMs;
+  });
+  for (const { table, constraint } of leftovers) {
+    await store.transaction(async (query) => {
+      await query(sql`SELECT set_config('lock_timeout', ${String(lockTimeoutMs)}, true)`);
+      await query(sql`ALTER TABLE ${tableName(table)} DROP CONSTRAINT IF EXISTS ${tableName(constraint)}`);
+    }, 60_000);
+  }
+  return leftovers.map((each) => each.table);
 }
 
 /**
@@ -89,7 +129,6 @@ async function checkLegacyBound(store: SqlStore, { table, key }: PartitionedTabl
   try {
     await query(sql`ALTER TABLE ${tableName(table)} VALIDATE CONSTRAINT ${constraint}`);
   } catch (error) {
-    await query(sql`ALTER TABLE ${tableName(table)} DROP CONSTRAINT IF EXISTS ${constraint}`);
     const [row] = await query<{ count: number }>(
       sql`SELECT count(*)::int AS "count" FROM ${tableName(table)} WHERE ${raw(key)} >= ${uuidLiteral(legacyUntil)}`,
     );

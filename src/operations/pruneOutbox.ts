@@ -45,10 +45,15 @@ export async function pruneOutbox(store: SqlStore, options: PruneOptions): Promi
   // A row published (or received) before the cutoff has an id from before it, give or
   // take the writers' clock skew: a day's margin.
   const mayHoldOldRows = Date.now() - options.olderThanMs + DAY_MS;
-  for (const partition of await readPartitions(store.query)) {
-    if (partition.kind !== 'default' && partition.fromMs !== null && partition.fromMs >= mayHoldOldRows) continue;
-    if (partition.table === 'outbox_message') report.outboxRows += await pruneMessages(store.query, tableName(partition.name), options);
-    else report.inboxRows += await pruneInbox(store.query, tableName(partition.name), options);
+  const old = (await readPartitions(store.query)).filter(
+    (partition) => partition.kind === 'default' || partition.fromMs === null || partition.fromMs < mayHoldOldRows,
+  );
+  // Outbox rows first: an inbox row goes once its message is gone.
+  for (const partition of old.filter((each) => each.table === 'outbox_message')) {
+    report.outboxRows += await pruneMessages(store.query, tableName(partition.name), options);
+  }
+  for (const partition of old.filter((each) => each.table === 'outbox_inbox')) {
+    report.inboxRows += await pruneInbox(store.query, tableName(partition.name), options);
   }
   for (const { table, rows } of partitions.dropped) {
     if (table === 'outbox_message') report.outboxRows += rows;

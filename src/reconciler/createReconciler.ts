@@ -11,7 +11,9 @@ import { registerConsumers } from '../consumers/registerConsumers.js';
 import { typesMatching } from '../catalog/topicPattern.js';
 import { consumedQueues, consumerEntry } from '../broker/consumerTopology.js';
 import type { QueryRows, SqlStore } from '../database/sqlStore.js';
-import { createPartitionsAhead } from '../operations/maintainPartitions.js';
+import { DAY_MS } from '../database/partitionLayout.js';
+import { removeLeftoverBounds } from '../operations/enablePartitioning.js';
+import { createPartitionsAhead, PARTITION_LOCK_TIMEOUT_MS } from '../operations/maintainPartitions.js';
 import { readRelayBacklog } from '../database/relayBacklog.js';
 import { createComponentEvents } from '../lifecycle/componentEvents.js';
 import { createLifecycle } from '../lifecycle/lifecycle.js';
@@ -124,6 +126,13 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
    */
   async function createDaysAhead(store: SqlStore): Promise<string[]> {
     try {
+      const cleaned = await removeLeftoverBounds(store, PARTITION_LOCK_TIMEOUT_MS, DAY_MS);
+      if (cleaned.length > 0) {
+        logger.warn(
+          { tables: cleaned },
+          'removed the check an interrupted `outbox partitions enable` left, which would soon have refused writes: run it again',
+        );
+      }
       const created = await createPartitionsAhead(store, { aheadDays: config.partitionsAheadDays });
       if (created.length > 0) logger.info({ partitions: created.map((each) => each.name) }, "created the coming days' partitions");
       return created.map((each) => each.name);
