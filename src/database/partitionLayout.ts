@@ -84,3 +84,6 @@ export function tableName(name: string): Sql {
 
 /** A partition bound: a literal, since DDL takes no parameters (hex digits and dashes only). */
 export const uuidLiteral = (ms: number): Sql => raw(`'${uuidFloor(ms)}'`);
+
+/** For the rest of the transaction, a lock not granted within `ms` fails the statement (55P03) instead of queueing every later one behind it. */
+export const setLockTimeout = (ms: number): Sql => sql`SELECT set_config('lock_timeout', ${String(ms)}, true)`;

@@ -14,6 +14,7 @@ import {
   legacyPartitionName,
   PARTITIONED_TABLES,
   type PartitionedTable,
+  setLockTimeout,
   tableName,
   uuidLiteral,
   uuidMillis,
@@ -75,7 +76,7 @@ async function swapWithRetries(store: SqlStore, legacyUntil: number, options: En
   for (let attempt = 1; ; attempt++) {
     try {
       await store.transaction(async (query) => {
-        await query(sql`SELECT set_config('lock_timeout', ${String(options.lockTimeoutMs)}, true)`);
+        await query(setLockTimeout(options.lockTimeoutMs));
         await query(sql`LOCK TABLE outbox_message, outbox_inbox IN ACCESS EXCLUSIVE MODE`);
         for (const table of PARTITIONED_TABLES) await swapInPartitionedTable(query, table, legacyUntil);
       }, 10 * 60_000);
@@ -105,7 +106,7 @@ export async function removeLeftoverBounds(store: SqlStore, lockTimeoutMs: numbe
   });
   for (const { table, constraint } of leftovers) {
     await store.transaction(async (query) => {
-      await query(sql`SELECT set_config('lock_timeout', ${String(lockTimeoutMs)}, true)`);
+      await query(setLockTimeout(lockTimeoutMs));
       await query(sql`ALTER TABLE ${tableName(table)} DROP CONSTRAINT IF EXISTS ${tableName(constraint)}`);
     }, 60_000);
   }
@@ -122,7 +123,7 @@ async function checkLegacyBound(store: SqlStore, { table, key }: PartitionedTabl
   const constraint = raw(`"${table}_legacy_bound"`);
   // Adding the constraint takes the table's lock for an instant: not behind a long transaction, holding up every write.
   await store.transaction(async (locked) => {
-    await locked(sql`SELECT set_config('lock_timeout', ${String(lockTimeoutMs)}, true)`);
+    await locked(setLockTimeout(lockTimeoutMs));
     await locked(sql`ALTER TABLE ${tableName(table)} DROP CONSTRAINT IF EXISTS ${constraint}`);
     await locked(sql`ALTER TABLE ${tableName(table)} ADD CONSTRAINT ${constraint} CHECK (${raw(key)} < ${uuidLiteral(legacyUntil)}) NOT VALID`);
   }, 60_000);

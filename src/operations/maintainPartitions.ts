@@ -11,6 +11,7 @@ import {
   PARTITIONED_TABLES,
   type Partition,
   readPartitions,
+  setLockTimeout,
   tableName,
   uuidLiteral,
 } from '../database/partitionLayout.js';
@@ -50,7 +51,7 @@ export async function createPartitionsAhead(
       const bounds = sql`${raw(key)} >= ${uuidLiteral(day)} AND ${raw(key)} < ${uuidLiteral(day + DAY_MS)}`;
       try {
         const movedRows = await store.transaction(async (query) => {
-          await query(sql`SELECT set_config('lock_timeout', ${String(options.lockTimeoutMs ?? PARTITION_LOCK_TIMEOUT_MS)}, true)`);
+          await query(setLockTimeout(options.lockTimeoutMs ?? PARTITION_LOCK_TIMEOUT_MS));
           await query(sql`CREATE TABLE ${tableName(name)} (LIKE ${tableName(table)} INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING STORAGE)`);
           const [moved] = await query<{ count: number }>(sql`
             WITH moved AS (DELETE FROM ${tableName(defaultPartitionName(table))} WHERE ${bounds} RETURNING *),
@@ -181,7 +182,7 @@ async function dropPartition(
 ): Promise<void> {
   try {
     const dropped = await store.transaction(async (query) => {
-      await query(sql`SELECT set_config('lock_timeout', ${String(options.lockTimeoutMs ?? PARTITION_LOCK_TIMEOUT_MS)}, true)`);
+      await query(setLockTimeout(options.lockTimeoutMs ?? PARTITION_LOCK_TIMEOUT_MS));
       // Dropping a partition takes the whole table's lock anyway; taken first, nothing can
       // change the partition between the last check and the drop.
       await query(sql`LOCK TABLE ${tableName(partition.table)} IN ACCESS EXCLUSIVE MODE`);

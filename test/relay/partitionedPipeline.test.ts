@@ -170,8 +170,9 @@ describe('workers and the reconciler on partitioned tables', () => {
       expect(rows).toEqual([{ partition: dayPartitionName('outbox_inbox', dayStart(now)), count: 30 }]);
       expect(new Set(handled)).toEqual(new Set(ids));
 
+      // Through the app's Prisma client, as `outbox reconcile --config` runs it: the partitions' DDL goes through Prisma too.
       const reconciler = createReconciler({
-        databaseUrl: db.url,
+        prisma: db.prisma,
         amqpUrl: broker.url,
         events: testEvents,
         consumers: [consumer],
