@@ -42,7 +42,9 @@ async function load(pool: pg.Pool): Promise<void> {
       [day, perDay, new Date(now)],
     );
   }
-  await pool.query(`INSERT INTO outbox_inbox (consumer, message_id, status, received_at, done_at) SELECT 'send-email', id, 'done', created_at, created_at FROM outbox_message`);
+  await pool.query(
+    `INSERT INTO outbox_inbox (consumer, message_id, status, received_at, done_at) SELECT 'send-email', id, 'done', created_at, created_at FROM outbox_message`,
+  );
   await pool.query(
     `INSERT INTO outbox_consumer (name, registered_at, watermark_xid, watermark_seq)
      SELECT 'send-email', now() - interval '1 year', max(writer_xid::text::bigint)::text::xid8, max(seq) FROM outbox_message`,
