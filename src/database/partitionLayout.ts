@@ -87,3 +87,18 @@ export const uuidLiteral = (ms: number): Sql => raw(`'${uuidFloor(ms)}'`);
 
 /** For the rest of the transaction, a lock not granted within `ms` fails the statement (55P03) instead of queueing every later one behind it. */
 export const setLockTimeout = (ms: number): Sql => sql`SELECT set_config('lock_timeout', ${String(ms)}, true)`;
+
+/**
+ * Checks an interrupted `outbox partitions enable` left on the unpartitioned tables (see
+ * removeLeftoverBounds), with the millisecond each starts refusing ids at.
+ */
+export async function readLeftoverBounds(query: QueryRows): Promise<{ table: string; constraint: string; refusesFromMs: number | null }[]> {
+  const found = await query<{ table: string; constraint: string; definition: string }>(sql`
+    SELECT t.relname AS "table", k.conname AS "constraint", pg_get_constraintdef(k.oid) AS "definition"
+      FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid
+     WHERE t.relname = ANY(${PARTITIONED_TABLES.map((each) => each.table)}::text[]) AND t.relkind = 'r' AND k.conname = t.relname || '_legacy_bound'`);
+  return found.map(({ table, constraint, definition }) => {
+    const bound = /'([0-9a-f-]{36})'/.exec(definition)?.[1];
+    return { table, constraint, refusesFromMs: bound === undefined ? null : uuidMillis(bound) };
+  });
+}

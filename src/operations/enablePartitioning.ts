@@ -17,7 +17,7 @@ import {
   setLockTimeout,
   tableName,
   uuidLiteral,
-  uuidMillis,
+  readLeftoverBounds,
 } from '../database/partitionLayout.js';
 import type { QueryRows, SqlStore } from '../database/sqlStore.js';
 import { createPartitionsAhead, isLockTimeout, type PartitionsCreated } from './maintainPartitions.js';
@@ -96,14 +96,7 @@ async function swapWithRetries(store: SqlStore, legacyUntil: number, options: En
  * under the lock). Returns the tables it cleaned.
  */
 export async function removeLeftoverBounds(store: SqlStore, lockTimeoutMs: number, dueWithinMs = Infinity): Promise<string[]> {
-  const found = await store.query<{ table: string; constraint: string; definition: string }>(sql`
-    SELECT t.relname AS "table", k.conname AS "constraint", pg_get_constraintdef(k.oid) AS "definition"
-      FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid
-     WHERE t.relname = ANY(${PARTITIONED_TABLES.map((each) => each.table)}::text[]) AND t.relkind = 'r' AND k.conname = t.relname || '_legacy_bound'`);
-  const leftovers = found.filter(({ definition }) => {
-    const bound = /'([0-9a-f-]{36})'/.exec(definition)?.[1];
-    return bound === undefined || uuidMillis(bound) - Date.now() < dueWithinMs;
-  });
+  const leftovers = (await readLeftoverBounds(store.query)).filter(({ refusesFromMs }) => refusesFromMs === null || refusesFromMs - Date.now() < dueWithinMs);
   for (const { table, constraint } of leftovers) {
     await store.transaction(async (query) => {
       await query(setLockTimeout(lockTimeoutMs));

@@ -10,6 +10,7 @@ import {
   defaultPartitionName,
   PARTITIONED_TABLES,
   type Partition,
+  readLeftoverBounds,
   readPartitions,
   setLockTimeout,
   tableName,
@@ -203,3 +204,47 @@ async function dropPartition(
 }
 
 export const isLockTimeout = (error: unknown): boolean => (error as { code?: string } | undefined)?.code === '55P03';
+
+export interface PartitionHealth {
+  /** Each needs someone to act. */
+  alerts: string[];
+  notes: string[];
+}
+
+/**
+ * For `outbox status`: on partitioned tables, a missing partition for tomorrow (the
+ * reconciler is not creating days ahead: that day's rows will land in the default
+ * partition) and rows in the default partitions; on plain tables, a check an interrupted
+ * `outbox partitions enable` left behind, which refuses writes from its bound on.
+ */
+export async function readPartitionHealth(query: QueryRows, now = Date.now()): Promise<PartitionHealth> {
+  const health: PartitionHealth = { alerts: [], notes: [] };
+  const partitions = await readPartitions(query);
+  if (partitions.length === 0) {
+    const leftovers = await readLeftoverBounds(query);
+    for (const { table } of leftovers) {
+      health.alerts.push(
+        `partitions: an interrupted \`outbox partitions enable\` left a check on ${table} that will refuse writes of later days: run it again`,
+      );
+    }
+    return health;
+  }
+  const tomorrow = dayStart(now) + DAY_MS;
+  for (const { table } of PARTITIONED_TABLES) {
+    const covered = partitions.some(
+      (each) => each.table === table && each.kind !== 'default' && (each.fromMs ?? -Infinity) <= tomorrow && (each.toMs ?? Infinity) > tomorrow,
+    );
+    if (!covered) {
+      health.alerts.push(
+        `partitions: ${table} has no partition for ${new Date(tomorrow).toISOString().slice(0, 10)}: its rows will go to the default partition; is \`outbox reconcile\` running? (\`outbox partitions create-ahead\` creates them now)`,
+      );
+    }
+    const [inDefault] = await query<{ rows: number }>(sql`SELECT count(*)::int AS "rows" FROM ${tableName(defaultPartitionName(table))}`);
+    if (inDefault!.rows > 0) {
+      health.notes.push(
+        `partitions: ${inDefault!.rows} row(s) in ${defaultPartitionName(table)} (ids no day partition covers: a day created late, whose rows \`create-ahead\` moves, or ids that are not time-ordered)`,
+      );
+    }
+  }
+  return health;
+}

@@ -8,6 +8,7 @@ import type { BrokerReading, BrokerStatus } from '../broker/readBrokerStatus.js'
 import { dlqName } from '../broker/consumerTopology.js';
 import { afterPosition, finishedBy, owedTo } from '../database/owedMessages.js';
 import { readRelayBacklog } from '../database/relayBacklog.js';
+import { readPartitionHealth } from './maintainPartitions.js';
 import type { QueryRows } from '../database/sqlStore.js';
 import { DEFAULT_GRACE_MS, DEFAULT_HORIZON_MS, DEFAULT_STALE_PENDING_MS } from '../defaults.js';
 
@@ -182,6 +183,9 @@ export async function readStatus(query: QueryRows, options: StatusOptions): Prom
   if (backlog.failed > 0) alerts.push(`relay: ${backlog.failed} failed row(s) the broker refused: see last_error, then outbox retry-failed`);
 
   alerts.push(...broker.alerts);
+  const partitions = await readPartitionHealth(query);
+  alerts.push(...partitions.alerts);
+  notes.push(...partitions.notes);
   const queues = broker.queues;
   const depth = (name: string) => queues?.get(name) ?? null;
   const graceMinutes = Math.round(graceMs / 60_000);

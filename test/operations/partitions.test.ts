@@ -8,7 +8,7 @@ import { createOutbox } from '../../src/index.js';
 import { createPgSqlStore, type SqlStore } from '../../src/database/sqlStore.js';
 import { dayPartitionName, dayStart, DAY_MS, readPartitions, uuidFloor } from '../../src/database/partitionLayout.js';
 import { enablePartitioning, removeLeftoverBounds } from '../../src/operations/enablePartitioning.js';
-import { createPartitionsAhead } from '../../src/operations/maintainPartitions.js';
+import { createPartitionsAhead, readPartitionHealth } from '../../src/operations/maintainPartitions.js';
 import { pruneOutbox } from '../../src/operations/pruneOutbox.js';
 import { newMessageId } from '../../src/outbox/newMessageId.js';
 import { anything, testEvents } from '../support/events.js';
@@ -208,6 +208,35 @@ describe('an interrupted conversion', () => {
     expect(rows).toEqual([{ conname: 'outbox_inbox_legacy_bound' }]);
     // Running enable again cleans up and converts.
     expect((await enablePartitioning(store, { aheadDays: 1, lockTimeoutMs: 2_000 })).converted).toBe(true);
+  });
+});
+
+describe('what `outbox status` says', () => {
+  it('alerts when tomorrow has no partition, notes rows in the default partition, and alerts on a leftover check', async () => {
+    const { db, store } = await freshDatabase();
+    const now = Date.now();
+    await db.pool.query(`ALTER TABLE outbox_message ADD CONSTRAINT outbox_message_legacy_bound CHECK (id < '${uuidFloor(now + DAY_MS)}') NOT VALID`);
+    expect((await readPartitionHealth(store.query)).alerts).toEqual([
+      expect.stringContaining('an interrupted `outbox partitions enable` left a check on outbox_message'),
+    ]);
+    await db.pool.query('ALTER TABLE outbox_message DROP CONSTRAINT outbox_message_legacy_bound');
+    expect(await readPartitionHealth(store.query)).toEqual({ alerts: [], notes: [] });
+
+    // Partitioned four days ago with one day ahead: nothing covers tomorrow now, and today's rows land in the default partition.
+    await enablePartitioning(store, { aheadDays: 1, lockTimeoutMs: 2_000, now: now - 4 * DAY_MS });
+    await insertRows(db.pool, [{ id: newMessageId(now), status: 'pending', createdAt: now }]);
+    const stale = await readPartitionHealth(store.query);
+    expect(stale.alerts).toEqual([
+      expect.stringContaining(`outbox_message has no partition for ${new Date(dayStart(now) + DAY_MS).toISOString().slice(0, 10)}`),
+      expect.stringContaining('outbox_inbox has no partition for'),
+    ]);
+    expect(stale.notes).toEqual([expect.stringContaining('1 row(s) in outbox_message_default')]);
+    const status = await runOutboxCli(['status', '--json'], { DATABASE_URL: db.url, AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672' });
+    expect(status.code, status.stderr).toBe(3);
+    expect((JSON.parse(status.stdout) as { alerts: string[] }).alerts).toEqual(expect.arrayContaining(stale.alerts));
+
+    await createPartitionsAhead(store, { aheadDays: 7 });
+    expect(await readPartitionHealth(store.query)).toEqual({ alerts: [], notes: [] });
   });
 });
 
