@@ -13,7 +13,7 @@ import pg from 'pg';
 import type { Sql } from '@prisma/client/runtime/client';
 import { createPgSqlStore } from '../src/database/sqlStore.js';
 import { DAY_MS } from '../src/database/partitionLayout.js';
-import { enablePartitioning } from '../src/operations/enablePartitioning.js';
+import { enablePartitioning } from '../src/database/enablePartitioning.js';
 import { pruneOutbox } from '../src/operations/pruneOutbox.js';
 import { claimBatch, configureBatchTransaction } from '../src/relay/claimBatch.js';
 import { HeadBudget } from '../src/relay/headBudget.js';

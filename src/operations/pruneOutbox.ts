@@ -5,7 +5,7 @@ import { raw, sqltag as sql, type Sql } from '@prisma/client/runtime/client';
 import { afterPosition } from '../database/owedMessages.js';
 import { DAY_MS, isPartitioned, readPartitions, tableName } from '../database/partitionLayout.js';
 import type { QueryRows, SqlStore } from '../database/sqlStore.js';
-import { dropExpiredPartitions, type PartitionRetentionReport } from './maintainPartitions.js';
+import { dropExpiredPartitions, type PartitionRetentionReport } from '../database/maintainPartitions.js';
 
 export interface PruneReport {
   /** Rows gone, deleted one by one or with a dropped partition. */

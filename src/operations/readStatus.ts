@@ -8,7 +8,7 @@ import type { BrokerReading, BrokerStatus } from '../broker/readBrokerStatus.js'
 import { dlqName } from '../broker/consumerTopology.js';
 import { afterPosition, finishedBy, owedTo } from '../database/owedMessages.js';
 import { readRelayBacklog } from '../database/relayBacklog.js';
-import { readPartitionHealth } from './maintainPartitions.js';
+import { readPartitionHealth } from '../database/maintainPartitions.js';
 import type { QueryRows } from '../database/sqlStore.js';
 import { DEFAULT_GRACE_MS, DEFAULT_HORIZON_MS, DEFAULT_STALE_PENDING_MS } from '../defaults.js';
 

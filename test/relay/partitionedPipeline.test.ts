@@ -11,7 +11,7 @@ import type { Sql } from '@prisma/client/runtime/client';
 import { createOutbox, createReconciler, createRelay, createWorker, defineConsumer, type Relay } from '../../src/index.js';
 import { createPgSqlStore } from '../../src/database/sqlStore.js';
 import { dayPartitionName, dayStart, DAY_MS } from '../../src/database/partitionLayout.js';
-import { enablePartitioning } from '../../src/operations/enablePartitioning.js';
+import { enablePartitioning } from '../../src/database/enablePartitioning.js';
 import { claimLowerBound, claimStatement, configureBatchTransaction } from '../../src/relay/claimBatch.js';
 import { newMessageId } from '../../src/outbox/newMessageId.js';
 import { testEvents } from '../support/events.js';

@@ -2,7 +2,7 @@
 // reconciler does it on every run), and retention by dropping a whole day once nothing
 // in it is still needed, instead of deleting its rows one by one.
 import { raw, sqltag as sql, type Sql } from '@prisma/client/runtime/client';
-import { afterPosition } from '../database/owedMessages.js';
+import { afterPosition } from './owedMessages.js';
 import {
   DAY_MS,
   dayPartitionName,
@@ -15,8 +15,8 @@ import {
   setLockTimeout,
   tableName,
   uuidLiteral,
-} from '../database/partitionLayout.js';
-import type { QueryRows, SqlStore } from '../database/sqlStore.js';
+} from './partitionLayout.js';
+import type { QueryRows, SqlStore } from './sqlStore.js';
 
 /** How long a partition change may wait for its lock: every statement on the table queues behind a waiting one. */
 export const PARTITION_LOCK_TIMEOUT_MS = 2_000;

@@ -18,8 +18,8 @@ import {
   tableName,
   uuidLiteral,
   readLeftoverBounds,
-} from '../database/partitionLayout.js';
-import type { QueryRows, SqlStore } from '../database/sqlStore.js';
+} from './partitionLayout.js';
+import type { QueryRows, SqlStore } from './sqlStore.js';
 import { createPartitionsAhead, isLockTimeout, type PartitionsCreated } from './maintainPartitions.js';
 
 export interface EnablePartitioningOptions {
