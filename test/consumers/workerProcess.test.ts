@@ -87,14 +87,15 @@ describe('worker process', () => {
     expect(survivor.output()).toContain('worker stopped');
   });
 
-  it('a batched consumer killed after a group commits, before its acks: every redelivery is skipped; one effect each', async () => {
+  it('a batched consumer killed after a group commits, before its acks: every redelivery of the group is skipped; one effect each', async () => {
     const consumer = 'process-batch';
     const declaring = worker({ CONSUMER_NAME: consumer });
     await eventually(() => declaring.output().includes('"consuming"'), 30_000, 'the queues declared');
     declaring.child.kill('SIGTERM');
     await declaring.exited;
-    // Waiting in the queue before the worker starts: the first group takes them all.
+    // Waiting in the queue before the worker starts, so its first group is a burst.
     const messageIds = Array.from({ length: 8 }, (_, index) => publishRaw(broker.channel, { type: 'test.anything', payload: index }));
+    await eventually(async () => (await broker.channel.checkQueue(consumer)).messageCount === 8, 10_000, 'the eight messages queued');
     const doomed = worker({ CONSUMER_NAME: consumer, BATCH_SIZE: '8', KILL_AFTER_COMMIT: '1' });
     expect((await doomed.exited).signal).toBe('SIGKILL');
     const { rows } = await db.pool.query<{ status: string; transactions: number; count: number }>(
@@ -102,9 +103,13 @@ describe('worker process', () => {
          FROM outbox_inbox WHERE consumer = $1 AND message_id = ANY($2::uuid[]) GROUP BY status`,
       [consumer, messageIds],
     );
-    // One transaction (one commit time) recorded all eight as done.
-    expect(rows).toEqual([{ status: 'done', transactions: 1, count: 8 }]);
-    await eventually(async () => (await broker.channel.checkQueue(consumer)).messageCount === 8, 10_000, 'the unacked group back in the queue');
+    // One transaction (one commit time) recorded the first group as done. Its size is what
+    // the first socket reads brought (all eight on a quiet machine, fewer under load).
+    expect(rows).toHaveLength(1);
+    const [group] = rows;
+    expect(group).toMatchObject({ status: 'done', transactions: 1 });
+    expect(group!.count).toBeGreaterThanOrEqual(2);
+    await eventually(async () => (await broker.channel.checkQueue(consumer)).messageCount === 8, 10_000, 'the unacked messages back in the queue');
 
     const survivor = worker({ CONSUMER_NAME: consumer, BATCH_SIZE: '8', OUTBOX_SUMMARY_INTERVAL: '100ms' });
     const counted = (field: 'duplicates' | 'handled') => () =>
@@ -113,8 +118,8 @@ describe('worker process', () => {
         .split('\n')
         .filter((line) => line.includes('"consumer summary"'))
         .reduce((sum, line) => sum + ((JSON.parse(line) as Record<string, number>)[field] ?? 0), 0);
-    await eventually(() => counted('duplicates')() === 8, 30_000, 'the eight skips counted');
-    expect(counted('handled')()).toBe(0);
+    await eventually(() => counted('duplicates')() + counted('handled')() === 8, 30_000, 'the eight redeliveries counted');
+    expect(counted('duplicates')()).toBe(group!.count);
     for (const messageId of messageIds) expect(await effects(messageId)).toBe(1);
     await eventually(async () => (await broker.channel.checkQueue(consumer)).messageCount === 0, 10_000, 'the queue drained');
     survivor.child.kill('SIGTERM');
