@@ -53,7 +53,9 @@ export type OutboxErrorCode =
   /** Applying migrations failed; nothing after the failing migration was applied. */
   | 'OUTBOX_MIGRATION_FAILED'
   /** `outbox partitions enable` cannot partition the tables as they are (rows whose ids are not time-ordered). */
-  | 'OUTBOX_PARTITIONING_REFUSED';
+  | 'OUTBOX_PARTITIONING_REFUSED'
+  /** `outbox partitions list|create-ahead` on tables that are not partitioned (`outbox partitions enable` first). */
+  | 'OUTBOX_NOT_PARTITIONED';
 
 export interface OutboxIssue {
   path: (string | number)[];

@@ -37,14 +37,15 @@ export async function runPartitions(args: string[]): Promise<void> {
   try {
     if (action === 'enable') {
       const report = await enablePartitioning(store, { aheadDays, lockTimeoutMs });
+      const created = `created ${report.created.length} day partition(s)${report.created.map((each) => `\n  ${each.name}`).join('')}`;
       const text = report.converted
-        ? `partitioned outbox_message and outbox_inbox: rows with ids before ${report.legacyUntil} stay in the *_legacy partitions; created ${report.created.length} day partition(s)`
-        : `already partitioned; created ${report.created.length} day partition(s)`;
+        ? `partitioned outbox_message and outbox_inbox: rows with ids before ${report.legacyUntil} stay in the *_legacy partitions (pruned row by row, dropped whole once that is older than prune's --older-than); ${created}`
+        : `already partitioned; ${created}`;
       writeReport(values.json, report, text);
       return;
     }
     if (!(await isPartitioned(store.query))) {
-      throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'the outbox tables are not partitioned: `outbox partitions enable` partitions them');
+      throw new OutboxError('OUTBOX_NOT_PARTITIONED', 'the outbox tables are not partitioned: `outbox partitions enable` partitions them');
     }
     if (action === 'create-ahead') {
       const created = await createPartitionsAhead(store, { aheadDays, lockTimeoutMs: lockTimeoutMs || PARTITION_LOCK_TIMEOUT_MS });
@@ -52,8 +53,8 @@ export async function runPartitions(args: string[]): Promise<void> {
       return;
     }
     const partitions = await readPartitions(store.query);
-    const sizes = await store.query<{ name: string; rows: number; bytes: number }>(sql`
-      SELECT c.relname AS "name", greatest(c.reltuples, 0)::bigint::float8 AS "rows", pg_total_relation_size(c.oid)::float8 AS "bytes"
+    const sizes = await store.query<{ name: string; rows: number | null; bytes: number }>(sql`
+      SELECT c.relname AS "name", CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint::float8 END AS "rows", pg_total_relation_size(c.oid)::float8 AS "bytes"
         FROM pg_class c WHERE c.relname = ANY(${partitions.map((each) => each.name)}::text[])`);
     const listed = partitions.map((partition) => {
       const size = sizes.find((each) => each.name === partition.name);
@@ -63,12 +64,19 @@ export async function runPartitions(args: string[]): Promise<void> {
         kind: partition.kind,
         from: partition.fromMs === null ? null : new Date(partition.fromMs).toISOString(),
         to: partition.toMs === null ? null : new Date(partition.toMs).toISOString(),
-        estimatedRows: size?.rows ?? 0,
+        /** The planner's estimate (cheap on any size); null: not analyzed yet. */
+        estimatedRows: size?.rows ?? null,
         bytes: size?.bytes ?? 0,
       };
     });
     if (values.json) writeReport(true, listed, '');
-    else console.table(listed.map(({ table: _table, bytes, ...row }) => ({ ...row, size: `${(bytes / 1048576).toFixed(1)} MiB` })));
+    else {
+      for (const each of listed) {
+        const range = each.kind === 'default' ? 'ids no other partition covers' : `${each.from ?? 'MINVALUE'} .. ${each.to}`;
+        const rows = each.estimatedRows === null ? 'rows unknown (not analyzed yet)' : `~${each.estimatedRows} rows`;
+        process.stdout.write(`${each.name.padEnd(28)} ${each.kind.padEnd(7)} ${range.padEnd(50)} ${rows}, ${(each.bytes / 1048576).toFixed(1)} MiB\n`);
+      }
+    }
   } finally {
     await store.close();
   }

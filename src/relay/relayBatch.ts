@@ -81,7 +81,10 @@ export function createBatchRunner(
   let layout: (ClaimLayout & { store: SqlStore; checkedAt: number }) | undefined;
   async function claimLayout(store: SqlStore, query: QueryRows): Promise<ClaimLayout> {
     if (!layout || layout.store !== store || performance.now() - layout.checkedAt > LAYOUT_RECHECK_MS) {
-      layout = { store, partitioned: await isPartitioned(query), checkedAt: performance.now() };
+      const partitioned = await isPartitioned(query);
+      if (partitioned && !layout?.partitioned)
+        logger.info('outbox_message is partitioned: each claim reads the partitions from the day before its oldest unfinished row');
+      layout = { store, partitioned, checkedAt: performance.now() };
     }
     return layout;
   }

@@ -404,6 +404,6 @@ describe('retention by whole partitions', () => {
     const { db } = await freshDatabase();
     const listed = await runOutboxCli(['partitions', 'list'], { DATABASE_URL: db.url });
     expect(listed.code).toBe(1);
-    expect(listed.stderr).toContain('OUTBOX_INVALID_OPTIONS: the outbox tables are not partitioned: `outbox partitions enable` partitions them');
+    expect(listed.stderr).toContain('OUTBOX_NOT_PARTITIONED: the outbox tables are not partitioned: `outbox partitions enable` partitions them');
   });
 });
