@@ -54,6 +54,11 @@ export class BrokerConnection {
     return this.#state;
   }
 
+  /** The open connection, or undefined while there is none (never connects: for readers that must not wait, like a scrape). */
+  get current(): ChannelModel | undefined {
+    return this.#state === 'connected' ? this.#model : undefined;
+  }
+
   /** Since when there has been no open connection (undefined while connected): for health checks. */
   get unavailableSince(): number | undefined {
     return this.#unavailableSince;

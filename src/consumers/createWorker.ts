@@ -25,6 +25,7 @@ import { registerConsumers } from './registerConsumers.js';
 import { resolveConsumerSet } from './resolveConsumerSet.js';
 import { recordDeliveryMetrics } from './deliveryMetrics.js';
 import { registerParkedGauges } from './parkedGauges.js';
+import { registerDlqGauge } from './dlqGauge.js';
 import { createDeliveryRunner, type WorkerEvents } from './runDelivery.js';
 import { isTransientBrokerFailure, untilAvailable } from './untilAvailable.js';
 import { createVerdictActions } from './verdictActions.js';
@@ -78,7 +79,14 @@ export function createWorker(options: WorkerOptions): Worker {
     recordDeliveryMetrics(events, options.metrics);
     const ordered = consumers.filter((consumer) => consumer.ordered).map((consumer) => consumer.name);
     registerParkedGauges(options.metrics, prismaQueryRows(options.prisma), ordered);
+    registerDlqGauge(
+      options.metrics,
+      consumers.map((consumer) => consumer.name),
+      () => liveConnection?.current,
+    );
   }
+  /** The running start's broker connection (for the DLQ gauge's reads at scrape). */
+  let liveConnection: BrokerConnection | undefined;
   /** What carries out verdicts and runs deliveries, on this start's broker connection. */
   function deliveryRunnerOn(broker: BrokerConnection) {
     const actions = createVerdictActions({
@@ -154,11 +162,13 @@ export function createWorker(options: WorkerOptions): Worker {
     const summary = startSummaryTimer(config.summaryIntervalMs, summarize);
     const consuming = createConsumeLoop({ broker: connection, consumers, limiters, ...deliveryRunnerOn(connection), health, logger, errorFor });
     const loop = consuming.run(signal).then(() => drain(consuming.channels()));
+    liveConnection = connection;
     return { connection, loop, summary };
   }
 
   /** Consuming stopped (the signal aborted): handlers drained, connection closed, the last summary written. */
   async function close({ connection, loop, summary }: Running): Promise<void> {
+    liveConnection = undefined;
     await loop;
     await connection.close();
     // The last summary: what was done since the previous one, drained handlers included.

@@ -2,6 +2,7 @@
 import type { Registry } from 'prom-client';
 import type { ComponentEvents } from '../lifecycle/componentEvents.js';
 import { createOutboxMetrics } from '../metrics/outboxMetrics.js';
+import { messageIdTime } from '../outbox/newMessageId.js';
 import type { DeliveryOutcome } from './deliveryStats.js';
 import type { WorkerEvents } from './runDelivery.js';
 
@@ -18,7 +19,12 @@ const OUTCOME_LABEL: Record<Exclude<DeliveryOutcome, 'handed-back'>, string> = {
 
 export function recordDeliveryMetrics(events: ComponentEvents<WorkerEvents>, registry: Registry): void {
   const metrics = createOutboxMetrics(registry);
-  events.on('delivery:settled', ({ consumer, outcome, durationMs, pastDeadline }) => {
+  events.on('delivery:settled', ({ consumer, messageId, eventType, outcome, durationMs, pastDeadline }) => {
+    // Commit to handled, for side effects done now (not duplicates, which were done before).
+    if (outcome === 'handled' && messageId !== undefined && eventType !== undefined) {
+      const writtenAt = messageIdTime(messageId);
+      if (writtenAt !== undefined) metrics.handledLag.observe({ consumer, event_type: eventType }, Math.max(0, Date.now() - writtenAt) / 1000);
+    }
     if (durationMs !== undefined) metrics.handlerDuration.observe({ consumer }, durationMs / 1000);
     // Past its deadline, a delivery goes back through the retry queue as a deferral.
     const label = outcome === 'handed-back' ? (pastDeadline ? 'deferred' : undefined) : OUTCOME_LABEL[outcome];

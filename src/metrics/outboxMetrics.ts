@@ -13,11 +13,15 @@ export interface OutboxMetrics {
   published: Counter;
   claims: Counter<'result'>;
   nacked: Counter<'reason'>;
-  publishLatency: Histogram;
+  failed: Counter<'event_type'>;
+  publishLatency: Histogram<'event_type'>;
   handled: Counter<'consumer' | 'outcome'>;
   handlerDuration: Histogram<'consumer'>;
-  rescheduled: Counter<'consumer'>;
+  handledLag: Histogram<'consumer' | 'event_type'>;
 }
+
+/** Lag buckets: from milliseconds (a healthy pipeline) to an hour (the reconciler's default period). */
+const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 
 const cache = new WeakMap<Registry, OutboxMetrics>();
 
@@ -41,10 +45,17 @@ export function createOutboxMetrics(registry: Registry): OutboxMetrics {
       labelNames: ['reason'],
       registers,
     }),
+    failed: new Counter({
+      name: 'outbox_relay_failed_messages_total',
+      help: 'Outbox rows marked failed after their last publish attempt (retry them with outbox retry-failed)',
+      labelNames: ['event_type'],
+      registers,
+    }),
     publishLatency: new Histogram({
       name: 'outbox_relay_publish_latency_seconds',
-      help: 'From the event row being written to its broker confirm',
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      help: 'Commit to published: from the event row being written to its broker confirm, by event type',
+      labelNames: ['event_type'],
+      buckets: LAG_BUCKETS,
       registers,
     }),
     handled: new Counter({
@@ -60,10 +71,11 @@ export function createOutboxMetrics(registry: Registry): OutboxMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
-    rescheduled: new Counter({
-      name: 'outbox_reconciler_rescheduled_total',
-      help: 'Messages re-published by the reconciler',
-      labelNames: ['consumer'],
+    handledLag: new Histogram({
+      name: 'outbox_consumer_handled_lag_seconds',
+      help: 'Commit to handled: from the event being written (its UUIDv7 id) to its side effect committed, by consumer and event type',
+      labelNames: ['consumer', 'event_type'],
+      buckets: LAG_BUCKETS,
       registers,
     }),
   };

@@ -131,3 +131,21 @@ export async function advanceWatermark(query: QueryRows, record: ConsumerRecord,
            (SELECT watermark_xid::text FROM moved) AS "watermarkXid", (SELECT watermark_seq::text FROM moved) AS "watermarkSeq"`);
   return { scanned: row!.scanned, watermark: { xid: row!.watermarkXid, seq: row!.watermarkSeq } };
 }
+
+/**
+ * When the oldest owed message after the watermark that the consumer has not done
+ * (published or not yet) was written, older than the grace period; null when there
+ * is none. The watermark stops before the first such message, so this reads only
+ * what advanceWatermark just read. Parameters: watermark, consumer, types,
+ * registration, horizon, grace.
+ */
+export async function readOldestNotDone(query: QueryRows, record: ConsumerRecord, window: BacklogWindow): Promise<Date | null> {
+  const [row] = await query<{ oldest: Date | null }>(sql`
+    SELECT min(m.created_at) AS "oldest"
+      FROM outbox_message m
+     WHERE ${afterPosition(watermarkPosition(record.watermark))}
+       AND ${owedBy(record, window)}
+       AND NOT ${withinGrace(window.graceMs)}
+       AND NOT (m.status = 'published' AND ${finishedBy(sql`${window.consumer}`)})`);
+  return row?.oldest ?? null;
+}

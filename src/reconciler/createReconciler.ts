@@ -21,7 +21,6 @@ import type { HealthReport, HealthSource } from '../health/healthReport.js';
 import { componentLogger } from '../logging/componentLogger.js';
 import { loggableError } from '../logging/loggableError.js';
 import { redactSecrets } from '../logging/redactUrl.js';
-import { createOutboxMetrics } from '../metrics/outboxMetrics.js';
 import { createEventCatalog } from '../catalog/eventCatalog.js';
 import { retryFailedMessages } from '../database/retryFailedMessages.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
@@ -30,6 +29,7 @@ import { readConsumers } from './consumerBacklog.js';
 import { reconcileConsumer, type ConsumerReconciliation } from './reconcileConsumer.js';
 import { openReconcilerSession, type ReconcilerSession } from './reconcilerSession.js';
 import { createReconcilerHealth } from './reconcilerHealth.js';
+import { recordReconcilerMetrics } from './reconcilerMetrics.js';
 import { tryAcquireLock, type LockLease } from './reconcilerLock.js';
 import { resolveReconcilerOptions, type ReconcilerOptions } from './reconcilerOptions.js';
 import { scheduleRuns } from './scheduleRuns.js';
@@ -60,6 +60,8 @@ type Session = ReconcilerSession<ReconcileReport>;
 export interface ReconcilerEvents {
   /** Messages re-published to a consumer by a run (confirmed by the broker), whether the run then finished or not. */
   'consumer:rescheduled': [{ consumer: string; count: number }];
+  /** A run ended: done or skipped (with its report), or failed (an outage, a stop). */
+  'run:ended': [{ status: 'done' | 'skipped' | 'failed'; report?: ReconcileReport }];
 }
 
 export interface Reconciler extends HealthSource {
@@ -75,7 +77,7 @@ export interface Reconciler extends HealthSource {
   stop(): Promise<void>;
   /** Database reachable, broker reachable when a run needed it, no run past its deadline. */
   health(): HealthReport;
-  /** Typed events ('consumer:rescheduled'); a listener that throws is logged, never breaks a run. */
+  /** Typed events ('consumer:rescheduled', 'run:ended'); a listener that throws is logged, never breaks a run. */
   on<E extends keyof ReconcilerEvents>(event: E, listener: (...args: ReconcilerEvents[E]) => void): void;
   off<E extends keyof ReconcilerEvents>(event: E, listener: (...args: ReconcilerEvents[E]) => void): void;
 }
@@ -97,10 +99,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   const events = createComponentEvents<ReconcilerEvents>((error, event) =>
     logger.error({ err: loggableError(error, secrets), event }, 'reconciler event listener threw'),
   );
-  if (options.metrics) {
-    const metrics = createOutboxMetrics(options.metrics);
-    events.on('consumer:rescheduled', ({ consumer, count }) => metrics.rescheduled.inc({ consumer }, count));
-  }
+  if (options.metrics) recordReconcilerMetrics(events, options.metrics);
   const openSession = () =>
     openReconcilerSession<ReconcileReport>(options, {
       logger,
@@ -270,9 +269,11 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     const startedAt = performance.now();
     health.runStarted();
     let outcome = 'failed';
+    let ended: ReconcileReport | undefined;
     try {
       const report = await runLocked(current, signal);
       outcome = report.status;
+      ended = report;
       health.database.succeeded();
       if (report.status === 'done') {
         // Not needed, or needed and reached.
@@ -289,6 +290,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       throw error;
     } finally {
       health.runEnded(outcome);
+      events.emit('run:ended', ended ? { status: ended.status, report: ended } : { status: 'failed' });
     }
   }
 

@@ -7,7 +7,7 @@ import type { Logger } from '../logging/createLogger.js';
 import { republishMessages, type RepublishMarker } from '../broker/republishToConsumer.js';
 import type { RateLimiter } from '../timing/rateLimiter.js';
 import { untilAborted } from '../timing/bounded.js';
-import { advanceWatermark, findUndoneMessages, readDeliveryFrontier, type BacklogWindow, type ConsumerRecord } from './consumerBacklog.js';
+import { advanceWatermark, findUndoneMessages, readDeliveryFrontier, readOldestNotDone, type BacklogWindow, type ConsumerRecord } from './consumerBacklog.js';
 import type { ReconcilerBroker } from './reconcilerBroker.js';
 import type { RunProgress } from './runProgress.js';
 
@@ -24,6 +24,8 @@ export interface ConsumerReconciliation {
   queueDepth: number | null;
   /** Owed, but not re-published: its queue holds a backlog they may be waiting in. */
   deferred: number;
+  /** When the oldest owed message not done yet (past the grace period) was written, as the run found it; null: none. */
+  oldestNotDoneAt: string | null;
 }
 
 export interface ConsumerPass {
@@ -67,6 +69,8 @@ export async function reconcileConsumer(pass: ConsumerPass, record: ConsumerReco
   const consumer = window.consumer;
   const { scanned, watermark } = await untilAborted(advanceWatermark(pass.scan, record, window), signal);
   pass.progress.addScanned(scanned);
+  const current = { ...record, watermark };
+  const oldestNotDone = await untilAborted(readOldestNotDone(pass.scan, current, window), signal);
   const result: ConsumerReconciliation = {
     consumer,
     scanned,
@@ -75,9 +79,9 @@ export async function reconcileConsumer(pass: ConsumerPass, record: ConsumerReco
     watermarkXid: watermark.xid,
     queueDepth: null,
     deferred: 0,
+    oldestNotDoneAt: oldestNotDone?.toISOString() ?? null,
   };
   if (budget <= 0) return result;
-  const current = { ...record, watermark };
   const owed = await untilAborted(findUndoneMessages(pass.scan, current, window, budget), signal);
   if (owed.length === 0) return result;
 

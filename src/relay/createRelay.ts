@@ -71,12 +71,13 @@ export function createRelay(options: RelayOptions): Relay {
   const events = createComponentEvents<RelayEvents>((error, event) => logger.error({ err: errorFor(error), event }, 'relay event listener threw'));
   if (config.metrics) {
     const metrics = createOutboxMetrics(config.metrics);
-    events.on('batch:confirmed', ({ nacked, timedOut, publishLatenciesMs }) => {
-      metrics.published.inc(publishLatenciesMs.length);
+    events.on('batch:confirmed', ({ nacked, timedOut, published }) => {
+      metrics.published.inc(published.length);
       metrics.nacked.inc({ reason: 'nack' }, nacked);
       metrics.nacked.inc({ reason: 'confirm-timeout' }, timedOut);
-      for (const ms of publishLatenciesMs) metrics.publishLatency.observe(ms / 1000);
+      for (const { eventType, latencyMs } of published) metrics.publishLatency.observe({ event_type: eventType }, latencyMs / 1000);
     });
+    events.on('message:failed', ({ eventType }) => metrics.failed.inc({ event_type: eventType }));
   }
   const claims = config.metrics ? createOutboxMetrics(config.metrics).claims : undefined;
   // Counted by the publish loop in memory, read by the periodic summary.

@@ -46,8 +46,8 @@ export type RelayRunReport = Omit<RelayBatchReport, 'phasesMs'> & { batches: num
 
 export interface RelayEvents {
   'batch:published': [RelayBatchReport];
-  /** The broker's answers of a batch: for metrics (publish latency is from the row's creation to its confirm). */
-  'batch:confirmed': [{ nacked: number; timedOut: number; publishLatenciesMs: number[] }];
+  /** The broker's answers of a batch: for metrics (a message's latency is from its row's creation to its confirm). */
+  'batch:confirmed': [{ nacked: number; timedOut: number; published: { eventType: string; latencyMs: number }[] }];
   'message:failed': [{ messageId: string; eventType: string; attempts: number; error: string }];
 }
 
@@ -99,11 +99,14 @@ export function createBatchRunner(
     // Off the hot path unless metrics (or the app) listen.
     if (events.listens('batch:confirmed')) {
       const confirmedAt = Date.now();
-      const createdAt = new Map(messages.map((message) => [message.id, message.createdAt.getTime()]));
+      const byId = new Map(messages.map((message) => [message.id, message]));
       events.emit('batch:confirmed', {
         nacked: outcome.nacked.length,
         timedOut: outcome.timedOut.length,
-        publishLatenciesMs: outcome.confirmed.map((id) => confirmedAt - createdAt.get(id)!),
+        published: outcome.confirmed.map((id) => {
+          const message = byId.get(id)!;
+          return { eventType: message.eventType, latencyMs: confirmedAt - message.createdAt.getTime() };
+        }),
       });
     }
     const eventTypes = new Map(messages.map((message) => [message.id, message.eventType]));

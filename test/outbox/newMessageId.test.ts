@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newMessageId } from '../../src/outbox/newMessageId.js';
+import { messageIdTime, newMessageId } from '../../src/outbox/newMessageId.js';
 
 describe('newMessageId', () => {
   it('is a UUID version 7 carrying the millisecond timestamp', () => {
@@ -15,5 +15,12 @@ describe('newMessageId', () => {
     expect(earlier < later).toBe(true);
     const ids = new Set(Array.from({ length: 10_000 }, () => newMessageId(5_000)));
     expect(ids.size).toBe(10_000);
+  });
+
+  it('gives back the write time of its own ids, and nothing for other ids', () => {
+    const at = Date.UTC(2026, 11, 6, 20, 0, 0, 456);
+    expect(messageIdTime(newMessageId(at))).toBe(at);
+    expect(messageIdTime('6f1c2f0e-8a3b-4c1d-9e2f-0123456789ab')).toBeUndefined(); // a UUIDv4
+    expect(messageIdTime('order-42')).toBeUndefined();
   });
 });

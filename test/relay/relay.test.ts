@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { createOutbox, createRelay, type Relay, type RelayBatchReport } from '../../src/index.js';
 import { anything, orderPlaced, testEvents } from '../support/events.js';
 import { createTestBroker, eventually, takeAll, type TestBroker } from '../support/testBroker.js';
@@ -124,7 +125,8 @@ describe('broker nacks', () => {
       ]),
     );
     const failures: unknown[] = [];
-    const nacking = relay({ maxPublishAttempts: 2, initialBackoffMs: 300, maxBackoffMs: 300 });
+    const registry = new Registry();
+    const nacking = relay({ maxPublishAttempts: 2, initialBackoffMs: 300, maxBackoffMs: 300, metrics: registry });
     nacking.on('message:failed', (failure) => failures.push(failure));
 
     expect(await nacking.runOnce()).toMatchObject({ published: 1, retried: 1, failed: 0 });
@@ -138,6 +140,9 @@ describe('broker nacks', () => {
     ({ rows } = await db.pool.query('SELECT status::text, attempts FROM outbox_message WHERE id = $1', [refusedId]));
     expect(rows[0]).toEqual({ status: 'failed', attempts: 2 });
     expect(failures).toEqual([{ messageId: refusedId, eventType: 'order.placed', attempts: 2, error: 'broker nack' }]);
+    const text = await registry.metrics();
+    expect(text).toContain('outbox_relay_failed_messages_total{event_type="order.placed"} 1');
+    expect(text).toContain('outbox_relay_publish_failures_total{reason="nack"} 2');
     await broker.channel.deleteQueue('refuses.orders');
   });
 
