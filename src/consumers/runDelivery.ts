@@ -8,6 +8,7 @@ import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Logger } from '../logging/createLogger.js';
 import type { ComponentEvents } from '../lifecycle/componentEvents.js';
 import { sleep } from '../timing/sleep.js';
+import { traceConsume } from '../tracing/tracing.js';
 import { attemptOf } from './decodeDelivery.js';
 import { retryDelayFor } from '../broker/consumerTopology.js';
 import type { Pause } from './concurrencyLimiter.js';
@@ -64,6 +65,8 @@ const outcomeOf = (verdict: Verdict): DeliveryOutcome => {
   if (verdict.action === 'park') return 'parked';
   return verdict.action === 'retry' ? 'retried' : verdict.action === 'defer' ? 'deferred' : 'dead-lettered';
 };
+/** What a verdict failed with, for the delivery's span (undefined: it did not fail). */
+const failureOf = (verdict: Verdict): unknown => (verdict.action === 'ack' ? undefined : (verdict.thrown ?? verdict.error));
 /** Deliveries whose handler ran: those the handler percentiles are about. */
 const handlerRan = (verdict: Verdict) =>
   (verdict.action === 'ack' && verdict.outcome === 'done') ||
@@ -162,9 +165,20 @@ export function createDeliveryRunner(context: DeliveryRunnerContext) {
       messageId: typeof messageId === 'string' ? messageId : undefined,
       eventType: typeof type === 'string' ? type : message.fields.routingKey,
     };
+    // The outbox.consume span, when the app traces: the handler runs with it active.
+    const traced = traceConsume(consumer.name, {
+      id: about.messageId ?? '',
+      eventType: about.eventType ?? '',
+      traceparent: message.properties.headers?.traceparent,
+      attempt: attemptOf(message),
+    });
+    const handle = (attempt?: number) => {
+      const work = () => handleDelivery(message, { ...context.handling, consumer }, attempt);
+      return traced ? traced.run(work) : work();
+    };
     try {
       let startedAt = performance.now();
-      let handling = handleDelivery(message, { ...context.handling, consumer });
+      let handling = handle();
       let verdict = await beforeDeadline(handling, context.deliveryTimeoutMs);
       // Ordered: a failed attempt is retried here, after its delay, with the delivery
       // unacknowledged and its key's later deliveries waiting behind it in this worker
@@ -176,17 +190,25 @@ export function createDeliveryRunner(context: DeliveryRunnerContext) {
         const nextAttempt = verdict.nextAttempt;
         await pause(retryDelayFor(consumer, nextAttempt));
         // Closed meanwhile: the broker has handed it to a worker again.
-        if (!channelOpen()) return;
+        if (!channelOpen()) {
+          traced?.end('handed-back', 'the channel closed between attempts');
+          return;
+        }
         startedAt = performance.now();
-        handling = handleDelivery(message, { ...context.handling, consumer }, nextAttempt);
+        handling = handle(nextAttempt);
         verdict = await beforeDeadline(handling, context.deliveryTimeoutMs);
       }
-      if (verdict === STUCK) return await handBack(consumer, message, handling, settlement, about);
+      if (verdict === STUCK) {
+        traced?.end('handed-back', `no verdict within the delivery deadline (${context.deliveryTimeoutMs} ms)`);
+        return await handBack(consumer, message, handling, settlement, about);
+      }
       const durationMs = performance.now() - startedAt;
       noteDatabase(verdict, about);
       await actions.act(consumer, message, verdict, settlement);
+      traced?.end(outcomeOf(verdict), failureOf(verdict));
       events.emit('delivery:settled', { ...about, outcome: outcomeOf(verdict), durationMs, handlerRan: handlerRan(verdict) });
     } catch (error) {
+      traced?.end('handed-back', error);
       events.emit('delivery:settled', { ...about, outcome: 'handed-back', handlerRan: false });
       // A republish the broker refused or never confirmed (a queue without a leader
       // during a node failure, a full queue), or a channel gone. Where the consumer

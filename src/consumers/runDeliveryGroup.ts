@@ -14,10 +14,13 @@ import { INBOX_IDLE_MARGIN_MS, recordInboxReceipts } from './inbox.js';
 import { handlerContext } from './handlerContext.js';
 import { beforeDeadline, STUCK, type DeliveryRunner, type DeliveryRunnerContext } from './runDelivery.js';
 import { settlementOf } from './verdictActions.js';
+import { traceConsume, type TracedConsume } from '../tracing/tracing.js';
 
 interface Member {
   message: ConsumeMessage;
   decoded: DecodedDelivery;
+  /** Its outbox.consume span, when the app traces. */
+  traced?: TracedConsume | undefined;
 }
 
 /** Runs the group's handlers in one transaction; resolves with the ids that were duplicates. */
@@ -27,12 +30,13 @@ async function handleGroup(members: readonly Member[], context: DeliveryContext)
   return prisma.$transaction(
     async (tx) => {
       const toRun = await recordInboxReceipts(prismaQueryRows(tx), consumer.name, ids, transactionTimeoutMs + INBOX_IDLE_MARGIN_MS);
-      for (const { decoded } of members) {
+      for (const { decoded, traced } of members) {
         if (!toRun.has(decoded.messageId)) continue;
         const { messageId, eventType, attempt } = decoded;
         const logger = context.logger.child({ messageId, eventType, consumer: consumer.name, attempt });
         logger.debug({ groupSize: members.length }, 'work started (in a group)');
-        await consumer.handle({ ...handlerContext(consumer.name, decoded, attempt, logger), tx });
+        const work = () => consumer.handle({ ...handlerContext(consumer.name, decoded, attempt, logger), tx });
+        await (traced ? traced.run(work) : work());
       }
       return new Set(ids.filter((id) => !toRun.has(id)));
     },
@@ -65,7 +69,11 @@ export function createGroupRunner(runDelivery: DeliveryRunner, context: Pick<Del
     }
   };
 
-  async function runTogether(channel: Channel, consumer: ResolvedConsumer, members: readonly Member[], channelOpen: () => boolean): Promise<void> {
+  async function runTogether(channel: Channel, consumer: ResolvedConsumer, untraced: readonly Member[], channelOpen: () => boolean): Promise<void> {
+    const members = untraced.map((member) => ({ ...member, traced: traceOf(consumer.name, member) }));
+    const endSpans = (outcome: (id: string) => string, error?: unknown) => {
+      for (const { decoded, traced } of members) traced?.end(outcome(decoded.messageId), error);
+    };
     const startedAt = performance.now();
     const work = handleGroup(members, { ...handling, consumer });
     let outcome: Set<string> | typeof STUCK | Error;
@@ -76,12 +84,15 @@ export function createGroupRunner(runDelivery: DeliveryRunner, context: Pick<Del
     }
     const abouts = members.map(({ decoded }) => ({ consumer: consumer.name, messageId: decoded.messageId, eventType: decoded.eventType }));
     if (outcome === STUCK) {
+      endSpans(() => 'handed-back', `no verdict within the delivery deadline (${deliveryTimeoutMs} ms)`);
       // Its transaction holds the group's inbox rows: run one by one now, each would wait
       // for them until its own deadline. Handed back instead, all of them.
       await Promise.all(members.map(({ message }, index) => runDelivery.handBack(consumer, message, work, settlementOf(channel, message), abouts[index]!)));
       return;
     }
     if (outcome instanceof Error) {
+      // Each runs again alone, in a span of its own.
+      endSpans(() => 'rolled-back', outcome);
       logger.debug(
         { consumer: consumer.name, size: members.length, messageIds: abouts.map((about) => about.messageId), err: loggableError(outcome) },
         'group failed and was rolled back; running its deliveries one by one',
@@ -97,6 +108,7 @@ export function createGroupRunner(runDelivery: DeliveryRunner, context: Pick<Del
     const groupMs = performance.now() - startedAt;
     const durationMs = groupMs / members.length;
     runDelivery.noteDatabase({ action: 'ack', outcome: 'done' }, abouts[0]!);
+    endSpans((id) => (outcome.has(id) ? 'duplicate' : 'handled'));
     logger.debug({ consumer: consumer.name, size: members.length, duplicates: outcome.size, durationMs: Math.round(groupMs * 10) / 10 }, 'group handled');
     members.forEach(({ message }, index) => {
       const about = abouts[index]!;
@@ -110,6 +122,16 @@ export function createGroupRunner(runDelivery: DeliveryRunner, context: Pick<Del
       events.emit('delivery:settled', { ...about, outcome: duplicate ? 'duplicate' : 'handled', durationMs, handlerRan: !duplicate });
     });
   }
+}
+
+/** A group member's outbox.consume span, started before the group's transaction. */
+function traceOf(consumer: string, { message, decoded }: Member): TracedConsume | undefined {
+  return traceConsume(consumer, {
+    id: decoded.messageId,
+    eventType: decoded.eventType,
+    traceparent: message.properties.headers?.traceparent,
+    attempt: decoded.attempt,
+  });
 }
 
 export type GroupRunner = ReturnType<typeof createGroupRunner>;

@@ -7,6 +7,7 @@ import { insertOutboxMessages, type OutboxRow } from './insertOutboxMessages.js'
 import { newMessageId } from './newMessageId.js';
 import { validatePublishOptions, type PublishOptions } from './publishOptions.js';
 import { serializePayload } from './serializePayload.js';
+import { traceWrite } from '../tracing/tracing.js';
 import { assertTransactionClient, type RawSqlClient, type TransactionClient, type TransactionClientArgument } from '../database/transactionClient.js';
 
 export interface OutboxOptions<TEvents extends readonly EventDefinition[]> {
@@ -79,11 +80,17 @@ export interface Outbox<TEvents extends readonly EventDefinition[]> {
   consumers<TTx = TransactionClient>(): ConsumerFactory<TEvents, TTx>;
 }
 
+/** A message that passed validation, before it becomes a row. */
+interface Validated {
+  fields: Omit<OutboxRow, 'headers'>;
+  headers: Record<string, string | number | boolean>;
+}
+
 export function createOutbox<const TEvents extends readonly EventDefinition[]>(options: OutboxOptions<TEvents>): Outbox<TEvents> {
   const { maxPayloadBytes, wakeRelay } = parseOptions(outboxOptionsSchema, options, 'createOutbox');
   const catalog = createEventCatalog(options.events);
 
-  const toRow = (event: EventDefinition | string, payload: unknown, publishOptions: PublishOptions | undefined): OutboxRow => {
+  const validate = (event: EventDefinition | string, payload: unknown, publishOptions: PublishOptions | undefined): Validated => {
     if (typeof event === 'string') assertValidEventType(event);
     const definition = catalog.resolve(event);
     const parsed = definition.schema.safeParse(payload);
@@ -92,14 +99,44 @@ export function createOutbox<const TEvents extends readonly EventDefinition[]>(o
     }
     const { orderingKey, headers, availableAt } = validatePublishOptions(definition.type, publishOptions);
     return {
-      id: newMessageId(),
-      eventType: definition.type,
-      eventVersion: definition.version,
-      orderingKey,
-      payload: serializePayload(definition.type, parsed.data, maxPayloadBytes),
-      headers: JSON.stringify(headers),
-      availableAt,
+      fields: {
+        id: newMessageId(),
+        eventType: definition.type,
+        eventVersion: definition.version,
+        orderingKey,
+        payload: serializePayload(definition.type, parsed.data, maxPayloadBytes),
+        availableAt,
+      },
+      headers,
     };
+  };
+
+  /**
+   * The rows to insert, once every message is valid: the trace context travels with
+   * each message (its outbox.publish span's, when the app traces).
+   */
+  const toRows = (messages: Validated[]) =>
+    messages.map(({ fields, headers }) => {
+      const traced = traceWrite(fields, headers.traceparent);
+      if (traced) headers.traceparent = traced.traceparent;
+      return { row: { ...fields, headers: JSON.stringify(headers) } satisfies OutboxRow, traced };
+    });
+
+  /** Inserts the rows, then ends their publish spans (with the insert's error if it failed). */
+  const insert = async (tx: Parameters<typeof insertOutboxMessages>[0], written: ReturnType<typeof toRows>) => {
+    let failure: unknown;
+    try {
+      await insertOutboxMessages(
+        tx,
+        written.map(({ row }) => row),
+        wakeRelay,
+      );
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      for (const { traced } of written) traced?.end(failure);
+    }
   };
 
   return {
@@ -107,9 +144,9 @@ export function createOutbox<const TEvents extends readonly EventDefinition[]>(o
     consumers: () => consumerFactory(catalog),
     async publish(tx, event, payload, publishOptions) {
       assertTransactionClient(tx);
-      const row = toRow(event, payload, publishOptions);
-      await insertOutboxMessages(tx, [row], wakeRelay);
-      return row.id;
+      const written = toRows([validate(event, payload, publishOptions)]);
+      await insert(tx, written);
+      return written[0]!.row.id;
     },
     async publishMany(tx, messages) {
       assertTransactionClient(tx);
@@ -117,15 +154,16 @@ export function createOutbox<const TEvents extends readonly EventDefinition[]>(o
         throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'publishMany takes an array of { event, payload, ...options }');
       }
       if (messages.length === 0) return [];
-      const rows = messages.map((message: unknown, index) => {
+      const validated = messages.map((message: unknown, index) => {
         if (typeof message !== 'object' || message === null) {
           throw new OutboxError('OUTBOX_INVALID_OPTIONS', `publishMany: message ${index} is not an object { event, payload, ...options }`);
         }
         const { event, payload, ...publishOptions } = message as OutboxMessageInput<TEvents>;
-        return toRow(event, payload, publishOptions);
+        return validate(event, payload, publishOptions);
       });
-      await insertOutboxMessages(tx, rows, wakeRelay);
-      return rows.map((row) => row.id);
+      const written = toRows(validated);
+      await insert(tx, written);
+      return written.map(({ row }) => row.id);
     },
   };
 }

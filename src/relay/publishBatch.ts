@@ -5,6 +5,7 @@ import type { ConfirmChannel } from 'amqplib';
 import { messageProperties } from '../broker/wireFormat.js';
 import type { RateLimiter } from '../timing/rateLimiter.js';
 import type { StoredMessage } from '../database/storedMessage.js';
+import { traceSends } from '../tracing/tracing.js';
 
 export interface PublishOutcome {
   /** Confirmed (ack) by the broker: safe to mark published. */
@@ -61,6 +62,8 @@ export async function publishBatch(channel: PublishingChannel, messages: StoredM
     }, options.confirmTimeoutMs);
   });
   const stopped = () => state.closed || state.expired;
+  // outbox.relay spans, when the app traces: each message is sent with its span's traceparent.
+  const traced = traceSends(options.exchange);
 
   // Each confirm resolves true (ack) or false (nack, or "channel closed": told apart
   // afterwards, since amqplib fails the callbacks before our close listener runs).
@@ -81,17 +84,17 @@ export async function publishBatch(channel: PublishingChannel, messages: StoredM
         settle = resolve;
       });
       let accepted: boolean;
+      const properties = messageProperties(message, options.appId);
+      if (traced) {
+        const headers = properties.headers as Record<string, unknown>;
+        const traceparent = traced.start(message, headers.traceparent);
+        if (traceparent !== undefined) properties.headers = { ...headers, traceparent };
+      }
       try {
-        accepted = channel.publish(
-          options.exchange,
-          message.eventType,
-          Buffer.from(message.payload, 'utf8'),
-          messageProperties(message, options.appId),
-          (error: unknown) => {
-            verdicts.set(message.id, error == null);
-            settle();
-          },
-        );
+        accepted = channel.publish(options.exchange, message.eventType, Buffer.from(message.payload, 'utf8'), properties, (error: unknown) => {
+          verdicts.set(message.id, error == null);
+          settle();
+        });
       } catch {
         // amqplib throws when the channel is already closing: the same as a close.
         onClose();
@@ -122,6 +125,12 @@ export async function publishBatch(channel: PublishingChannel, messages: StoredM
     else if (verdict === false) (state.closed ? outcome.interrupted : outcome.nacked).push(message.id);
     else if (notSent.has(message.id)) continue;
     else (state.closed ? outcome.interrupted : outcome.timedOut).push(message.id);
+  }
+  if (traced) {
+    for (const id of outcome.confirmed) traced.end(id);
+    for (const id of outcome.nacked) traced.end(id, 'broker nack');
+    for (const id of outcome.timedOut) traced.end(id, 'confirm timeout');
+    for (const id of outcome.interrupted) traced.end(id, 'channel closed before the confirm');
   }
   return outcome;
 }

@@ -22,10 +22,11 @@ function packagesLoadedBy(entry: string): Promise<string[]> {
 }
 
 describe('importing the package', () => {
-  it('loads neither amqplib nor prom-client (their components load them on first use)', async () => {
+  it('loads neither amqplib, prom-client nor OpenTelemetry (loaded on first use)', async () => {
     const loaded = await packagesLoadedBy(path.resolve('src/index.ts'));
     expect(loaded).toContain('pg');
     expect(loaded).not.toContain('amqplib');
     expect(loaded).not.toContain('prom-client');
+    expect(loaded).not.toContain('@opentelemetry/api');
   });
 });

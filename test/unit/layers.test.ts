@@ -17,6 +17,7 @@ const LAYERS: Record<string, number> = {
   'errorsFromDrivers.ts': 1,
   database: 2,
   metrics: 2,
+  tracing: 2,
   broker: 3,
   catalog: 4,
   outbox: 5,
