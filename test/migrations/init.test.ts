@@ -83,6 +83,7 @@ describe('outbox init', () => {
       '20261125100004_outbox_reconciler_reschedule',
       '20261125100005_outbox_watermark_xid',
       '20261125100006_outbox_ordered_consumers',
+      '20261125100007_outbox_audit_log',
     ]);
     expect(report.baseline).toBe('20261125100000_baseline');
     const schema = await readFile(path.join(root, 'prisma/schema.prisma'), 'utf8');
@@ -97,7 +98,7 @@ describe('outbox init', () => {
     const again = await initApp({ cwd: root, databaseUrl: maintenanceUrl, now: new Date('2026-11-26T00:00:00Z') });
     expect(again.changedFiles).toEqual([]);
     expect(again.addedMigrations).toEqual([]);
-    expect(again.presentMigrations).toHaveLength(6);
+    expect(again.presentMigrations).toHaveLength(7);
 
     const database = await expectNoDrift(path.join(root, 'prisma/schema.prisma'), path.join(root, 'prisma/migrations'));
     const applied = await queryDatabase<{ migration_name: string }>(database, 'SELECT migration_name FROM _prisma_migrations ORDER BY migration_name');
@@ -126,6 +127,7 @@ describe('outbox init', () => {
       '20300101000004_outbox_reconciler_reschedule',
       '20300101000005_outbox_watermark_xid',
       '20300101000006_outbox_ordered_consumers',
+      '20300101000007_outbox_audit_log',
     ]);
     expect(await readFile(path.join(root, 'prisma/schema/schema.prisma'), 'utf8')).toContain('previewFeatures = ["relationJoins", "partialIndexes"]');
     expect(await readFile(path.join(root, 'prisma/schema/outbox.prisma'), 'utf8')).toContain('@@map("outbox_inbox")');
@@ -145,6 +147,7 @@ describe('outbox init', () => {
       '20261125100004_outbox_reconciler_reschedule',
       '20261125100005_outbox_watermark_xid',
       '20261125100006_outbox_ordered_consumers',
+      '20261125100007_outbox_audit_log',
     ])
       await rm(path.join(migrations, name), { recursive: true });
     await mkdir(path.join(migrations, '20261201000000_add_notes'));
@@ -161,6 +164,7 @@ describe('outbox init', () => {
       '20261201000003_outbox_reconciler_reschedule',
       '20261201000004_outbox_watermark_xid',
       '20261201000005_outbox_ordered_consumers',
+      '20261201000006_outbox_audit_log',
     ]);
     expect(upgrade.presentMigrations).toEqual(['20261122150000_outbox_tables']);
     expect(await migrationNames(migrations)).toEqual([
@@ -172,6 +176,7 @@ describe('outbox init', () => {
       '20261201000003_outbox_reconciler_reschedule',
       '20261201000004_outbox_watermark_xid',
       '20261201000005_outbox_ordered_consumers',
+      '20261201000006_outbox_audit_log',
     ]);
     await expectNoDrift(path.join(root, 'prisma/schema.prisma'), migrations);
   });
@@ -185,7 +190,7 @@ describe('outbox init', () => {
     expect(report.schemaPath).toBe(path.join('db', 'app.prisma'));
     expect(report.migrationsDir).toBe(path.join('db', 'history'));
     expect(report.baseline).toBeNull();
-    expect(await migrationNames(path.join(root, 'db/history'))).toHaveLength(6);
+    expect(await migrationNames(path.join(root, 'db/history'))).toHaveLength(7);
   });
 
   it('refuses what it must not overwrite, with a typed error and nothing written', async () => {
