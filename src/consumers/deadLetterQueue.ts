@@ -41,12 +41,35 @@ async function takeUnacked(channel: Channel, queue: string, limit: number): Prom
   return messages;
 }
 
+/** A dead letter with what it carried: for an operator to read before replaying it. */
+export interface DeadLetter extends DeadLetterSummary {
+  /** Its AMQP headers (the dead-letter ones included). */
+  headers: Record<string, unknown>;
+  correlationId: string | undefined;
+  /** The body as UTF-8 text, cut at `maxPayloadBytes` (see payloadTruncated): JSON for a well-formed event. */
+  payload: string;
+  payloadTruncated: boolean;
+}
+
 /** The first `limit` dead letters, left in the queue. */
 export async function listDeadLetters(channel: Channel, consumer: string, limit = 100): Promise<DeadLetterSummary[]> {
+  return (await readDeadLetters(channel, consumer, limit)).map(
+    ({ headers: _headers, correlationId: _correlationId, payload: _payload, payloadTruncated: _cut, ...summary }) => summary,
+  );
+}
+
+/** The first `limit` dead letters with their headers and payloads, left in the queue. */
+export async function readDeadLetters(channel: Channel, consumer: string, limit = 100, maxPayloadBytes = 65_536): Promise<DeadLetter[]> {
   const messages = await takeUnacked(channel, dlqName(consumer), limit);
-  const summaries = messages.map(summarize);
+  const letters = messages.map((message) => ({
+    ...summarize(message),
+    headers: { ...((message.properties.headers ?? {}) as Record<string, unknown>) },
+    correlationId: typeof message.properties.correlationId === 'string' ? message.properties.correlationId : undefined,
+    payload: message.content.subarray(0, maxPayloadBytes).toString('utf8'),
+    payloadTruncated: message.content.length > maxPayloadBytes,
+  }));
   for (const message of messages) channel.nack(message, false, true);
-  return summaries;
+  return letters;
 }
 
 /**

@@ -76,6 +76,19 @@ describe('outbox dlq', () => {
     expect(purged.stdout).toContain('purged 2 dead letter(s)');
     expect(await dlqDepth()).toBe(0);
     expect(await effects(second!)).toBe(0);
+
+    // Both actions are in the audit log: who (the OS user, from the CLI), what was asked, what it did.
+    const audit = await db.pool.query('SELECT actor, source, action, target, details FROM outbox_audit_log ORDER BY id');
+    expect(audit.rows).toEqual([
+      {
+        actor: expect.any(String),
+        source: expect.stringMatching(/^cli@/),
+        action: 'dlq.replay',
+        target: CONSUMER,
+        details: { messageIds: [first], replayed: 1, replayedIds: [first] },
+      },
+      { actor: expect.any(String), source: expect.stringMatching(/^cli@/), action: 'dlq.purge', target: CONSUMER, details: { purged: 2 } },
+    ]);
   });
 
   it('replay --all replays every dead letter', async () => {

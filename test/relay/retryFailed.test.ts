@@ -33,6 +33,13 @@ describe('outbox retry-failed', () => {
       { status: 'pending', count: 3 },
       { status: 'published', count: 1 },
     ]);
+    const audit = await db.pool.query(
+      "SELECT action, target, details->'messageIds' AS ids, details->'all' AS \"all\", details->'retried' AS retried FROM outbox_audit_log ORDER BY id",
+    );
+    expect(audit.rows).toEqual([
+      { action: 'relay.retry-failed', target: 'relay', ids: [first!.id], all: null, retried: 1 },
+      { action: 'relay.retry-failed', target: 'relay', ids: null, all: true, retried: 2 },
+    ]);
   });
 
   it('refuses an id that is not a message id', async () => {
