@@ -18,6 +18,8 @@ export const flag = {
       .regex(wholeNumber, `a whole number (at least ${min})`)
       .transform(Number)
       .refine((n) => n >= min, `at least ${min}`),
+  /** A TCP port, 0 for any free one. */
+  port: () => flag.count(0).refine((port) => port <= 65_535, 'a port number up to 65535'),
   /** A rate per second: 200, 0.5; 0 only where `allowZero` (no cap). */
   rate: ({ allowZero = false } = {}) =>
     z

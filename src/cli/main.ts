@@ -22,6 +22,7 @@ const commands: Record<string, () => Promise<Command>> = {
   dlq: async () => import('./runDlq.js').then((m) => ({ run: m.runDlq, usage: m.DLQ_USAGE })),
   parked: async () => import('./runParked.js').then((m) => ({ run: m.runParked, usage: m.PARKED_USAGE })),
   reconcile: async () => import('./runReconcile.js').then((m) => ({ run: m.runReconcile, usage: m.RECONCILE_USAGE })),
+  console: async () => import('./runConsole.js').then((m) => ({ run: m.runConsole, usage: m.CONSOLE_USAGE })),
   status: async () => import('./runStatus.js').then((m) => ({ run: m.runStatus, usage: m.STATUS_USAGE })),
   replay: async () => import('./runReplay.js').then((m) => ({ run: m.runReplay, usage: m.REPLAY_USAGE })),
   prune: async () => import('./runPrune.js').then((m) => ({ run: m.runPrune, usage: m.PRUNE_USAGE })),
@@ -36,7 +37,8 @@ Commands:
 ${all.map((command) => command.usage).join('\n')}
 
 Environment: DATABASE_URL, AMQP_URL, LOG_LEVEL (default info; debug shows every delivery),
-OUTBOX_SUMMARY_INTERVAL (relay and worker summaries, default 60s), RABBITMQ_MANAGEMENT_URL (status).`;
+OUTBOX_SUMMARY_INTERVAL (relay and worker summaries, default 60s), RABBITMQ_MANAGEMENT_URL (status, console),
+OUTBOX_CONSOLE_TOKEN (console).`;
 }
 
 async function main(argv: string[]): Promise<number> {

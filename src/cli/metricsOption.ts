@@ -9,10 +9,7 @@ import { flag } from './commandFlags.js';
 export const METRICS_OPTION = { 'metrics-port': { type: 'string' } } as const;
 /** The --metrics-port flag's schema: a port number, 0 for any free one. */
 export const METRICS_FLAG = {
-  'metrics-port': flag
-    .count(0)
-    .refine((port) => port <= 65_535, 'a port number up to 65535')
-    .optional(),
+  'metrics-port': flag.port().optional(),
 };
 export const METRICS_USAGE = '--metrics-port <n>  serve Prometheus metrics on GET /metrics and health on GET /health (0: any free port)';
 

@@ -27,6 +27,7 @@ const LAYERS: Record<string, number> = {
   reconciler: 7,
   config: 8,
   migrations: 9,
+  console: 9,
   cli: 10,
   'index.ts': 10,
 };
