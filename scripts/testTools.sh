@@ -2,16 +2,17 @@
 # Tools the tests run beside PostgreSQL and RabbitMQ, installed when missing (Debian's
 # packages): PgBouncer, which tests start on ports of their own to check the package
 # through a connection pooler; promtool (package prometheus; its server is never
-# started), which checks the shipped alert rules and dashboard queries. Safe to
-# repeat; quiet when all is there.
+# started), which checks the shipped alert rules and dashboard queries; Chromium,
+# headless, for the console's page tests. Safe to repeat; quiet when all is there.
 set -euo pipefail
 
 missing=()
 [ -x "${PGBOUNCER_BIN:-/usr/sbin/pgbouncer}" ] || missing+=(pgbouncer)
 [ -x "${PROMTOOL_BIN:-/usr/bin/promtool}" ] || missing+=(prometheus)
+[ -x "${CHROMIUM_BIN:-/usr/bin/chromium}" ] || missing+=(chromium)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
-  echo "[test-tools] missing: ${missing[*]}: install them (Debian/Ubuntu: apt-get install ${missing[*]}; macOS: brew install pgbouncer prometheus, then PGBOUNCER_BIN=\$(which pgbouncer) PROMTOOL_BIN=\$(which promtool))" >&2
+  echo "[test-tools] missing: ${missing[*]}: install them (Debian/Ubuntu: apt-get install ${missing[*]}; macOS: brew install pgbouncer prometheus and a Chromium, then PGBOUNCER_BIN=\$(which pgbouncer) PROMTOOL_BIN=\$(which promtool) CHROMIUM_BIN=<its executable>)" >&2
   exit 1
 fi
 echo "[test-tools] installing ${missing[*]} (apt-get)"

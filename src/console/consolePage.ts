@@ -161,14 +161,14 @@ export const CONSOLE_SCRIPT = `'use strict';
     try {
       const data = await api('/api/overview');
       const relay = data.relay;
-      $('relay').replaceChildren(
+      $('relay').replaceChildren(...[
         card('pending', relay.pending, relay.stale, 'relay-pending'),
         card('oldest pending', ms(relay.oldestPendingAgeMs), relay.stale, 'relay-lag'),
         card('published / s', relay.publishRatePerSecond === null ? '…' : relay.publishRatePerSecond.toFixed(1), false, 'relay-rate'),
         card('failed rows', relay.failed, relay.failed > 0, 'relay-failed'),
         card('unroutable', relay.unroutable.depth === null ? '?' : relay.unroutable.depth, relay.unroutable.depth > 0, 'relay-unroutable'),
         relay.failed > 0 ? el('button', { 'data-testid': 'retry-failed', onclick: retryFailed }, 'Retry failed rows') : null,
-      );
+      ].filter(Boolean));
       $('alerts').replaceChildren(...data.alerts.map((alert) => el('li', {}, alert)));
       $('consumer-rows').replaceChildren(
         ...data.consumers.map((c) =>
@@ -254,7 +254,7 @@ export const CONSOLE_SCRIPT = `'use strict';
       el('pre', { 'data-testid': 'dlq-detail-payload' }, pretty(letter.payload)),
       el('h4', {}, 'headers'),
       el('pre', { 'data-testid': 'dlq-detail-headers' }, pretty(letter.headers)),
-      letter.messageId ? el('button', { 'data-testid': 'dlq-replay-one', onclick: () => replay([letter.messageId]) }, 'Replay this message') : null,
+      letter.messageId ? el('button', { 'data-testid': 'dlq-replay-one', onclick: () => replay([letter.messageId]) }, 'Replay this message') : '',
     );
     $('dlq-detail').hidden = false;
   }
