@@ -22,6 +22,7 @@ const commands: Record<string, () => Promise<Command>> = {
   dlq: async () => import('./runDlq.js').then((m) => ({ run: m.runDlq, usage: m.DLQ_USAGE })),
   parked: async () => import('./runParked.js').then((m) => ({ run: m.runParked, usage: m.PARKED_USAGE })),
   reconcile: async () => import('./runReconcile.js').then((m) => ({ run: m.runReconcile, usage: m.RECONCILE_USAGE })),
+  journey: async () => import('./runJourney.js').then((m) => ({ run: m.runJourney, usage: m.JOURNEY_USAGE })),
   console: async () => import('./runConsole.js').then((m) => ({ run: m.runConsole, usage: m.CONSOLE_USAGE })),
   status: async () => import('./runStatus.js').then((m) => ({ run: m.runStatus, usage: m.STATUS_USAGE })),
   replay: async () => import('./runReplay.js').then((m) => ({ run: m.runReplay, usage: m.REPLAY_USAGE })),

@@ -1,9 +1,9 @@
 // `outbox parked list|retry|skip <consumer>`: an ordered consumer's parked keys.
-import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { connectFirstNode } from '../broker/connectFirstNode.js';
 import { createPgSqlStore } from '../database/sqlStore.js';
 import { OutboxError } from '../errors.js';
+import { cliActor } from '../operations/auditLog.js';
 import { listParkedKeys, resumeParkedKey, type ResumedKey } from '../operations/parkedKeys.js';
 import { flag, readFlags } from './commandFlags.js';
 import { readAmqpUrl } from './readAmqpUrl.js';
@@ -15,15 +15,6 @@ export const PARKED_USAGE = `  parked list <consumer>  An ordered consumer's par
             --key <k>            one key (default: every parked key of the consumer)
   parked skip <consumer>  Skip the parked message (recorded), go on with the key's next
             --key <k> --reason <why> [--by <who>] (default: the OS user)     --json   the report as JSON`;
-
-/** The OS user, when --by does not say who skipped (a container may have no named user). */
-function who(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
-}
 
 export async function runParked(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -62,7 +53,7 @@ export async function runParked(args: string[]): Promise<void> {
     const resumed: ResumedKey[] = [];
     try {
       for (const orderingKey of keys) {
-        const skip = action === 'skip' ? { by: values.by ?? who(), reason: values.reason!.trim() } : undefined;
+        const skip = action === 'skip' ? { by: values.by ?? cliActor().actor, reason: values.reason!.trim() } : undefined;
         resumed.push(await resumeParkedKey({ store, channel, consumer, orderingKey, ...(skip ? { skip } : {}), appId: 'outbox-parked' }));
       }
     } finally {
