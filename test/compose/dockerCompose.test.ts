@@ -283,6 +283,8 @@ const VARIABLES: Record<string, { required: boolean; check(value: string): strin
     required: false,
     check: (value) => (/^\d+(ms|s|m|h|d)$/.test(value) ? [] : [`OUTBOX_SUMMARY_INTERVAL ${value} is not a duration`]),
   },
+  // `outbox console`'s credentials; no compose service runs the console (it listens on loopback without one).
+  OUTBOX_CONSOLE_TOKEN: { required: false, check: (value) => (value.length >= 16 ? [] : ['OUTBOX_CONSOLE_TOKEN is shorter than 16 characters']) },
   // Only for `prisma generate` offline (scripts/generateClient.ts sets its own).
   PRISMA_SCHEMA_ENGINE_BINARY: { required: false, check: () => [] },
 };

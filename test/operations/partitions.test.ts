@@ -108,6 +108,7 @@ describe('outbox partitions enable', () => {
       `SELECT c.relname AS name FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid WHERE x.indrelid = 'outbox_message'::regclass ORDER BY 1`,
     );
     expect(indexes.map((index) => index.name)).toEqual([
+      'outbox_message_failed_idx',
       'outbox_message_key_seq_idx',
       'outbox_message_pending_due_idx',
       'outbox_message_pkey',
