@@ -24,11 +24,11 @@ export interface AuditEntry {
 
 /** The CLI's actor: the OS user on this host. */
 export function cliActor(): Actor {
-  let user = process.env.USER ?? 'unknown';
+  let user = 'unknown';
   try {
     user = userInfo().username;
   } catch {
-    // No passwd entry (some containers): the environment's USER, if any.
+    // No passwd entry for this uid (some containers).
   }
   return { actor: user, source: `cli@${hostname()}` };
 }
