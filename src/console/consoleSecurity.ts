@@ -2,7 +2,7 @@
 // needs no credentials (unless a token is set); any other bind requires the token
 // (OUTBOX_CONSOLE_TOKEN), as a bearer token or a basic-auth password. Actions are
 // POSTs carrying the page's CSRF token, a JSON body and a same-origin Origin; on
-// loopback, the Host header must be a loopback name (no DNS rebinding).
+// loopback without a token, the Host header must be a loopback name (no DNS rebinding).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
@@ -25,7 +25,7 @@ export interface ConsoleGuard {
   csrfToken: string;
   /** Who is asking (for the audit log), or undefined when the credentials are missing or wrong. */
   authenticate(request: IncomingMessage): string | undefined;
-  /** Why the request's Host is refused (loopback binds only), or undefined. */
+  /** Why the request's Host is refused (loopback binds without a token only), or undefined. */
   refusedHost(request: IncomingMessage): string | undefined;
   /** Why an action (a POST) is refused, or undefined when it may run. */
   refusedAction(request: IncomingMessage): string | undefined;
@@ -65,7 +65,9 @@ export function createConsoleGuard(host: string, token: string | undefined): Con
       return undefined;
     },
     refusedHost(request) {
-      if (!loopback) return undefined;
+      // With a token, a page on another site reaching us through DNS rebinding has no credentials:
+      // any Host is fine (a reverse proxy keeps the public one).
+      if (!loopback || token !== undefined) return undefined;
       const hostHeader = request.headers.host ?? '';
       const name = hostHeader.startsWith('[') ? hostHeader.slice(0, hostHeader.indexOf(']') + 1) : hostHeader.split(':')[0]!;
       return isLoopbackHost(name) ? undefined : `Host ${JSON.stringify(hostHeader)} is not a loopback name`;

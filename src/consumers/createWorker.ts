@@ -76,7 +76,11 @@ export function createWorker(options: WorkerOptions): Worker {
   const events = createComponentEvents<WorkerEvents>((error, event) => logger.error({ err: errorFor(error), event }, 'worker event listener threw'));
   events.on('delivery:settled', ({ consumer, outcome, durationMs, handlerRan }) => stats.record(consumer, outcome, handlerRan ? durationMs : undefined));
   if (options.metrics) {
-    recordDeliveryMetrics(events, options.metrics);
+    recordDeliveryMetrics(
+      events,
+      options.metrics,
+      consumers.map((consumer) => consumer.name),
+    );
     const ordered = consumers.filter((consumer) => consumer.ordered).map((consumer) => consumer.name);
     registerParkedGauges(options.metrics, prismaQueryRows(options.prisma), ordered);
     registerDlqGauge(

@@ -17,8 +17,10 @@ const OUTCOME_LABEL: Record<Exclude<DeliveryOutcome, 'handed-back'>, string> = {
   parked: 'parked',
 };
 
-export function recordDeliveryMetrics(events: ComponentEvents<WorkerEvents>, registry: Registry): void {
+export function recordDeliveryMetrics(events: ComponentEvents<WorkerEvents>, registry: Registry, consumers: readonly string[]): void {
   const metrics = createOutboxMetrics(registry);
+  // Every series exists from the start at 0: an alert on increase() sees the first dead letter too.
+  for (const consumer of consumers) for (const outcome of new Set(Object.values(OUTCOME_LABEL))) metrics.handled.inc({ consumer, outcome }, 0);
   events.on('delivery:settled', ({ consumer, messageId, eventType, outcome, durationMs, pastDeadline }) => {
     // Commit to handled, for side effects done now (not duplicates, which were done before).
     if (outcome === 'handled' && messageId !== undefined && eventType !== undefined) {

@@ -99,7 +99,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   const events = createComponentEvents<ReconcilerEvents>((error, event) =>
     logger.error({ err: loggableError(error, secrets), event }, 'reconciler event listener threw'),
   );
-  if (options.metrics) recordReconcilerMetrics(events, options.metrics);
+  if (options.metrics) recordReconcilerMetrics(events, options.metrics, names);
   const openSession = () =>
     openReconcilerSession<ReconcileReport>(options, {
       logger,

@@ -5,7 +5,7 @@ import type { ComponentEvents } from '../lifecycle/componentEvents.js';
 import { promClient } from '../metrics/outboxMetrics.js';
 import type { ReconcilerEvents } from './createReconciler.js';
 
-export function recordReconcilerMetrics(events: ComponentEvents<ReconcilerEvents>, registry: Registry): void {
+export function recordReconcilerMetrics(events: ComponentEvents<ReconcilerEvents>, registry: Registry, consumers: readonly string[]): void {
   const client = promClient();
   const registers = [registry];
   const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;
@@ -24,7 +24,7 @@ export function recordReconcilerMetrics(events: ComponentEvents<ReconcilerEvents
     existing<Gauge>('outbox_reconciler_last_run_timestamp_seconds') ??
     new client.Gauge({
       name: 'outbox_reconciler_last_run_timestamp_seconds',
-      help: 'When the last reconciler run that did not fail ended (done, or skipped for another replica), Unix seconds',
+      help: 'When the last reconciler run that did not fail ended (done, or skipped for another replica), Unix seconds; 0 before the first',
       registers,
     });
   const oldestNotDone =
@@ -36,6 +36,9 @@ export function recordReconcilerMetrics(events: ComponentEvents<ReconcilerEvents
       registers,
     });
 
+  // Every series exists from the start at 0: an alert on increase() sees the first failed run too.
+  for (const status of ['done', 'skipped', 'failed']) runs.inc({ status }, 0);
+  for (const consumer of consumers) rescheduled.inc({ consumer }, 0);
   events.on('consumer:rescheduled', ({ consumer, count }) => rescheduled.inc({ consumer }, count));
   events.on('run:ended', ({ status, report }) => {
     runs.inc({ status });

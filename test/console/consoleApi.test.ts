@@ -93,9 +93,9 @@ const effects = async (messageId: string) =>
   (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM demo_signup_log WHERE message_id = $1', [messageId])).rows[0]!.n;
 
 /** A GET with a Host header of our choosing (fetch does not let one be set). */
-function getWithHost(server: ConsoleServer, path: string, host: string): Promise<number> {
+function getWithHost(server: ConsoleServer, path: string, host: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: server.port, path, headers: { host } }, (response) => {
+    const req = httpRequest({ host: '127.0.0.1', port: server.port, path, headers: { ...headers, host } }, (response) => {
       response.resume();
       resolve(response.statusCode!);
     });
@@ -225,6 +225,15 @@ describe('console API', () => {
     expect(page.headers.get('x-frame-options')).toBe('DENY');
     expect(await getWithHost(local, '/api/overview', 'evil.example:8080')).toBe(421);
     expect(await getWithHost(local, '/api/overview', `localhost:${local.port}`)).toBe(200);
+    // With a token (behind a reverse proxy keeping the public Host), any Host, with credentials.
+    const token = 'a-long-random-console-token-0123456789';
+    const proxied = await consoleOn({ token });
+    try {
+      expect(await getWithHost(proxied, '/api/overview', 'outbox.example.com')).toBe(401);
+      expect(await getWithHost(proxied, '/api/overview', 'outbox.example.com', { authorization: `Bearer ${token}` })).toBe(200);
+    } finally {
+      await proxied.close();
+    }
   });
 
   it('off loopback: refuses to start without a token; with one, refuses requests without credentials and records who acted', async () => {

@@ -31,7 +31,21 @@ interface Dashboard {
 
 const alertsText = () => readFile(alertsFile, 'utf8');
 const alertNames = (text: string) => [...text.matchAll(/^\s*- alert: (\w+)$/gm)].map((match) => match[1]!);
-const alertExprs = (text: string) => [...text.matchAll(/^\s*expr: (.+)$/gm)].map((match) => match[1]!);
+/** Each rule's expression: on its line, or a block (`expr: |`) of the lines indented below it. */
+function alertExprs(text: string): string[] {
+  const lines = text.split('\n');
+  return lines.flatMap((line, index) => {
+    const match = /^(\s*)expr: (.+)$/.exec(line);
+    if (!match) return [];
+    if (match[2] !== '|') return [match[2]!];
+    const block: string[] = [];
+    for (const next of lines.slice(index + 1)) {
+      if (next.trim() !== '' && next.search(/\S/) <= match[1]!.length) break;
+      block.push(next.trim());
+    }
+    return [block.join(' ')];
+  });
+}
 const dashboard = async (): Promise<Dashboard> => JSON.parse(await readFile(dashboardFile, 'utf8')) as Dashboard;
 const dashboardExprs = (board: Dashboard) => board.panels.flatMap((panel) => (panel.targets ?? []).map((target) => target.expr));
 const variableQueries = (board: Dashboard) => board.templating.list.flatMap((variable) => (variable.definition ? [variable.definition] : []));
@@ -110,7 +124,9 @@ describe('monitoring files', () => {
 
     it('every metric the alerts and the dashboard query is exported', async () => {
       const board = await dashboard();
-      const queried = metricNames([...alertExprs(await alertsText()), ...dashboardExprs(board), ...variableQueries(board)]);
+      const alerts = await alertsText();
+      expect(alertExprs(alerts)).toHaveLength(alertNames(alerts).length);
+      const queried = metricNames([...alertExprs(alerts), ...dashboardExprs(board), ...variableQueries(board)]);
       expect(queried.size).toBeGreaterThan(10);
       for (const name of queried) expect(exported, `${name} is exported`).toContain(name);
     });
