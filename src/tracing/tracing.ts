@@ -25,6 +25,17 @@ function otel(): { api: OtelApi; tracer: Tracer } | null {
   return loaded;
 }
 
+/**
+ * Whether the app registered a tracer provider. Without one the global provider's delegate is
+ * the API's no-op provider, the one a fresh proxy returns (a registration made through another
+ * copy of the API is on the same global, so it is seen too).
+ */
+function providerRegistered(api: OtelApi): boolean {
+  const current = api.trace.getTracerProvider() as { getDelegate?: () => unknown };
+  if (typeof current.getDelegate !== 'function') return true;
+  return current.getDelegate() !== new api.ProxyTracerProvider().getDelegate();
+}
+
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 /** The context a W3C traceparent names (a remote parent), or undefined for none or a malformed one. */
@@ -103,11 +114,16 @@ export interface TracedSends {
   end(id: string, error?: string): void;
 }
 
-/** The relay side, for one batch: undefined without the API (the batch then sends headers as stored). */
+/**
+ * The relay side, for one batch: undefined without the API, or without a tracer provider (the
+ * batch then sends headers as stored): prom-client brings the API into every install, and the
+ * relay's hot path should not pay for no-op spans.
+ */
 export function traceSends(exchange: string): TracedSends | undefined {
   const otelApi = otel();
   if (!otelApi) return undefined;
   const { api, tracer } = otelApi;
+  if (!providerRegistered(api)) return undefined;
   const spans = new Map<string, Span>();
   return {
     start(message, storedTraceparent) {
