@@ -53,8 +53,8 @@ const OVERVIEW_CACHE_MS = 2_000;
 const BROKER_CACHE_MS = 5_000;
 
 const messageIds = z.array(z.uuid()).min(1).max(1000);
-const replayBody = z.union([z.strictObject({ messageIds }), z.strictObject({ all: z.literal(true) })]);
-const retryBody = z.union([z.strictObject({ messageIds }), z.strictObject({ all: z.literal(true) })]);
+/** Which messages an action takes: these ids, or all of them. */
+const selectionBody = z.union([z.strictObject({ messageIds }), z.strictObject({ all: z.literal(true) })]);
 const purgeBody = z.strictObject({ confirm: z.string() });
 
 async function readJsonBody(request: IncomingMessage): Promise<unknown> {
@@ -164,7 +164,7 @@ export function createConsoleApi(options: ConsoleApiOptions, context: { query: Q
     const audit = { query, who: actor };
     if (dlq && dlq[2] === 'replay') {
       const consumer = consumerNamed(decodeURIComponent(dlq[1]!));
-      const select = parseBody(replayBody, body, 'replay');
+      const select = parseBody(selectionBody, body, 'replay');
       const replayed = await replayConsumerDeadLetters(
         options.amqpUrl,
         audit,
@@ -189,7 +189,7 @@ export function createConsoleApi(options: ConsoleApiOptions, context: { query: Q
       return { consumer: consumer.name, purged };
     }
     if (path === '/api/relay/retry-failed') {
-      const select = parseBody(retryBody, body, 'retry-failed');
+      const select = parseBody(selectionBody, body, 'retry-failed');
       const retried = await retryFailedRows(audit, 'all' in select ? undefined : select.messageIds);
       logger.info({ actor: actor.actor, retried: retried.length }, 'failed outbox rows retried from the console');
       overview = undefined;

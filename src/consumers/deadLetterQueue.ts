@@ -51,13 +51,6 @@ export interface DeadLetter extends DeadLetterSummary {
   payloadTruncated: boolean;
 }
 
-/** The first `limit` dead letters, left in the queue. */
-export async function listDeadLetters(channel: Channel, consumer: string, limit = 100): Promise<DeadLetterSummary[]> {
-  return (await readDeadLetters(channel, consumer, limit)).map(
-    ({ headers: _headers, correlationId: _correlationId, payload: _payload, payloadTruncated: _cut, ...summary }) => summary,
-  );
-}
-
 /** The first `limit` dead letters with their headers and payloads, left in the queue. */
 export async function readDeadLetters(channel: Channel, consumer: string, limit = 100, maxPayloadBytes = 65_536): Promise<DeadLetter[]> {
   const messages = await takeUnacked(channel, dlqName(consumer), limit);

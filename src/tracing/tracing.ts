@@ -2,8 +2,8 @@
 // optional peer dependency) and a tracer provider registered: `outbox.publish` in the
 // writing transaction, `outbox.relay` when the relay sends it, `outbox.consume
 // <consumer>` around each handler; each the child of the one before, through the
-// message's `traceparent` header. Without the API nothing is loaded and every helper
-// returns undefined: the callers' hot paths then do nothing more than a check.
+// message's `traceparent` header. Without the API nothing is loaded; without it or a
+// provider every helper returns undefined: the hot paths then do no more than a check.
 import { createRequire } from 'node:module';
 import type { Context, Span, Tracer } from '@opentelemetry/api';
 
@@ -12,7 +12,7 @@ type OtelApi = typeof import('@opentelemetry/api');
 let loaded: { api: OtelApi; tracer: Tracer } | null | undefined;
 
 /** The API and our tracer; null when the app does not have the API. Loaded on first use. */
-function otel(): { api: OtelApi; tracer: Tracer } | null {
+function loadOtel(): { api: OtelApi; tracer: Tracer } | null {
   if (loaded === undefined) {
     try {
       const api = createRequire(import.meta.url)('@opentelemetry/api') as OtelApi;
@@ -34,6 +34,16 @@ function providerRegistered(api: OtelApi): boolean {
   const current = api.trace.getTracerProvider() as { getDelegate?: () => unknown };
   if (typeof current.getDelegate !== 'function') return true;
   return current.getDelegate() !== new api.ProxyTracerProvider().getDelegate();
+}
+
+/**
+ * The API and our tracer while the app traces: null without the API or without a
+ * registered provider (prom-client brings the API into every install; the relay's and
+ * the consumers' hot paths should not pay for no-op spans).
+ */
+function otel(): { api: OtelApi; tracer: Tracer } | null {
+  const loadedOtel = loadOtel();
+  return loadedOtel && providerRegistered(loadedOtel.api) ? loadedOtel : null;
 }
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
@@ -114,16 +124,11 @@ export interface TracedSends {
   end(id: string, error?: string): void;
 }
 
-/**
- * The relay side, for one batch: undefined without the API, or without a tracer provider (the
- * batch then sends headers as stored): prom-client brings the API into every install, and the
- * relay's hot path should not pay for no-op spans.
- */
+/** The relay side, for one batch: undefined while the app does not trace (the batch then sends headers as stored). */
 export function traceSends(exchange: string): TracedSends | undefined {
   const otelApi = otel();
   if (!otelApi) return undefined;
   const { api, tracer } = otelApi;
-  if (!providerRegistered(api)) return undefined;
   const spans = new Map<string, Span>();
   return {
     start(message, storedTraceparent) {
@@ -162,7 +167,7 @@ export interface TracedConsume {
   end(outcome: string, error?: unknown): void;
 }
 
-/** The consumer side, for one delivery: undefined without the API. */
+/** The consumer side, for one delivery: undefined while the app does not trace. */
 export function traceConsume(consumer: string, message: MessageAbout & { traceparent: unknown; attempt: number }): TracedConsume | undefined {
   const otelApi = otel();
   if (!otelApi) return undefined;

@@ -262,7 +262,7 @@ describe('tracing', () => {
       await expect(
         db.prisma.$transaction(async (tx) => {
           // A statement that fails leaves the transaction aborted: the insert fails with it.
-          await tx.$executeRawUnsafe('SELECT 1/0').catch(() => {});
+          await tx.$executeRaw`SELECT 1/0`.catch(() => {});
           await outbox.publish(tx, orderPlaced, { orderId: '0b4b5f2e-6a63-4f61-9a53-d1f0f1c2a004', totalCents: 1 });
         }),
       ).rejects.toThrow();
