@@ -55,7 +55,11 @@ export type OutboxErrorCode =
   /** `outbox partitions enable` cannot partition the tables as they are (rows whose ids are not time-ordered). */
   | 'OUTBOX_PARTITIONING_REFUSED'
   /** `outbox partitions list|create-ahead` on tables that are not partitioned (`outbox partitions enable` first). */
-  | 'OUTBOX_NOT_PARTITIONED';
+  | 'OUTBOX_NOT_PARTITIONED'
+  /** The test harness could not set itself up (its private RabbitMQ vhost, the outbox tables). */
+  | 'OUTBOX_HARNESS_SETUP_FAILED'
+  /** The test harness's drain() did not settle in time; the message lists what is still owed. */
+  | 'OUTBOX_DRAIN_TIMEOUT';
 
 export interface OutboxIssue {
   path: (string | number)[];

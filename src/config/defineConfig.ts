@@ -23,7 +23,10 @@ export type WorkerSettings = Pick<WorkerOptions, 'transactionTimeoutMs' | 'deliv
 export type OutboxConfig = ConfigParts &
   ({ outbox: { readonly catalog: { readonly events: readonly EventDefinition[] } }; events?: never } | { events: readonly EventDefinition[]; outbox?: never });
 
-/** Types an outbox.config.ts, in the spirit of prisma.config.ts: `export default defineConfig({ ... })`. */
-export function defineConfig(config: OutboxConfig): OutboxConfig {
+/**
+ * Types an outbox.config.ts, in the spirit of prisma.config.ts: `export default defineConfig({ ... })`.
+ * Returns the config as typed, so the test kit (prisma-rabbitmq-outbox/testing) knows its catalog.
+ */
+export function defineConfig<const TConfig extends OutboxConfig>(config: TConfig): TConfig {
   return config;
 }

@@ -53,45 +53,24 @@ export function settlementOf(channel: Channel, message: ConsumeMessage): Settlem
   };
 }
 
-export interface VerdictActionsContext {
+export interface VerdictActionsContext extends VerdictReportsContext {
   /** The broker connection of the worker's current start. */
   broker: BrokerConnection;
   prisma: PrismaRootClient;
   deadLetterExchange: string;
+}
+
+/** Who is told of a dead letter or a parked key: the log, the consumer's hook, then the worker's. */
+export interface VerdictReportsContext {
   logger: Logger;
   errorFor(error: unknown): Error;
   onDeadLetter?: (deadLetter: DeadLetter) => void | Promise<void>;
   onParked?: (parked: ParkedKey) => void | Promise<void>;
 }
 
-export function createVerdictActions(context: VerdictActionsContext) {
+/** Tells of a dead letter or a parked key (the worker, and the test harness's in-memory mode). */
+export function createVerdictReports(context: VerdictReportsContext) {
   const { logger, errorFor } = context;
-
-  /** Republishes a delivery (retry tier, dead-letter queue) and waits for the broker's confirm. */
-  function republish(channel: ConfirmChannel, exchange: string, routingKey: string, message: ConsumeMessage, headers: Record<string, unknown>): Promise<void> {
-    return publishConfirmed(channel, exchange, routingKey, message.content, redeliveryProperties(message, headers)).catch((error: unknown) => {
-      // A quorum queue that refused a publish (full, or leaderless for a moment) may
-      // keep refusing this channel after it recovered: the next publish gets a fresh one.
-      context.broker.discardChannel(channel);
-      throw error;
-    });
-  }
-
-  async function deadLetter(consumer: ResolvedConsumer, verdict: Extract<Verdict, { action: 'dead-letter' }>): Promise<void> {
-    const letter: DeadLetter = {
-      consumer: consumer.name,
-      messageId: verdict.messageId,
-      eventType: verdict.eventType,
-      attempts: verdict.attempts,
-      reason: verdict.reason,
-      error: verdict.error,
-    };
-    logger.error(
-      verdict.thrown === undefined ? letter : { ...letter, err: errorFor(verdict.thrown) },
-      verdict.reason === 'malformed' ? 'malformed message dead-lettered' : 'poison message dead-lettered',
-    );
-    await callHooks('onDeadLetter', [consumer.onDeadLetter, context.onDeadLetter], letter);
-  }
 
   /** The consumer's hook, then the worker's: one that throws is logged, never raised. */
   async function callHooks<T extends { consumer: string; messageId: string | undefined; eventType: string | undefined }>(
@@ -108,18 +87,50 @@ export function createVerdictActions(context: VerdictActionsContext) {
     }
   }
 
-  async function parked(consumer: ResolvedConsumer, verdict: Extract<Verdict, { action: 'park' }>): Promise<void> {
-    const parkedKey: ParkedKey = {
-      consumer: consumer.name,
-      orderingKey: verdict.orderingKey,
-      messageId: verdict.messageId,
-      eventType: verdict.eventType,
-      attempts: verdict.attempts,
-      reason: verdict.reason,
-      error: verdict.error,
-    };
-    logger.error({ ...parkedKey, err: errorFor(verdict.thrown) }, 'key parked: its later messages wait for `outbox parked retry|skip`');
-    await callHooks('onParked', [consumer.onParked, context.onParked], parkedKey);
+  return {
+    async deadLettered(consumer: ResolvedConsumer, verdict: Extract<Verdict, { action: 'dead-letter' }>): Promise<void> {
+      const letter: DeadLetter = {
+        consumer: consumer.name,
+        messageId: verdict.messageId,
+        eventType: verdict.eventType,
+        attempts: verdict.attempts,
+        reason: verdict.reason,
+        error: verdict.error,
+      };
+      logger.error(
+        verdict.thrown === undefined ? letter : { ...letter, err: errorFor(verdict.thrown) },
+        verdict.reason === 'malformed' ? 'malformed message dead-lettered' : 'poison message dead-lettered',
+      );
+      await callHooks('onDeadLetter', [consumer.onDeadLetter, context.onDeadLetter], letter);
+    },
+
+    async parked(consumer: ResolvedConsumer, verdict: Extract<Verdict, { action: 'park' }>): Promise<void> {
+      const parkedKey: ParkedKey = {
+        consumer: consumer.name,
+        orderingKey: verdict.orderingKey,
+        messageId: verdict.messageId,
+        eventType: verdict.eventType,
+        attempts: verdict.attempts,
+        reason: verdict.reason,
+        error: verdict.error,
+      };
+      logger.error({ ...parkedKey, err: errorFor(verdict.thrown) }, 'key parked: its later messages wait for `outbox parked retry|skip`');
+      await callHooks('onParked', [consumer.onParked, context.onParked], parkedKey);
+    },
+  };
+}
+
+export function createVerdictActions(context: VerdictActionsContext) {
+  const reports = createVerdictReports(context);
+
+  /** Republishes a delivery (retry tier, dead-letter queue) and waits for the broker's confirm. */
+  function republish(channel: ConfirmChannel, exchange: string, routingKey: string, message: ConsumeMessage, headers: Record<string, unknown>): Promise<void> {
+    return publishConfirmed(channel, exchange, routingKey, message.content, redeliveryProperties(message, headers)).catch((error: unknown) => {
+      // A quorum queue that refused a publish (full, or leaderless for a moment) may
+      // keep refusing this channel after it recovered: the next publish gets a fresh one.
+      context.broker.discardChannel(channel);
+      throw error;
+    });
   }
 
   /** Carries out a verdict on the broker, then acknowledges the delivery. */
@@ -130,7 +141,7 @@ export function createVerdictActions(context: VerdictActionsContext) {
       case 'ack':
         break;
       case 'park':
-        await parked(consumer, verdict);
+        await reports.parked(consumer, verdict);
         break;
       case 'retry': {
         const delay = retryDelayFor(consumer, verdict.nextAttempt);
@@ -157,7 +168,7 @@ export function createVerdictActions(context: VerdictActionsContext) {
         if (verdict.reason !== 'malformed' && verdict.messageId) {
           await recordInboxFailure(prismaQueryRows(context.prisma), consumer.name, verdict.messageId, 'dead', verdict.attempts, verdict.error);
         }
-        await deadLetter(consumer, verdict);
+        await reports.deadLettered(consumer, verdict);
         break;
       }
     }

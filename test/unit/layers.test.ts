@@ -28,6 +28,7 @@ const LAYERS: Record<string, number> = {
   config: 8,
   migrations: 9,
   console: 9,
+  testing: 9,
   cli: 10,
   'index.ts': 10,
 };

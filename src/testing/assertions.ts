@@ -1,0 +1,103 @@
+// Assertions over a harness that read well in any test runner: they throw node's
+// AssertionError (vitest and jest show its actual/expected), and return what matched.
+import { AssertionError } from 'node:assert';
+import type { EventDefinition, EventPayload } from '../catalog/defineEvent.js';
+import type { CommittedEvent, DeadLetteredEvent, EventOf, HandledEvent, TestHarness } from './harnessTypes.js';
+
+/** Any part of a payload: objects match on the keys given, arrays and values exactly. */
+export type PayloadMatch<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: PayloadMatch<T[K]> } : T;
+
+export interface CountOptions {
+  /** How many matching events there must be. Default: at least one. */
+  times?: number;
+}
+
+/** What the assertions read of a harness: either mode's. */
+type Views = Pick<TestHarness, 'published' | 'handled' | 'deadLetters'>;
+
+/** `actual` matches `expected` on every key `expected` names, recursively; arrays item by item. */
+export function matchesPayload(actual: unknown, expected: unknown): boolean {
+  if (Array.isArray(expected)) {
+    return Array.isArray(actual) && actual.length === expected.length && expected.every((item, index) => matchesPayload(actual[index], item));
+  }
+  if (typeof expected === 'object' && expected !== null) {
+    if (typeof actual !== 'object' || actual === null || Array.isArray(actual)) return false;
+    return Object.entries(expected).every(([key, value]) => matchesPayload((actual as Record<string, unknown>)[key], value));
+  }
+  return Object.is(actual, expected);
+}
+
+const sameDefinition = (event: CommittedEvent, definition: EventDefinition) => event.type === definition.type && event.version === definition.version;
+const describe = (definition: EventDefinition, payload: unknown) =>
+  `${definition.type} (version ${definition.version})${payload === undefined ? '' : ` with a payload matching ${JSON.stringify(payload)}`}`;
+const times = (count: number) => (count === 1 ? 'once' : `${count} times`);
+const listed = (events: readonly CommittedEvent[]) =>
+  events.length === 0 ? 'none' : events.map((event) => `\n  ${event.type} v${event.version} ${JSON.stringify(event.payload)}`).join('');
+
+function check<T extends CommittedEvent>(operator: string, what: string, all: readonly T[], matching: T[], options: CountOptions, payload: unknown): T[] {
+  const enough = options.times === undefined ? matching.length > 0 : matching.length === options.times;
+  if (!enough) {
+    const wanted = options.times === undefined ? 'at least once' : times(options.times);
+    throw new AssertionError({
+      message: `expected ${what} ${wanted}, found ${times(matching.length)}; there were: ${listed(all)}`,
+      actual: all.map((event) => event.payload),
+      expected: payload,
+      operator,
+    });
+  }
+  return matching;
+}
+
+/** The app committed this event (with a payload matching `payload`): returns the matches, typed. */
+export async function expectPublished<E extends EventDefinition>(
+  harness: Views,
+  event: E,
+  payload?: PayloadMatch<EventPayload<E>>,
+  options: CountOptions = {},
+): Promise<EventOf<E>[]> {
+  const all = await harness.published();
+  const matching = all.filter((each) => sameDefinition(each, event) && (payload === undefined || matchesPayload(each.payload, payload)));
+  return check('expectPublished', `${describe(event, payload)} to be published`, all, matching, options, payload) as EventOf<E>[];
+}
+
+/** The app committed no such event. */
+export async function expectNotPublished<E extends EventDefinition>(harness: Views, event: E, payload?: PayloadMatch<EventPayload<E>>): Promise<void> {
+  const all = await harness.published();
+  const matching = all.filter((each) => sameDefinition(each, event) && (payload === undefined || matchesPayload(each.payload, payload)));
+  if (matching.length > 0) {
+    throw new AssertionError({
+      message: `expected ${describe(event, payload)} not to be published, found ${times(matching.length)}:${listed(matching)}`,
+      actual: matching.map((each) => each.payload),
+      expected: payload,
+      operator: 'expectNotPublished',
+    });
+  }
+}
+
+/** `consumer` did its side effect for this event (done in its inbox): returns the matches with their attempts. */
+export async function expectHandled<E extends EventDefinition>(
+  harness: Views,
+  consumer: string,
+  event: E,
+  payload?: PayloadMatch<EventPayload<E>>,
+  options: CountOptions = {},
+): Promise<HandledEvent<EventOf<E>>[]> {
+  const all = await harness.handled(consumer);
+  const matching = all.filter((each) => sameDefinition(each, event) && (payload === undefined || matchesPayload(each.payload, payload)));
+  return check('expectHandled', `${consumer} to have handled ${describe(event, payload)}`, all, matching, options, payload) as HandledEvent<EventOf<E>>[];
+}
+
+/** `consumer` gave up on this event (dead-lettered): returns the matches with attempts and error. */
+export async function expectDeadLettered<E extends EventDefinition>(
+  harness: Views,
+  consumer: string,
+  event: E,
+  payload?: PayloadMatch<EventPayload<E>>,
+  options: CountOptions = {},
+): Promise<DeadLetteredEvent<EventOf<E>>[]> {
+  const all = await harness.deadLetters(consumer);
+  const matching = all.filter((each) => sameDefinition(each, event) && (payload === undefined || matchesPayload(each.payload, payload)));
+  return check('expectDeadLettered', `${consumer} to have dead-lettered ${describe(event, payload)}`, all, matching, options, payload) as DeadLetteredEvent<
+    EventOf<E>
+  >[];
+}

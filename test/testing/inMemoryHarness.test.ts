@@ -1,0 +1,241 @@
+// The test kit in in-memory mode: the consumers run from the committed outbox rows,
+// through the real inbox, on the harness's clock.
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isOutboxError, NonRetryableError, type DeadLetter } from '../../src/index.js';
+import {
+  createTestHarness,
+  expectDeadLettered,
+  expectHandled,
+  expectNotPublished,
+  expectPublished,
+  InjectedFailure,
+  type InMemoryTestHarness,
+} from '../../src/testing/index.js';
+import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
+import { addItem, cartCheckedOut, checkOut, createEffectTable, createKitApp, effectCount, itemAdded, kitEvents, kitOutbox, type KitApp } from './kitFixture.js';
+
+let db: TestDatabase;
+let app: KitApp;
+let harness: InMemoryTestHarness<typeof kitEvents>;
+const deadLetters: DeadLetter[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase(import.meta.url);
+  await createEffectTable(db);
+  app = createKitApp();
+  harness = await createTestHarness({
+    mode: 'in-memory',
+    config: { outbox: kitOutbox, consumers: app.consumers, prisma: db.prisma },
+    onDeadLetter: (letter) => void deadLetters.push(letter),
+  });
+});
+afterEach(async () => {
+  await harness.drain();
+  await harness.reset();
+  app.providerCalls.clear();
+  app.seen.clear();
+  deadLetters.length = 0;
+});
+afterAll(async () => {
+  await harness?.stop();
+  await db?.drop();
+});
+
+describe('published()', () => {
+  it('lists what the app committed, typed, and nothing a rolled-back transaction wrote', async () => {
+    const cartId = randomUUID();
+    const id = await addItem(db, cartId, 'mug', 2);
+    await expect(
+      db.prisma.$transaction(async (tx) => {
+        await kitOutbox.publish(tx, itemAdded, { cartId, sku: 'lamp', quantity: 1 });
+        throw new Error('the endpoint failed after its publish');
+      }),
+    ).rejects.toThrow('the endpoint failed');
+
+    const published = await harness.published(itemAdded);
+    expect(published).toEqual([
+      expect.objectContaining({ id, type: 'cart.item-added', version: 1, payload: { cartId, sku: 'mug', quantity: 2 }, status: 'pending' }),
+    ]);
+    // Typed by the definition: this line would not compile if payload were unknown.
+    expect(published[0]!.payload.quantity).toBe(2);
+    const [match] = await expectPublished(harness, itemAdded, { cartId, sku: 'mug' }, { times: 1 });
+    expect(match!.id).toBe(id);
+    await expectNotPublished(harness, itemAdded, { sku: 'lamp' });
+  });
+
+  it('an assertion that fails says what was published instead', async () => {
+    const cartId = randomUUID();
+    await addItem(db, cartId, 'mug');
+    const failure = await expectPublished(harness, itemAdded, { cartId, sku: 'desk' }).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ name: 'AssertionError', operator: 'expectPublished' });
+    expect(String((failure as Error).message)).toContain(`expected cart.item-added (version 1) with a payload matching {"cartId":"${cartId}","sku":"desk"}`);
+    expect(String((failure as Error).message)).toContain('"sku":"mug"');
+    await expect(expectPublished(harness, itemAdded, { cartId }, { times: 2 })).rejects.toThrow('2 times, found once');
+    await expect(expectNotPublished(harness, itemAdded, { cartId })).rejects.toThrow('not to be published, found once');
+  });
+});
+
+describe('drain()', () => {
+  it('runs every owed side effect once, and nothing before it is called', async () => {
+    const cartId = randomUUID();
+    const added = await addItem(db, cartId, 'mug');
+    const checkedOut = await checkOut(db, cartId);
+    // Nothing runs between calls: a test sees the state it left.
+    expect(await effectCount(db, 'record-item', added)).toBe(0);
+
+    await harness.drain();
+    expect(await effectCount(db, 'record-item', added)).toBe(1);
+    expect(await effectCount(db, 'notify-checkout', checkedOut)).toBe(1);
+    // ship-cart subscribes to cart.*: both events.
+    expect([await effectCount(db, 'ship-cart', added), await effectCount(db, 'ship-cart', checkedOut)]).toEqual([1, 1]);
+    await expectHandled(harness, 'ship-cart', itemAdded, { cartId }, { times: 1 });
+    const [handled] = await expectHandled(harness, 'notify-checkout', cartCheckedOut, { cartId });
+    expect(handled).toMatchObject({ attempts: 1, lastError: null });
+    expect(await harness.published()).toEqual([expect.objectContaining({ status: 'published' }), expect.objectContaining({ status: 'published' })]);
+    expect(harness.deliveries().map((delivery) => delivery.outcome)).toEqual(['handled', 'handled', 'handled', 'handled']);
+
+    // Drained: a second drain has nothing to do.
+    await harness.drain();
+    expect(harness.deliveries()).toHaveLength(4);
+  });
+
+  it('leaves nothing owed: every event published, every subscriber done', async () => {
+    const carts = Array.from({ length: 20 }, () => randomUUID());
+    for (const [index, cartId] of carts.entries()) {
+      await addItem(db, cartId, `sku-${index}`);
+      if (index % 2 === 0) await checkOut(db, cartId);
+    }
+    await harness.drain();
+    const published = await harness.published();
+    expect(published).toHaveLength(30);
+    expect(published.every((event) => event.status === 'published')).toBe(true);
+    expect(await harness.handled('record-item')).toHaveLength(20);
+    expect(await harness.handled('notify-checkout')).toHaveLength(10);
+    expect(await harness.handled('ship-cart')).toHaveLength(30);
+  });
+
+  it('does not deliver a delayed event until the clock reaches it', async () => {
+    const cartId = randomUUID();
+    const id = await addItem(db, cartId, 'mug', 1, { availableAt: new Date(Date.now() + 60_000) });
+    await harness.drain();
+    expect(await harness.handled('record-item')).toEqual([]);
+    await harness.clock.advance(30_000);
+    expect(await harness.handled('record-item')).toEqual([]);
+    await harness.clock.advance(31_000);
+    expect((await harness.handled('record-item')).map((event) => event.id)).toEqual([id]);
+  });
+});
+
+describe('retries, on the harness clock', () => {
+  it('a failing handler is retried after its delays, counted, and done once', async () => {
+    const cartId = randomUUID();
+    const id = await addItem(db, cartId, 'mug');
+    harness.failNext('record-item', 2);
+    const startedAt = harness.clock.now().getTime();
+
+    await harness.runDue();
+    expect(harness.deliveries('record-item').map((delivery) => delivery.outcome)).toEqual(['retried']);
+    // The first retry is 1000 ms away on the harness's clock: not a millisecond earlier.
+    await harness.clock.advance(999);
+    expect(harness.deliveries('record-item')).toHaveLength(1);
+    await harness.clock.advance(1);
+    expect(harness.deliveries('record-item').map((delivery) => delivery.outcome)).toEqual(['retried', 'retried']);
+
+    // drain() moves the clock past the second delay (5000 ms) by itself.
+    await harness.drain();
+    expect(harness.deliveries('record-item').map((delivery) => delivery.outcome)).toEqual(['retried', 'retried', 'handled']);
+    expect(harness.clock.now().getTime() - startedAt).toBeGreaterThanOrEqual(6_000);
+    const [handled] = await expectHandled(harness, 'record-item', itemAdded, { cartId });
+    expect(handled).toMatchObject({ id, attempts: 3 });
+    expect(await effectCount(db, 'record-item', id)).toBe(1);
+  });
+
+  it('a handler failing every attempt is dead-lettered after maxAttempts, reported once', async () => {
+    const cartId = randomUUID();
+    const id = await checkOut(db, cartId);
+    harness.failNext('notify-checkout', 10, { messageId: id });
+    await harness.drain();
+    expect(harness.deliveries('notify-checkout').map((delivery) => delivery.outcome)).toEqual(['retried', 'retried', 'dead-lettered']);
+    const [dead] = await expectDeadLettered(harness, 'notify-checkout', cartCheckedOut, { cartId });
+    expect(dead).toMatchObject({ id, attempts: 3 });
+    expect(dead!.error).toContain('InjectedFailure: failure injected by the test harness into notify-checkout (attempt 3)');
+    expect(deadLetters).toEqual([expect.objectContaining({ consumer: 'notify-checkout', messageId: id, attempts: 3, reason: 'handler-failed' })]);
+    expect(await harness.handled('notify-checkout')).toEqual([]);
+    // The other consumers of the event were not held up by it.
+    await expectHandled(harness, 'ship-cart', cartCheckedOut, { cartId });
+  });
+
+  it('a NonRetryableError goes to the dead letters at once', async () => {
+    const id = await addItem(db, randomUUID(), 'discontinued');
+    harness.failNext('record-item', 1, { error: new NonRetryableError('SKU discontinued is not stocked') });
+    await harness.drain();
+    expect(harness.deliveries('record-item').map((delivery) => delivery.outcome)).toEqual(['dead-lettered']);
+    expect(await harness.deadLetters('record-item')).toEqual([
+      expect.objectContaining({ id, attempts: 1, error: 'NonRetryableError: SKU discontinued is not stocked' }),
+    ]);
+    expect(deadLetters).toEqual([expect.objectContaining({ reason: 'non-retryable' })]);
+  });
+});
+
+describe('idempotency helpers', () => {
+  it('a second delivery of a done message is a duplicate: the side effect stays done once', async () => {
+    const id = await addItem(db, randomUUID(), 'mug');
+    await harness.drain();
+    expect(await harness.deliver('record-item', id)).toBe('duplicate');
+    expect(await harness.deliver('ship-cart', id)).toBe('duplicate');
+    expect(await effectCount(db, 'record-item', id)).toBe(1);
+    expect(await effectCount(db, 'ship-cart', id)).toBe(1);
+    expect(app.seen.get('record-item')).toEqual([id]);
+  });
+
+  it('a failure after the handler rolls back its writes; the retry calls the provider again with the same key', async () => {
+    const id = await checkOut(db, randomUUID());
+    harness.failNext('notify-checkout', 1, { afterHandler: true });
+    await harness.drain();
+    expect(harness.deliveries('notify-checkout').map((delivery) => delivery.outcome)).toEqual(['retried', 'handled']);
+    // The handler ran twice; its transactional write committed once; the provider was
+    // called twice with one key (the provider must deduplicate: the handler gave it the key).
+    expect(app.seen.get('notify-checkout')).toEqual([id, id]);
+    expect(await effectCount(db, 'notify-checkout', id)).toBe(1);
+    expect([...app.providerCalls.entries()].filter(([key]) => key.startsWith('notify-checkout:'))).toEqual([[`notify-checkout:${id}`, 2]]);
+  });
+
+  it('reversed and shuffled delivery orders reach every consumer, each event once', async () => {
+    const cartId = randomUUID();
+    const ids = [await addItem(db, cartId, 'a'), await addItem(db, cartId, 'b'), await addItem(db, cartId, 'c')];
+    await harness.drain({ order: 'reverse' });
+    expect(app.seen.get('record-item')).toEqual([...ids].reverse());
+    await harness.reset();
+    app.seen.clear();
+
+    const more = [await addItem(db, cartId, 'd'), await addItem(db, cartId, 'e'), await addItem(db, cartId, 'f'), await addItem(db, cartId, 'g')];
+    await harness.drain({ order: 'shuffle', seed: 7 });
+    const seen = app.seen.get('record-item')!;
+    expect([...seen].sort()).toEqual([...more].sort());
+    expect(seen).not.toEqual(more);
+  });
+
+  it('failNext names a consumer of the harness', () => {
+    let thrown: unknown;
+    try {
+      harness.failNext('no-such-consumer', 1);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isOutboxError(thrown, 'OUTBOX_INVALID_OPTIONS')).toBe(true);
+    expect(new InjectedFailure('x').name).toBe('InjectedFailure');
+  });
+});
+
+describe('reset()', () => {
+  it('starts a new scope: earlier events and deliveries are forgotten', async () => {
+    await addItem(db, randomUUID(), 'mug');
+    await harness.drain();
+    expect(await harness.published()).toHaveLength(1);
+    await harness.reset();
+    expect(await harness.published()).toEqual([]);
+    expect(harness.deliveries()).toEqual([]);
+    expect(await harness.handled('record-item')).toEqual([]);
+  });
+});
