@@ -81,7 +81,7 @@ export function createFaultPlan() {
       const handle = outside
         ? outsideTransaction((context: OutsideTransactionContext<AnyContext>) => withFaults(consumer.name, context, () => outside(context)))
         : (context: AnyContext) => withFaults(consumer.name, context, () => (consumer.handle as (context: AnyContext) => Promise<void>)(context));
-      return { ...consumer, handle } as AnyConsumer;
+      return { ...consumer, handle };
     },
   };
 }

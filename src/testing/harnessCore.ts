@@ -85,7 +85,7 @@ export interface HarnessCore<TEvents extends readonly EventDefinition[]> {
 }
 
 const eventsOf = <TEvents extends readonly EventDefinition[]>(config: HarnessConfig<TEvents>): TEvents =>
-  (config.outbox ? config.outbox.catalog.events : config.events) as TEvents;
+  (config.outbox ? config.outbox.catalog.events : config.events);
 
 export async function openHarnessCore<TEvents extends readonly EventDefinition[]>(options: TestHarnessOptions<TEvents>): Promise<HarnessCore<TEvents>> {
   const { config } = options;
@@ -145,7 +145,7 @@ export async function openHarnessCore<TEvents extends readonly EventDefinition[]
 
   return {
     settings,
-    catalog: catalog as EventCatalog<TEvents>,
+    catalog: catalog,
     prisma,
     query,
     definitions,

@@ -63,7 +63,7 @@ function asDelivery(message: StoredMessage, attempt: number, headers: Record<str
   return {
     content: Buffer.from(message.payload),
     fields: { deliveryTag: 0, redelivered: attempt > 1, exchange: '', routingKey: message.eventType, consumerTag: APP_ID },
-    properties: { ...properties, headers: { ...properties.headers, ...headers, [HEADER_ATTEMPT]: attempt } },
+    properties: { ...properties, headers: { ...(properties.headers as Record<string, unknown>), ...headers, [HEADER_ATTEMPT]: attempt } },
   } as unknown as ConsumeMessage;
 }
 
