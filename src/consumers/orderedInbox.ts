@@ -172,19 +172,25 @@ export async function completeKeyTurn(query: QueryRows, consumer: string, messag
 }
 
 /**
- * The message failed for good: its key is parked at it (unless parked already), the
+ * The message failed for good: its key is parked at it (unless parked already; its row made
+ * if it has none yet), the
  * message marked parked with its attempts and error, then the messages held behind
  * it. Two statements, each committed: once the first is, a delivery of the key finds
  * it parked; the second, with a fresh snapshot, sees every message held before.
  * Parameters: consumer, message id, key, seq, attempts, error.
  */
 export async function parkKey(query: QueryRows, consumer: string, messageId: string, message: KeyedMessage, attempts: number, error: string): Promise<void> {
+  // An upsert: the key's row may not exist, when the message that failed was the first of its key
+  // the consumer saw (its transaction, which created the row, rolled back). Nothing before it is
+  // known done then: done_seq 0.
   await query(sql`
     WITH parked AS (
-           UPDATE outbox_ordered_key
-              SET parked_message_id = ${messageId}::uuid, parked_seq = ${message.seq}::bigint, parked_at = now(),
-                  parked_error = ${error.slice(0, 2000)}, has_waiting = false, updated_at = now()
-            WHERE consumer = ${consumer} AND ordering_key = ${message.orderingKey} AND parked_seq IS NULL
+           INSERT INTO outbox_ordered_key AS k (consumer, ordering_key, done_seq, parked_message_id, parked_seq, parked_at, parked_error, has_waiting)
+           VALUES (${consumer}, ${message.orderingKey}, 0, ${messageId}::uuid, ${message.seq}::bigint, now(), ${error.slice(0, 2000)}, false)
+           ON CONFLICT (consumer, ordering_key) DO UPDATE
+              SET parked_message_id = EXCLUDED.parked_message_id, parked_seq = EXCLUDED.parked_seq, parked_at = EXCLUDED.parked_at,
+                  parked_error = EXCLUDED.parked_error, has_waiting = false, updated_at = now()
+            WHERE k.parked_seq IS NULL
            RETURNING 1)
     INSERT INTO outbox_inbox AS inbox (consumer, message_id, status, attempts, last_error)
     VALUES (${consumer}, ${messageId}::uuid, 'parked', ${attempts}, ${error.slice(0, 2000)})

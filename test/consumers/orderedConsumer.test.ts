@@ -11,6 +11,7 @@ import {
   createRelay,
   createWorker,
   defineConsumer,
+  NonRetryableError,
   type ConsumerDefinition,
   type ParkedKey,
   type Relay,
@@ -351,4 +352,43 @@ describe('an ordered consumer', () => {
     expect(notParked.code).toBe(1);
     expect(notParked.stderr).toContain('OUTBOX_NOT_PARKED');
   }, 90_000);
+
+  it('parks a key whose very first event fails for good (its key row rolled back with the attempt); retry resumes it in order', async () => {
+    const name = uniqueName('first-poison');
+    let fixed = false;
+    const consumer: Consumer = defineConsumer<typeof testEvents, Tx>({
+      name,
+      events: ['test.anything'],
+      ordered: true,
+      partitions: 2,
+      async handle({ event, tx, messageId }) {
+        const { key, n } = payloadOf(event);
+        if (n === 1 && !fixed) throw new NonRetryableError(`cannot handle ${key}#1`);
+        await recordEffect(tx, name, key, n, messageId);
+      },
+    });
+    await startWorker(consumer);
+    await writeEvents(['first-poison'], 3);
+    startRelay();
+    // Not held for ever behind it: parked, all three, and listed as a parked key.
+    await eventually(
+      async () => {
+        const { rows } = await db.pool.query<{ count: number }>("SELECT count(*)::int AS count FROM outbox_inbox WHERE consumer = $1 AND status = 'parked'", [
+          name,
+        ]);
+        return rows[0]!.count === 3;
+      },
+      20_000,
+      'the key parked with its later events',
+    );
+    const env = { DATABASE_URL: db.url, AMQP_URL: broker.url, LOG_LEVEL: 'warn' };
+    const listed = await runOutboxCli(['parked', 'list', name, '--json'], env);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ orderingKey: 'first-poison', waiting: 2 })]);
+    fixed = true;
+    const retried = await runOutboxCli(['parked', 'retry', name, '--key', 'first-poison'], env);
+    expect(retried.code, retried.stderr).toBe(0);
+    await eventually(async () => (await effectsByKey(name)).get('first-poison')?.length === 3, 20_000, 'the retried key');
+    expectInOrder(await effectsByKey(name), ['first-poison'], 3);
+  }, 60_000);
 });
