@@ -12,6 +12,7 @@ import { checkOutboxTables } from '../database/checkOutboxTables.js';
 import { prismaQueryRows, type PrismaRootClient, type QueryRows } from '../database/sqlStore.js';
 import { OutboxError, parseOptions } from '../errors.js';
 import type { Logger } from '../logging/createLogger.js';
+import { claimDatabase, type DatabaseClaim } from './databaseClaim.js';
 import { createFaultPlan } from './faultPlan.js';
 import { committedEvents, eventsWithInbox, owedWork, readBaseline, readScope, type Owed } from './harnessRecords.js';
 import type { DeliveryRecord, FailNextOptions, TestHarness } from './harnessTypes.js';
@@ -85,7 +86,7 @@ export interface HarnessCore<TEvents extends readonly EventDefinition[]> {
 }
 
 const eventsOf = <TEvents extends readonly EventDefinition[]>(config: HarnessConfig<TEvents>): TEvents =>
-  (config.outbox ? config.outbox.catalog.events : config.events);
+  config.outbox ? config.outbox.catalog.events : config.events;
 
 export async function openHarnessCore<TEvents extends readonly EventDefinition[]>(options: TestHarnessOptions<TEvents>): Promise<HarnessCore<TEvents>> {
   const { config } = options;
@@ -109,12 +110,17 @@ export async function openHarnessCore<TEvents extends readonly EventDefinition[]
 
   const ownsPrisma = !options.prisma && typeof config.prisma === 'function';
   const prisma = options.prisma ?? (typeof config.prisma === 'function' ? await config.prisma() : config.prisma);
-  const close = async () => {
-    if (ownsPrisma) await (prisma as Partial<{ $disconnect(): Promise<void> }>).$disconnect?.();
-  };
+  let claim: DatabaseClaim | undefined;
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await claim?.release();
+      if (ownsPrisma) await (prisma as Partial<{ $disconnect(): Promise<void> }>).$disconnect?.();
+    })());
   const query = prismaQueryRows(prisma);
   try {
     await checkOutboxTables(query);
+    claim = await claimDatabase(prisma);
     await registerConsumers(query, names);
   } catch (error) {
     await close();

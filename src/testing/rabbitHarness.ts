@@ -14,6 +14,7 @@ import type { SettledDelivery } from '../consumers/runDelivery.js';
 import { STORED_MESSAGE_COLUMNS, type StoredMessage } from '../database/storedMessage.js';
 import { OutboxError } from '../errors.js';
 import { createRelay } from '../relay/createRelay.js';
+import { redactUrl } from '../logging/redactUrl.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
 import type { HarnessCore } from './harnessCore.js';
 import { describeOwed, isSettled } from './harnessRecords.js';
@@ -88,13 +89,30 @@ export async function createRabbitHarness<TEvents extends readonly EventDefiniti
     }
   }
 
+  // The worker and the relay wait out a broker or database that is away; a test must not:
+  // the start gives up after drainTimeoutMs.
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new OutboxError(
+            'OUTBOX_HARNESS_SETUP_FAILED',
+            `the test harness's worker and relay did not start within ${settings.drainTimeoutMs} ms: is RabbitMQ reachable at ${redactUrl(vhost.amqpUrls[0]!)}?`,
+          ),
+        ),
+      settings.drainTimeoutMs,
+    );
+  });
   try {
     // Queues first, so that nothing the relay publishes is unroutable.
-    await worker.start();
-    await relay.start();
+    await Promise.race([worker.start().then(() => relay.start()), gaveUp]);
   } catch (error) {
     await shutDown().catch(() => {});
     throw error;
+  } finally {
+    clearTimeout(timer);
+    gaveUp.catch(() => {});
   }
 
   const ensureRunning = () => {

@@ -31,7 +31,8 @@ beforeAll(async () => {
   });
 });
 afterEach(async () => {
-  // Each test drains what it needs; what one leaves (a retry scheduled, events another harness took) is forgotten.
+  // What a test left undelivered is delivered now, so the next starts from a clean slate.
+  await harness.drain();
   await harness.reset();
   app.providerCalls.clear();
   app.seen.clear();
@@ -228,6 +229,22 @@ describe('idempotency helpers', () => {
   });
 });
 
+describe('one harness per database', () => {
+  it('a second harness on the same database is refused while the first runs, and welcome once it stopped', async () => {
+    const config = { outbox: kitOutbox, consumers: app.consumers, prisma: db.prisma };
+    const refused = await createTestHarness({ mode: 'in-memory', config }).catch((error: unknown) => error);
+    expect(isOutboxError(refused, 'OUTBOX_HARNESS_SETUP_FAILED')).toBe(true);
+    expect((refused as Error).message).toContain('another test harness is running on this database (schema public)');
+    const alsoRefused = await createTestHarness({ config }).catch((error: unknown) => error);
+    expect(isOutboxError(alsoRefused, 'OUTBOX_HARNESS_SETUP_FAILED')).toBe(true);
+
+    await harness.stop();
+    const next = await createTestHarness({ mode: 'in-memory', config });
+    await next.stop();
+    harness = await createTestHarness({ mode: 'in-memory', config, onDeadLetter: (letter) => void deadLetters.push(letter) });
+  });
+});
+
 describe('reset()', () => {
   it('starts a new scope: earlier events and deliveries are forgotten', async () => {
     await addItem(db, randomUUID(), 'mug');
@@ -251,7 +268,10 @@ describe('ordered consumers', () => {
         seen.push(`${event.payload.cartId}:${event.payload.sku}`);
       },
     });
-    const orderedHarness = await createTestHarness({ mode: 'in-memory', config: { events: kitEvents, consumers: [ordered], prisma: db.prisma } });
+    // A database of its own: one harness per database at a time.
+    const orderedDb = await createTestDatabase(import.meta.url);
+    const orderedHarness = await createTestHarness({ mode: 'in-memory', config: { events: kitEvents, consumers: [ordered], prisma: orderedDb.prisma } });
+    const db = orderedDb;
     try {
       const [cartA, cartB] = [randomUUID(), randomUUID()];
       for (const sku of ['1', '2', '3']) {
@@ -284,6 +304,7 @@ describe('ordered consumers', () => {
       expect(seen.filter((entry) => entry.startsWith(cartC))).toEqual([]);
     } finally {
       await orderedHarness.stop();
+      await orderedDb.drop();
     }
   });
 });
