@@ -8,7 +8,7 @@ import type { ConsumerDefinition, DeadLetter } from '../../src/index.js';
 import { shopEvents, type ShopEvents } from './events.js';
 import { reserveStock } from './inventory.js';
 import { defineConsumer } from './outbox.js';
-import { callProvider } from './providers.js';
+import { callProvider, type CallProvider } from './providers.js';
 
 export interface ShopConsumerOptions {
   logger: Logger;
@@ -18,12 +18,15 @@ export interface ShopConsumerOptions {
    * demo's checks must then fail.
    */
   breakInbox?: boolean;
+  /** How the external side effects reach their providers. Default: over HTTP (PROVIDERS_URL); tests hand in a fake. */
+  callProvider?: CallProvider;
 }
 
 // What an order row's `lines` column holds (JSON, written by placeOrder).
 const orderLinesSchema = z.array(z.object({ sku: z.string(), quantity: z.number().int() }));
 
 export function shopConsumers(options: ShopConsumerOptions): ShopConsumer[] {
+  const call = options.callProvider ?? callProvider;
   const shared = {
     // Short delays so the demo's retries finish within the run; 8 attempts ride out a ~20 s outage.
     retryDelays: [500, 2_000, 5_000],
@@ -42,7 +45,7 @@ export function shopConsumers(options: ShopConsumerOptions): ShopConsumer[] {
       async handle({ event, tx, idempotencyKey }) {
         const { userId } = event.payload;
         await tx.user.findUniqueOrThrow({ where: { id: userId }, select: { email: true } });
-        await callProvider('email', `welcome:${userId}`, idempotencyKey);
+        await call('email', `welcome:${userId}`, idempotencyKey);
       },
     }),
     defineConsumer({
@@ -71,7 +74,7 @@ export function shopConsumers(options: ShopConsumerOptions): ShopConsumer[] {
       async handle({ event, tx, idempotencyKey }) {
         const { orderId } = event.payload;
         await tx.order.findUniqueOrThrow({ where: { id: orderId }, select: { id: true } });
-        await callProvider('email', `order-confirmation:${orderId}`, idempotencyKey);
+        await call('email', `order-confirmation:${orderId}`, idempotencyKey);
       },
     }),
     defineConsumer({
@@ -91,7 +94,7 @@ export function shopConsumers(options: ShopConsumerOptions): ShopConsumer[] {
       concurrency: 8,
       ...shared,
       async handle({ event, idempotencyKey }) {
-        await callProvider('analytics', `order-placed:${event.payload.orderId}`, idempotencyKey);
+        await call('analytics', `order-placed:${event.payload.orderId}`, idempotencyKey);
       },
     }),
     defineConsumer({
@@ -100,7 +103,7 @@ export function shopConsumers(options: ShopConsumerOptions): ShopConsumer[] {
       concurrency: 8,
       ...shared,
       async handle({ event, idempotencyKey }) {
-        await callProvider('webhook', `order.placed:${event.payload.orderId}`, idempotencyKey);
+        await call('webhook', `order.placed:${event.payload.orderId}`, idempotencyKey);
       },
     }),
   ];

@@ -20,6 +20,9 @@ export function providersUrl(): string {
   return process.env.PROVIDERS_URL ?? 'http://127.0.0.1:3001';
 }
 
+/** Hands a provider a piece of work with its idempotency key: resolves once accepted, throws otherwise (retryable). */
+export type CallProvider = (provider: ProviderName, subject: string, idempotencyKey: string) => Promise<void>;
+
 /** Resolves when the provider accepted the work; throws ProviderError otherwise (retryable). */
 export async function callProvider(provider: ProviderName, subject: string, idempotencyKey: string): Promise<void> {
   let response: Response;

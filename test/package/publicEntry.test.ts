@@ -14,8 +14,8 @@ beforeAll(async () => {
 }, 120_000);
 
 describe('the published package', () => {
-  it('exports only the public entry', () => {
-    expect(Object.keys(packageJson.exports)).toEqual(['.', './package.json']);
+  it('exports only the public entry and the test kit', () => {
+    expect(Object.keys(packageJson.exports)).toEqual(['.', './testing', './package.json']);
     expect(packageJson.bin).toEqual({ outbox: './dist/cli/main.js' });
     expect(packageJson.peerDependencies['@prisma/client']).toBe('>=7.10.0 <8');
   });
@@ -43,6 +43,13 @@ describe('the published package', () => {
         'outboxExtension',
         'outsideTransaction',
       ].sort(),
+    );
+  });
+
+  it('imports the test kit by its own name', async () => {
+    const { stdout } = await nodeImport(`${packageJson.name}/testing`);
+    expect(JSON.parse(stdout).sort()).toEqual(
+      ['InjectedFailure', 'createTestHarness', 'expectDeadLettered', 'expectHandled', 'expectNotPublished', 'expectPublished', 'matchesPayload'].sort(),
     );
   });
 

@@ -59,4 +59,11 @@ describe('layers', () => {
     }
     expect(wrongWay).toEqual([]);
   });
+
+  it('nothing outside src/testing imports the test kit (a second entry: the main one never loads it)', () => {
+    const importers = sourceFiles(SRC).filter(
+      (file) => unitOf(file) !== 'testing' && /(?:from|import\()\s*'(?:\.\.?\/)+testing\//.test(readFileSync(file, 'utf8')),
+    );
+    expect(importers.map((file) => path.relative(SRC, file))).toEqual([]);
+  });
 });
