@@ -28,7 +28,13 @@ export type HarnessConfig<TEvents extends readonly EventDefinition[]> = {
 export interface TestHarnessOptions<TEvents extends readonly EventDefinition[]> {
   /** Your outbox.config.ts's default export, or an object of the same shape. */
   config: HarnessConfig<TEvents>;
-  /** "rabbitmq" (default): a relay and a worker on a private vhost. "in-memory": no broker, consumers run from the outbox rows. */
+  /**
+   * "rabbitmq" (default): the library's relay and a worker, in-process, on a private vhost.
+   * "in-memory": no broker; the consumers run from the committed outbox rows, one delivery at a
+   * time, through the real inbox, retries on the harness's clock. It does not simulate the
+   * broker's topology, concurrency, batching, redeliveries by itself, real time, the relay's
+   * failures or the reconciler (docs/testing.md, "What in-memory mode does not simulate").
+   */
   mode?: 'rabbitmq' | 'in-memory';
   /** The client to use instead of the config's (e.g. on a test database). */
   prisma?: PrismaRootClient;

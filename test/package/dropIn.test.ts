@@ -64,7 +64,7 @@ const TSCONFIG = JSON.stringify({
     noEmit: true,
     allowImportingTsExtensions: true,
   },
-  include: ['src', 'outbox.config.ts'],
+  include: ['src', 'test', 'outbox.config.ts'],
 });
 
 let app: string;
@@ -135,7 +135,13 @@ beforeAll(async () => {
       private: true,
       type: 'module',
       dependencies: { '@prisma/client': versions['@prisma/client'], '@prisma/adapter-pg': versions['@prisma/adapter-pg'], pg: versions.pg },
-      devDependencies: { prisma: versions.prisma, typescript: versions.typescript, tsx: versions.tsx, '@types/node': versions['@types/node'] },
+      devDependencies: {
+        prisma: versions.prisma,
+        typescript: versions.typescript,
+        tsx: versions.tsx,
+        '@types/node': versions['@types/node'],
+        vitest: versions.vitest,
+      },
     }),
   );
   await mkdir(path.join(app, 'prisma'));
@@ -184,7 +190,7 @@ describe('drop-in from the packed tarball, following the README', () => {
       await mkdir(path.dirname(path.join(app, file)), { recursive: true });
       await writeFile(path.join(app, file), code);
     }
-    expect([...blocks.files.keys()].sort()).toEqual(['outbox.config.ts', 'src/outbox.ts']);
+    expect([...blocks.files.keys()].sort()).toEqual(['outbox.config.ts', 'src/outbox.ts', 'test/orders.test.ts']);
     // The app's own endpoint, around the README's publish snippet.
     const snippet = blocks.snippets.get('publish');
     expect(snippet).toBeDefined();
@@ -253,5 +259,11 @@ describe('drop-in from the packed tarball, following the README', () => {
     for (const { child } of [relay, worker]) child.kill('SIGTERM');
     const codes = await Promise.all([relay, worker].map(({ child }) => new Promise((resolve) => child.once('exit', resolve))));
     expect(codes).toEqual([0, 0]);
+
+    // README "Testing your app": its test file, run by the app's own vitest against the installed test kit.
+    const tests = await run('npx vitest run');
+    expect(tests.code, tests.stdout + tests.stderr).toBe(0);
+    // eslint-disable-next-line no-control-regex -- vitest colours its summary
+    expect(tests.stdout.replace(/\u001b\[[0-9;]*m/g, '')).toMatch(/Tests\s+1 passed/);
   }, 600_000);
 });

@@ -241,6 +241,11 @@ describe('one harness per database', () => {
     await harness.stop();
     const next = await createTestHarness({ mode: 'in-memory', config });
     await next.stop();
+    // Stopped, a harness holds nothing open on the database: its claim's transaction is over.
+    const { rows } = await db.pool.query<{ count: number }>(
+      "SELECT count(*)::int AS count FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+    );
+    expect(rows[0]!.count).toBe(0);
     harness = await createTestHarness({ mode: 'in-memory', config, onDeadLetter: (letter) => void deadLetters.push(letter) });
   });
 });
