@@ -4,6 +4,8 @@
 import { sqltag as sql } from '@prisma/client/runtime/client';
 import { matchesTopic } from '../catalog/topicPattern.js';
 import type { QueryRows } from '../database/sqlStore.js';
+import { STORED_MESSAGE_COLUMNS, type StoredMessage } from '../database/storedMessage.js';
+import { OutboxError } from '../errors.js';
 import type { CommittedEvent } from './harnessTypes.js';
 
 interface InboxEntry {
@@ -26,6 +28,13 @@ export interface ScopedEvent {
 
 /** A side effect is settled once its inbox row says so; anything else (no row, processing, waiting) is owed. */
 const SETTLED = new Set<InboxEntry['status']>(['done', 'dead', 'parked', 'skipped']);
+
+/** A committed outbox row as the relay would publish it, for deliver(). */
+export async function readCommitted(query: QueryRows, messageId: string): Promise<StoredMessage> {
+  const [message] = await query<StoredMessage>(sql`SELECT ${STORED_MESSAGE_COLUMNS} FROM outbox_message m WHERE m.id = ${messageId}::uuid`);
+  if (!message) throw new OutboxError('OUTBOX_INVALID_OPTIONS', `deliver: no outbox message ${messageId} (was its transaction committed?)`);
+  return message;
+}
 
 /** Everything committed so far: the next scope starts after it. */
 export async function readBaseline(query: QueryRows): Promise<string> {

@@ -20,7 +20,7 @@ import { STORED_MESSAGE_COLUMNS, type StoredMessage } from '../database/storedMe
 import { OutboxError } from '../errors.js';
 import { loggableError } from '../logging/loggableError.js';
 import type { HarnessCore } from './harnessCore.js';
-import { describeOwed, isSettled } from './harnessRecords.js';
+import { describeOwed, isSettled, readCommitted } from './harnessRecords.js';
 import type { DeliveryOrder, InMemoryTestHarness } from './harnessTypes.js';
 
 const APP_ID = 'outbox-test-harness';
@@ -182,12 +182,6 @@ export function createInMemoryHarness<TEvents extends readonly EventDefinition[]
     return candidates.length === 0 ? undefined : Math.min(...candidates);
   }
 
-  async function loadMessage(messageId: string): Promise<StoredMessage> {
-    const [message] = await query<StoredMessage>(sql`SELECT ${STORED_MESSAGE_COLUMNS} FROM outbox_message m WHERE m.id = ${messageId}::uuid`);
-    if (!message) throw new OutboxError('OUTBOX_INVALID_OPTIONS', `deliver: no outbox message ${messageId} (was its transaction committed?)`);
-    return message;
-  }
-
   return {
     mode: 'in-memory',
     ...core.views,
@@ -237,7 +231,7 @@ export function createInMemoryHarness<TEvents extends readonly EventDefinition[]
     async deliver(consumerName, messageId) {
       const consumer = consumers.find((each) => each.name === consumerName);
       if (!consumer) throw new OutboxError('OUTBOX_INVALID_OPTIONS', `deliver: ${JSON.stringify(consumerName)} is not one of the harness's consumers`);
-      const message = await loadMessage(messageId);
+      const message = await readCommitted(query, messageId);
       return deliverOne({ consumer, message, attempt: 1, dueAt: advancedMs, sequence: 0, headers: {} });
     },
 

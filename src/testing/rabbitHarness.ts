@@ -2,7 +2,6 @@
 // a private vhost. drain() is told of every relay batch and every settled delivery,
 // and reads the database after each: it resolves on the first read that finds
 // nothing owed, and never before.
-import { sqltag as sql } from '@prisma/client/runtime/client';
 import { BrokerConnection } from '../broker/brokerConnection.js';
 import { consumerEntry } from '../broker/consumerTopology.js';
 import { republishMessages } from '../broker/republishToConsumer.js';
@@ -11,13 +10,12 @@ import type { EventDefinition } from '../catalog/defineEvent.js';
 import { createWorker } from '../consumers/createWorker.js';
 import type { DeliveryOutcome } from '../consumers/deliveryStats.js';
 import type { SettledDelivery } from '../consumers/runDelivery.js';
-import { STORED_MESSAGE_COLUMNS, type StoredMessage } from '../database/storedMessage.js';
 import { OutboxError } from '../errors.js';
 import { createRelay } from '../relay/createRelay.js';
 import { redactUrl } from '../logging/redactUrl.js';
 import { createRateLimiter } from '../timing/rateLimiter.js';
 import type { HarnessCore } from './harnessCore.js';
-import { describeOwed, isSettled } from './harnessRecords.js';
+import { describeOwed, isSettled, readCommitted } from './harnessRecords.js';
 import type { RabbitTestHarness } from './harnessTypes.js';
 import { createPrivateVhost } from './privateVhost.js';
 
@@ -66,8 +64,19 @@ export async function createRabbitHarness<TEvents extends readonly EventDefiniti
     ...(core.hooks.onDeadLetter ? { onDeadLetter: core.hooks.onDeadLetter } : {}),
     ...(core.hooks.onParked ? { onParked: core.hooks.onParked } : {}),
   });
-  // Polled often: a test's commit reaches the broker within one poll (no NOTIFY needs a URL of its own).
-  const relay = createRelay({ prisma: core.prisma, amqpUrl: vhost.amqpUrls, pollIntervalMs: 20, summaryIntervalMs: 0, logger, relayId: `${vhost.name}-relay` });
+  // Polled often: a test's commit reaches the broker within one poll (NOTIFY would need a URL of its
+  // own). One batch loop (maxInFlight = batchSize): a test needs no throughput, and the app's pool
+  // is shared with its own queries and the worker's transactions.
+  const relay = createRelay({
+    prisma: core.prisma,
+    amqpUrl: vhost.amqpUrls,
+    pollIntervalMs: 20,
+    batchSize: 200,
+    maxInFlight: 200,
+    summaryIntervalMs: 0,
+    logger,
+    relayId: `${vhost.name}-relay`,
+  });
   worker.on('delivery:settled', (delivery) => {
     core.record({ consumer: delivery.consumer, messageId: delivery.messageId, eventType: delivery.eventType, outcome: delivery.outcome });
     for (const listener of settledListeners) listener(delivery);
@@ -150,8 +159,7 @@ export async function createRabbitHarness<TEvents extends readonly EventDefiniti
       ensureRunning();
       const consumer = core.consumers.find((each) => each.name === consumerName);
       if (!consumer) throw new OutboxError('OUTBOX_INVALID_OPTIONS', `deliver: ${JSON.stringify(consumerName)} is not one of the harness's consumers`);
-      const [message] = await query<StoredMessage>(sql`SELECT ${STORED_MESSAGE_COLUMNS} FROM outbox_message m WHERE m.id = ${messageId}::uuid`);
-      if (!message) throw new OutboxError('OUTBOX_INVALID_OPTIONS', `deliver: no outbox message ${messageId} (was its transaction committed?)`);
+      const message = await readCommitted(query, messageId);
       // The first settlement of that delivery, whatever it came to (a retry, too, as in-memory).
       let listener: ((delivery: SettledDelivery) => void) | undefined;
       let timer: NodeJS.Timeout | undefined;
