@@ -4,16 +4,23 @@ import { AssertionError } from 'node:assert';
 import type { EventDefinition, EventPayload } from '../catalog/defineEvent.js';
 import type { CommittedEvent, DeadLetteredEvent, EventOf, HandledEvent, TestHarness } from './harnessTypes.js';
 
-/** Any part of a payload: objects match on the keys given, arrays and values exactly. */
-export type PayloadMatch<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: PayloadMatch<T[K]> } : T;
+/** Any part of a payload: objects match on the keys given; arrays have the same length, each item matched the same way; values exactly. */
+export type PayloadMatch<T> = T extends readonly (infer Item)[]
+  ? readonly PayloadMatch<Item>[]
+  : T extends object
+    ? { [K in keyof T]?: PayloadMatch<T[K]> }
+    : T;
 
 export interface CountOptions {
   /** How many matching events there must be. Default: at least one. */
   times?: number;
 }
 
-/** What the assertions read of a harness: either mode's. */
-type Views = Pick<TestHarness, 'published' | 'handled' | 'deadLetters'>;
+/** What the assertions read of a harness: either mode's. Its catalog (`events`) types the events they take. */
+type Views<TEvents extends readonly EventDefinition[]> = Pick<TestHarness<TEvents>, 'events' | 'published' | 'handled' | 'deadLetters'>;
+
+/** The harness as the assertions read it: events of any definition (the signatures keep the types). */
+const untyped = <TEvents extends readonly EventDefinition[]>(harness: Views<TEvents>) => harness as unknown as Views<readonly EventDefinition[]>;
 
 /** `actual` matches `expected` on every key `expected` names, recursively; arrays item by item. */
 export function matchesPayload(actual: unknown, expected: unknown): boolean {
@@ -34,12 +41,21 @@ const times = (count: number) => (count === 1 ? 'once' : `${count} times`);
 const listed = (events: readonly CommittedEvent[]) =>
   events.length === 0 ? 'none' : events.map((event) => `\n  ${event.type} v${event.version} ${JSON.stringify(event.payload)}`).join('');
 
-function check<T extends CommittedEvent>(operator: string, what: string, all: readonly T[], matching: T[], options: CountOptions, payload: unknown): T[] {
-  const enough = options.times === undefined ? matching.length > 0 : matching.length === options.times;
-  if (!enough) {
+const enough = (matching: readonly unknown[], options: CountOptions) => (options.times === undefined ? matching.length > 0 : matching.length === options.times);
+
+function check<T extends CommittedEvent>(
+  operator: string,
+  what: string,
+  all: readonly T[],
+  matching: T[],
+  options: CountOptions,
+  payload: unknown,
+  hint = '',
+): T[] {
+  if (!enough(matching, options)) {
     const wanted = options.times === undefined ? 'at least once' : times(options.times);
     throw new AssertionError({
-      message: `expected ${what} ${wanted}, found ${times(matching.length)}; there were: ${listed(all)}`,
+      message: `expected ${what} ${wanted}, found ${times(matching.length)}${hint}; there were: ${listed(all)}`,
       actual: all.map((event) => event.payload),
       expected: payload,
       operator,
@@ -48,21 +64,40 @@ function check<T extends CommittedEvent>(operator: string, what: string, all: re
   return matching;
 }
 
+/** When more matching events were published than the consumer settled: the likely reason. */
+async function notSettledHint<TEvents extends readonly EventDefinition[]>(
+  harness: Views<TEvents>,
+  consumer: string,
+  event: EventDefinition,
+  payload: unknown,
+  settled: number,
+): Promise<string> {
+  const published = (await untyped(harness).published()).filter(
+    (each) => sameDefinition(each, event) && (payload === undefined || matchesPayload(each.payload, payload)),
+  );
+  if (published.length <= settled) return '';
+  return ` (${published.length} matching event(s) were published: drain() first, or see deliveries('${consumer}') for what became of them)`;
+}
+
 /** The app committed this event (with a payload matching `payload`): returns the matches, typed. */
-export async function expectPublished<E extends EventDefinition>(
-  harness: Views,
+export async function expectPublished<TEvents extends readonly EventDefinition[], E extends TEvents[number]>(
+  harness: Views<TEvents>,
   event: E,
   payload?: PayloadMatch<EventPayload<E>>,
   options: CountOptions = {},
 ): Promise<EventOf<E>[]> {
-  const all = await harness.published();
+  const all: CommittedEvent[] = await untyped(harness).published();
   const matching = all.filter((each) => sameDefinition(each, event) && (payload === undefined || matchesPayload(each.payload, payload)));
   return check('expectPublished', `${describe(event, payload)} to be published`, all, matching, options, payload) as EventOf<E>[];
 }
 
 /** The app committed no such event. */
-export async function expectNotPublished<E extends EventDefinition>(harness: Views, event: E, payload?: PayloadMatch<EventPayload<E>>): Promise<void> {
-  const all = await harness.published();
+export async function expectNotPublished<TEvents extends readonly EventDefinition[], E extends TEvents[number]>(
+  harness: Views<TEvents>,
+  event: E,
+  payload?: PayloadMatch<EventPayload<E>>,
+): Promise<void> {
+  const all: CommittedEvent[] = await untyped(harness).published();
   const matching = all.filter((each) => sameDefinition(each, event) && (payload === undefined || matchesPayload(each.payload, payload)));
   if (matching.length > 0) {
     throw new AssertionError({
@@ -75,29 +110,37 @@ export async function expectNotPublished<E extends EventDefinition>(harness: Vie
 }
 
 /** `consumer` did its side effect for this event (done in its inbox): returns the matches with their attempts. */
-export async function expectHandled<E extends EventDefinition>(
-  harness: Views,
+export async function expectHandled<TEvents extends readonly EventDefinition[], E extends TEvents[number]>(
+  harness: Views<TEvents>,
   consumer: string,
   event: E,
   payload?: PayloadMatch<EventPayload<E>>,
   options: CountOptions = {},
 ): Promise<HandledEvent<EventOf<E>>[]> {
-  const all = await harness.handled(consumer);
+  const all = await untyped(harness).handled(consumer);
   const matching = all.filter((each) => sameDefinition(each, event) && (payload === undefined || matchesPayload(each.payload, payload)));
-  return check('expectHandled', `${consumer} to have handled ${describe(event, payload)}`, all, matching, options, payload) as HandledEvent<EventOf<E>>[];
+  const hint = enough(matching, options) ? '' : await notSettledHint(harness, consumer, event, payload, matching.length);
+  return check('expectHandled', `${consumer} to have handled ${describe(event, payload)}`, all, matching, options, payload, hint) as unknown as HandledEvent<
+    EventOf<E>
+  >[];
 }
 
 /** `consumer` gave up on this event (dead-lettered): returns the matches with attempts and error. */
-export async function expectDeadLettered<E extends EventDefinition>(
-  harness: Views,
+export async function expectDeadLettered<TEvents extends readonly EventDefinition[], E extends TEvents[number]>(
+  harness: Views<TEvents>,
   consumer: string,
   event: E,
   payload?: PayloadMatch<EventPayload<E>>,
   options: CountOptions = {},
 ): Promise<DeadLetteredEvent<EventOf<E>>[]> {
-  const all = await harness.deadLetters(consumer);
+  const all = await untyped(harness).deadLetters(consumer);
   const matching = all.filter((each) => sameDefinition(each, event) && (payload === undefined || matchesPayload(each.payload, payload)));
-  return check('expectDeadLettered', `${consumer} to have dead-lettered ${describe(event, payload)}`, all, matching, options, payload) as DeadLetteredEvent<
-    EventOf<E>
-  >[];
+  return check(
+    'expectDeadLettered',
+    `${consumer} to have dead-lettered ${describe(event, payload)}`,
+    all,
+    matching,
+    options,
+    payload,
+  ) as unknown as DeadLetteredEvent<EventOf<E>>[];
 }

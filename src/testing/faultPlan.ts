@@ -46,6 +46,31 @@ export function createFaultPlan() {
     if (fault?.afterHandler) throw fault.error(context.attempt);
   }
 
+  /**
+   * A handler outside the transaction: "after the handler" is the window between its external
+   * call and complete(), where a worker that dies leaves the call made and the message not done.
+   * So complete() fails there (its work not run); a handler that never calls it fails on return.
+   */
+  async function withOutsideFaults(
+    consumer: string,
+    context: OutsideTransactionContext<AnyContext>,
+    run: (context: OutsideTransactionContext<AnyContext>) => Promise<void>,
+  ): Promise<void> {
+    const fault = take(consumer, context.messageId);
+    if (!fault) return run(context);
+    const error = fault.error(context.attempt);
+    if (!fault.afterHandler) throw error;
+    let completing = false;
+    await run({
+      ...context,
+      complete: () => {
+        completing = true;
+        return Promise.reject(error);
+      },
+    });
+    if (!completing) throw error;
+  }
+
   return {
     failNext(consumer: string, times: number, known: readonly string[], options: FailNextOptions = {}): void {
       if (!known.includes(consumer)) {
@@ -79,7 +104,7 @@ export function createFaultPlan() {
     wrap(consumer: AnyConsumer): AnyConsumer {
       const outside = outsideTransactionHandler(consumer.handle);
       const handle = outside
-        ? outsideTransaction((context: OutsideTransactionContext<AnyContext>) => withFaults(consumer.name, context, () => outside(context)))
+        ? outsideTransaction((context: OutsideTransactionContext<AnyContext>) => withOutsideFaults(consumer.name, context, outside))
         : (context: AnyContext) => withFaults(consumer.name, context, () => (consumer.handle as (context: AnyContext) => Promise<void>)(context));
       return { ...consumer, handle };
     },

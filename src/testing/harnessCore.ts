@@ -12,6 +12,7 @@ import { checkOutboxTables } from '../database/checkOutboxTables.js';
 import { prismaQueryRows, type PrismaRootClient, type QueryRows } from '../database/sqlStore.js';
 import { OutboxError, parseOptions } from '../errors.js';
 import type { Logger } from '../logging/createLogger.js';
+import { withTimeout } from '../timing/bounded.js';
 import { claimDatabase, type DatabaseClaim } from './databaseClaim.js';
 import { createFaultPlan } from './faultPlan.js';
 import { committedEvents, eventsWithInbox, owedWork, readBaseline, readScope, type Owed } from './harnessRecords.js';
@@ -44,7 +45,11 @@ export interface TestHarnessOptions<TEvents extends readonly EventDefinition[]> 
   only?: readonly string[];
   /** Every consumer's retry delays instead of its own, in ms (e.g. [20] in rabbitmq mode, where they pass in real time). */
   retryDelays?: number[];
-  /** drain() gives up after this long, naming what is still owed. Default 30000. */
+  /**
+   * drain() gives up after this long, naming what is still owed; the set-up, too. Default 4000:
+   * under your test runner's own timeout (5 s in vitest and jest), so that you see why. Raise
+   * both together for slow handlers, or real retry delays in rabbitmq mode.
+   */
   drainTimeoutMs?: number;
   /** Each delivery's transaction timeout. Default 30000. */
   transactionTimeoutMs?: number;
@@ -64,7 +69,8 @@ const optionsSchema = z.object({
   mode: z.enum(['rabbitmq', 'in-memory']).default('rabbitmq'),
   only: z.array(z.string()).optional(),
   retryDelays: z.array(z.number().int().min(1)).min(1).optional(),
-  drainTimeoutMs: z.number().int().positive().default(30_000),
+  // Under vitest's and jest's 5 s test timeout, so that a drain that cannot settle says why.
+  drainTimeoutMs: z.number().int().positive().default(4_000),
   transactionTimeoutMs: z.number().int().positive().default(30_000),
   amqpUrl: z.string().min(1).optional(),
   drainRecheckMs: z.number().int().positive().default(1_000),
@@ -86,7 +92,7 @@ export interface HarnessCore<TEvents extends readonly EventDefinition[]> {
   /** What is still owed in the harness's scope. */
   readOwed(): Promise<Owed>;
   /** The methods both modes share, as they are. */
-  views: Pick<TestHarness<TEvents>, 'published' | 'handled' | 'deadLetters' | 'deliveries' | 'failNext' | 'reset'>;
+  views: Pick<TestHarness<TEvents>, 'events' | 'published' | 'handled' | 'deadLetters' | 'parked' | 'deliveries' | 'failNext' | 'reset'>;
   /** Lets go of what the core opened (the Prisma client, when it made it from the config's factory). */
   close(): Promise<void>;
 }
@@ -127,7 +133,11 @@ export async function openHarnessCore<TEvents extends readonly EventDefinition[]
   try {
     await checkOutboxTables(query);
     claim = await claimDatabase(prisma);
-    await registerConsumers(query, names);
+    // The claim holds one connection of the client's pool until stop(): a pool of one has none left.
+    const poolHint = `the test harness holds one connection of your Prisma client's pool while it runs, and no other came within ${settings.drainTimeoutMs} ms (is the pool's max 1?)`;
+    await withTimeout(registerConsumers(query, names), settings.drainTimeoutMs, poolHint).catch((error: unknown) => {
+      throw error instanceof Error && error.message === poolHint ? new OutboxError('OUTBOX_HARNESS_SETUP_FAILED', poolHint) : error;
+    });
   } catch (error) {
     await close();
     throw error;
@@ -135,20 +145,52 @@ export async function openHarnessCore<TEvents extends readonly EventDefinition[]
 
   let baseline = await readBaseline(query);
   let deliveries: DeliveryRecord[] = [];
-  const scope = () => readScope(query, baseline, names);
+  let stopped = false;
+  const ensureRunning = () => {
+    if (stopped) throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'the test harness is stopped');
+  };
+  /** A view of one consumer: a name the harness does not run is a typo, not an empty answer. */
+  const scopeOf = async (consumer: string, what: string) => {
+    if (!names.includes(consumer)) {
+      throw new OutboxError('OUTBOX_INVALID_OPTIONS', `${what}: ${JSON.stringify(consumer)} is not one of the harness's consumers (${names.join(', ')})`);
+    }
+    return scope();
+  };
+  const scope = () => {
+    ensureRunning();
+    return readScope(query, baseline, names);
+  };
 
   const views: HarnessCore<TEvents>['views'] = {
+    events: catalog.events,
     published: (async (event?: EventDefinition) => committedEvents(await scope(), event)) as TestHarness<TEvents>['published'],
     handled: (async (consumer: string, event?: EventDefinition) =>
-      eventsWithInbox(await scope(), consumer, 'done', event)) as unknown as TestHarness<TEvents>['handled'],
+      eventsWithInbox(await scopeOf(consumer, 'handled'), consumer, 'done', event).map(({ event: handled, inbox }) => ({
+        ...handled,
+        attempts: inbox.attempts,
+        doneAt: inbox.doneAt!,
+      }))) as TestHarness<TEvents>['handled'],
     deadLetters: (async (consumer: string) =>
-      eventsWithInbox(await scope(), consumer, 'dead').map((event) => ({
+      eventsWithInbox(await scopeOf(consumer, 'deadLetters'), consumer, 'dead').map(({ event, inbox }) => ({
         ...event,
-        error: event.lastError ?? '',
-      }))) as unknown as TestHarness<TEvents>['deadLetters'],
-    deliveries: (consumer) => deliveries.filter((delivery) => consumer === undefined || delivery.consumer === consumer),
+        attempts: inbox.attempts,
+        error: inbox.lastError ?? '',
+      }))) as TestHarness<TEvents>['deadLetters'],
+    parked: (async (consumer: string) =>
+      eventsWithInbox(await scopeOf(consumer, 'parked'), consumer, 'parked').map(({ event, inbox }) => ({
+        ...event,
+        attempts: inbox.attempts,
+        error: inbox.lastError,
+      }))) as TestHarness<TEvents>['parked'],
+    deliveries(consumer) {
+      if (consumer !== undefined && !names.includes(consumer)) {
+        throw new OutboxError('OUTBOX_INVALID_OPTIONS', `deliveries: ${JSON.stringify(consumer)} is not one of the harness's consumers (${names.join(', ')})`);
+      }
+      return deliveries.filter((delivery) => consumer === undefined || delivery.consumer === consumer);
+    },
     failNext: (consumer, times, failOptions?: FailNextOptions) => faults.failNext(consumer, times, names, failOptions),
     async reset() {
+      ensureRunning();
       baseline = await readBaseline(query);
       deliveries = [];
       faults.clear();
@@ -165,8 +207,11 @@ export async function openHarnessCore<TEvents extends readonly EventDefinition[]
     logger: options.logger ?? pino({ level: 'silent' }),
     hooks: { onDeadLetter: options.onDeadLetter, onParked: options.onParked },
     record: (delivery) => deliveries.push(delivery),
-    readOwed: async () => owedWork(await scope(), consumers),
+    readOwed: async () => owedWork(await readScope(query, baseline, names), consumers),
     views,
-    close,
+    close() {
+      stopped = true;
+      return close();
+    },
   };
 }

@@ -29,8 +29,11 @@ export interface ScopedEvent {
 /** A side effect is settled once its inbox row says so; anything else (no row, processing, waiting) is owed. */
 const SETTLED = new Set<InboxEntry['status']>(['done', 'dead', 'parked', 'skipped']);
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** A committed outbox row as the relay would publish it, for deliver(). */
 export async function readCommitted(query: QueryRows, messageId: string): Promise<StoredMessage> {
+  if (!UUID.test(messageId)) throw new OutboxError('OUTBOX_INVALID_OPTIONS', `deliver: ${JSON.stringify(messageId)} is not a message id (a UUID)`);
   const [message] = await query<StoredMessage>(sql`SELECT ${STORED_MESSAGE_COLUMNS} FROM outbox_message m WHERE m.id = ${messageId}::uuid`);
   if (!message) throw new OutboxError('OUTBOX_INVALID_OPTIONS', `deliver: no outbox message ${messageId} (was its transaction committed?)`);
   return message;
@@ -130,6 +133,8 @@ export function owedWork(scope: readonly ScopedEvent[], subscribers: readonly Su
 
 export const isSettled = (owed: Owed) => owed.unpublished.length === 0 && owed.sideEffects.length === 0;
 
+const clip = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max)}…`);
+
 /** What drain()'s timeout says is still owed: enough to see why, not a dump of a big backlog. */
 export function describeOwed(owed: Owed, limit = 10): string {
   const lines: string[] = [];
@@ -139,10 +144,10 @@ export function describeOwed(owed: Owed, limit = 10): string {
   if (owed.unpublished.length > limit) lines.push(`  ... and ${owed.unpublished.length - limit} more not published`);
   for (const { consumer, event, inbox } of owed.sideEffects.slice(0, limit)) {
     const state = !inbox
-      ? 'not delivered yet'
+      ? 'not done yet (not delivered, or its handler is still running)'
       : inbox.status === 'waiting'
         ? 'held behind an earlier message of its key'
-        : `${inbox.attempts} attempt(s) failed, waiting for its retry${inbox.lastError ? `; last error: ${inbox.lastError.slice(0, 300)}` : ''}`;
+        : `${inbox.attempts} attempt(s) failed, waiting for its retry${inbox.lastError ? `; last error: ${clip(inbox.lastError, 600)}` : ''}`;
     lines.push(`  ${consumer} owes ${event.type} ${event.id}: ${state}`);
   }
   if (owed.sideEffects.length > limit) lines.push(`  ... and ${owed.sideEffects.length - limit} more side effects owed`);
@@ -154,17 +159,17 @@ export function committedEvents(scope: readonly ScopedEvent[], definition?: { ty
   return scope.map((scoped) => scoped.event).filter((event) => !definition || (event.type === definition.type && event.version === definition.version));
 }
 
-/** The scope's events whose inbox row for `consumer` has `status`, with what the row says. */
+/** The scope's events whose inbox row for `consumer` has `status`, with the row. */
 export function eventsWithInbox(
   scope: readonly ScopedEvent[],
   consumer: string,
-  status: 'done' | 'dead',
+  status: 'done' | 'dead' | 'parked',
   definition?: { type: string; version: number },
-): (CommittedEvent & { attempts: number; lastError: string | null; doneAt: Date | null })[] {
+): { event: CommittedEvent; inbox: InboxEntry }[] {
   return scope.flatMap((scoped) => {
     const inbox = scoped.inbox.get(consumer);
     if (inbox?.status !== status) return [];
     if (definition && (scoped.event.type !== definition.type || scoped.event.version !== definition.version)) return [];
-    return [{ ...scoped.event, attempts: inbox.attempts, lastError: inbox.lastError, doneAt: inbox.doneAt }];
+    return [{ event: scoped.event, inbox }];
   });
 }

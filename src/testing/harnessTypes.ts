@@ -30,18 +30,24 @@ export type CatalogEvent<TEvents extends readonly EventDefinition[]> = TEvents[n
     : never
   : never;
 
-/** What a consumer's inbox says of one event. */
-export interface InboxRecord {
-  /** Deliveries that ran the handler (the successful one included). */
-  attempts: number;
-  /** The last failure, while retrying and once dead. */
-  lastError: string | null;
-}
-
 /** An event whose side effect the consumer did (its inbox row is done). */
-export type HandledEvent<E> = E & InboxRecord & { doneAt: Date };
-/** An event the consumer gave up on: dead-lettered (an ordered consumer parks its key instead: see deliveries()). */
-export type DeadLetteredEvent<E> = E & InboxRecord & { error: string };
+export type HandledEvent<E> = E & {
+  /** Deliveries that ran the handler, the successful one included. */
+  attempts: number;
+  doneAt: Date;
+};
+/** An event the consumer gave up on and dead-lettered. */
+export type DeadLetteredEvent<E> = E & {
+  attempts: number;
+  /** The last failure, as the dead letter carries it. */
+  error: string;
+};
+/** An ordered consumer's event waiting on its parked key: the one that failed for good (with its error), and the later ones of its key. */
+export type ParkedEvent<E> = E & {
+  attempts: number;
+  /** The failure that parked the key, on the message that failed; null on the later ones. */
+  error: string | null;
+};
 
 /** One delivery of one event to one consumer, as the harness saw it settle. */
 export interface DeliveryRecord {
@@ -69,6 +75,8 @@ export interface FailNextOptions {
 /** The API both modes share. */
 export interface TestHarness<TEvents extends readonly EventDefinition[] = readonly EventDefinition[]> {
   readonly mode: 'rabbitmq' | 'in-memory';
+  /** The catalog's event definitions (what the views and assertions accept). */
+  readonly events: TEvents;
   /**
    * Resolves once every event committed so far (and due) is published and every side effect
    * it owes a consumer of the harness is done, dead-lettered or parked. No sleeps: it watches
@@ -84,6 +92,8 @@ export interface TestHarness<TEvents extends readonly EventDefinition[] = readon
   handled<E extends TEvents[number]>(consumer: string, event: E): Promise<HandledEvent<EventOf<E>>[]>;
   /** The events `consumer` gave up on and dead-lettered, in write order. */
   deadLetters(consumer: string): Promise<DeadLetteredEvent<CatalogEvent<TEvents>>[]>;
+  /** An ordered consumer's events parked (with their key), in write order: `outbox parked retry|skip` territory. */
+  parked(consumer: string): Promise<ParkedEvent<CatalogEvent<TEvents>>[]>;
   /** Every delivery the harness's consumers settled since start() or reset(), in order; with a name, that consumer's. */
   deliveries(consumer?: string): DeliveryRecord[];
   /**

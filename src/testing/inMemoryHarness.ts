@@ -12,6 +12,7 @@ import { matchesTopic } from '../catalog/topicPattern.js';
 import { retryDelayFor } from '../broker/consumerTopology.js';
 import { HEADER_ATTEMPT, HEADER_RELEASED_AT, messageProperties } from '../broker/wireFormat.js';
 import { handleDelivery, type DeliveryContext, type Verdict } from '../consumers/handleDelivery.js';
+import { beforeDeadline, STUCK } from '../consumers/runDelivery.js';
 import type { DeliveryOutcome } from '../consumers/deliveryStats.js';
 import { recordInboxFailure } from '../consumers/inbox.js';
 import type { ReleaseHeld } from '../consumers/releaseHeld.js';
@@ -152,6 +153,17 @@ export function createInMemoryHarness<TEvents extends readonly EventDefinition[]
     return outcome;
   }
 
+  /** One delivery, given until the drain's deadline: a handler that never resolves must not hang the test. */
+  async function deliverBy(item: Scheduled, deadline: number): Promise<DeliveryOutcome> {
+    const outcome = await beforeDeadline(deliverOne(item), Math.max(1, deadline - Date.now()));
+    if (outcome !== STUCK) return outcome;
+    throw new OutboxError(
+      'OUTBOX_DRAIN_TIMEOUT',
+      `${item.consumer.name} was still handling ${item.message.eventType} ${item.message.id} at the end of the drain's ${settings.drainTimeoutMs} ms ` +
+        '(a handler that never resolves, or a transaction waiting for a lock?); it goes on in the background',
+    );
+  }
+
   /** Relays and delivers, round after round, until nothing is due at the clock's time. */
   async function runDue(order: DeliveryOrder = 'written', seed = 1, deadline = Date.now() + settings.drainTimeoutMs): Promise<void> {
     if (stopped) throw new OutboxError('OUTBOX_INVALID_OPTIONS', 'the test harness is stopped');
@@ -161,15 +173,17 @@ export function createInMemoryHarness<TEvents extends readonly EventDefinition[]
       if (due.length === 0) return;
       scheduled = scheduled.filter((item) => item.dueAt > advancedMs);
       const inOrder = order === 'reverse' ? due.reverse() : order === 'shuffle' ? shuffled(due, seed + round) : due;
-      for (const item of inOrder) await deliverOne(item);
-      if (Date.now() > deadline) await timedOut();
+      for (const item of inOrder) {
+        if (Date.now() > deadline) await timedOut();
+        await deliverBy(item, deadline);
+      }
     }
   }
 
   async function timedOut(): Promise<never> {
     throw new OutboxError(
       'OUTBOX_DRAIN_TIMEOUT',
-      `drain did not settle within ${settings.drainTimeoutMs} ms (clock advanced ${advancedMs} ms); still owed:\n${describeOwed(await core.readOwed())}`,
+      `drain did not settle within drainTimeoutMs (${settings.drainTimeoutMs} ms; the clock advanced ${advancedMs} ms); still owed:\n${describeOwed(await core.readOwed())}`,
     );
   }
 
@@ -232,7 +246,7 @@ export function createInMemoryHarness<TEvents extends readonly EventDefinition[]
       const consumer = consumers.find((each) => each.name === consumerName);
       if (!consumer) throw new OutboxError('OUTBOX_INVALID_OPTIONS', `deliver: ${JSON.stringify(consumerName)} is not one of the harness's consumers`);
       const message = await readCommitted(query, messageId);
-      return deliverOne({ consumer, message, attempt: 1, dueAt: advancedMs, sequence: 0, headers: {} });
+      return deliverBy({ consumer, message, attempt: 1, dueAt: advancedMs, sequence: 0, headers: {} }, Date.now() + settings.drainTimeoutMs);
     },
 
     async reset() {

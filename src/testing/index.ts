@@ -2,7 +2,7 @@
 // A second entry of the package: the main entry never loads it.
 import type { EventDefinition } from '../catalog/defineEvent.js';
 import { openHarnessCore, type TestHarnessOptions } from './harnessCore.js';
-import type { InMemoryTestHarness, RabbitTestHarness } from './harnessTypes.js';
+import type { InMemoryTestHarness, RabbitTestHarness, TestHarness } from './harnessTypes.js';
 import { createInMemoryHarness } from './inMemoryHarness.js';
 import { createRabbitHarness } from './rabbitHarness.js';
 
@@ -16,8 +16,8 @@ export type {
   EventOf,
   FailNextOptions,
   HandledEvent,
-  InboxRecord,
   InMemoryTestHarness,
+  ParkedEvent,
   RabbitTestHarness,
   TestHarness,
 } from './harnessTypes.js';
@@ -36,9 +36,9 @@ export function createTestHarness<const TEvents extends readonly EventDefinition
 export function createTestHarness<const TEvents extends readonly EventDefinition[]>(
   options: TestHarnessOptions<TEvents> & { mode?: 'rabbitmq' },
 ): Promise<RabbitTestHarness<TEvents>>;
-export async function createTestHarness<const TEvents extends readonly EventDefinition[]>(
-  options: TestHarnessOptions<TEvents>,
-): Promise<InMemoryTestHarness<TEvents> | RabbitTestHarness<TEvents>> {
+/** The mode chosen at run time (e.g. from an environment variable): the API both modes share. */
+export function createTestHarness<const TEvents extends readonly EventDefinition[]>(options: TestHarnessOptions<TEvents>): Promise<TestHarness<TEvents>>;
+export async function createTestHarness<const TEvents extends readonly EventDefinition[]>(options: TestHarnessOptions<TEvents>): Promise<TestHarness<TEvents>> {
   const core = await openHarnessCore(options);
   try {
     return core.settings.mode === 'in-memory' ? createInMemoryHarness(core) : await createRabbitHarness(core);

@@ -148,7 +148,7 @@ export async function createRabbitHarness<TEvents extends readonly EventDefiniti
             : ' (retries wait their real delays in rabbitmq mode: createTestHarness({ retryDelays: [20] }) shortens them)';
           throw new OutboxError(
             'OUTBOX_DRAIN_TIMEOUT',
-            `drain did not settle within ${settings.drainTimeoutMs} ms${slowRetries}; still owed:\n${describeOwed(owed)}`,
+            `drain did not settle within drainTimeoutMs (${settings.drainTimeoutMs} ms)${slowRetries}; still owed:\n${describeOwed(owed)}`,
           );
         }
         await changed;

@@ -92,7 +92,7 @@ describe('drain()', () => {
     expect([await effectCount(db, 'ship-cart', added), await effectCount(db, 'ship-cart', checkedOut)]).toEqual([1, 1]);
     await expectHandled(harness, 'ship-cart', itemAdded, { cartId }, { times: 1 });
     const [handled] = await expectHandled(harness, 'notify-checkout', cartCheckedOut, { cartId });
-    expect(handled).toMatchObject({ attempts: 1, lastError: null });
+    expect(handled).toMatchObject({ attempts: 1, doneAt: expect.any(Date) });
     expect(await harness.published()).toEqual([expect.objectContaining({ status: 'published' }), expect.objectContaining({ status: 'published' })]);
     expect(harness.deliveries().map((delivery) => delivery.outcome)).toEqual(['handled', 'handled', 'handled', 'handled']);
 
@@ -226,6 +226,74 @@ describe('idempotency helpers', () => {
     }
     expect(isOutboxError(thrown, 'OUTBOX_INVALID_OPTIONS')).toBe(true);
     expect(new InjectedFailure('x').name).toBe('InjectedFailure');
+  });
+});
+
+describe('misuse gets a clear answer', () => {
+  it('an outsideTransaction handler failing after its call: the provider is called again with the same key, the effect done once', async () => {
+    const id = await checkOut(db, randomUUID());
+    harness.failNext('ship-cart', 1, { afterHandler: true });
+    await harness.drain();
+    expect(harness.deliveries('ship-cart').map((delivery) => delivery.outcome)).toEqual(['retried', 'handled']);
+    expect(app.providerCalls.get(`ship-cart:${id}`)).toBe(2);
+    expect(await effectCount(db, 'ship-cart', id)).toBe(1);
+  });
+
+  it('a consumer name the harness does not run, and a message id that is not one, are typed errors', async () => {
+    for (const call of [
+      () => harness.handled('record-items'),
+      () => harness.deadLetters('nope'),
+      () => harness.parked('nope'),
+      () => harness.deliver('record-item', 'not-a-uuid'),
+    ]) {
+      const failure = await call().catch((error: unknown) => error);
+      expect(isOutboxError(failure, 'OUTBOX_INVALID_OPTIONS'), String(failure)).toBe(true);
+    }
+    expect(() => harness.deliveries('record-items')).toThrow("is not one of the harness's consumers (record-item, notify-checkout, ship-cart)");
+  });
+
+  it('expectHandled before drain() says the event was published and not drained yet', async () => {
+    const cartId = randomUUID();
+    await addItem(db, cartId, 'mug');
+    await expect(expectHandled(harness, 'record-item', itemAdded, { cartId })).rejects.toThrow('1 matching event(s) were published: drain() first');
+  });
+
+  it('a handler that never resolves fails the drain at its deadline instead of hanging the test', async () => {
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    const hanging = kitOutbox.consumers<Parameters<Parameters<TestDatabase['prisma']['$transaction']>[0]>[0]>()({
+      name: 'hanging',
+      events: ['cart.checked-out'],
+      handle: () => stuck,
+    });
+    const otherDb = await createTestDatabase(import.meta.url);
+    const hangingHarness = await createTestHarness({
+      mode: 'in-memory',
+      config: { events: kitEvents, consumers: [hanging], prisma: otherDb.prisma },
+      drainTimeoutMs: 300,
+    });
+    try {
+      const id = await checkOut(otherDb, randomUUID());
+      const failure = await hangingHarness.drain().catch((error: unknown) => error);
+      expect(isOutboxError(failure, 'OUTBOX_DRAIN_TIMEOUT')).toBe(true);
+      expect((failure as Error).message).toContain(`hanging was still handling cart.checked-out ${id} at the end of the drain's 300 ms`);
+    } finally {
+      release();
+      await hangingHarness.drain();
+      await hangingHarness.stop();
+      await otherDb.drop();
+    }
+  });
+
+  it('a stopped harness says so', async () => {
+    const otherDb = await createTestDatabase(import.meta.url);
+    const stopped = await createTestHarness({ mode: 'in-memory', config: { events: kitEvents, consumers: app.consumers, prisma: otherDb.prisma } });
+    await stopped.stop();
+    await stopped.stop();
+    for (const call of [() => stopped.published(), () => stopped.drain(), () => stopped.handled('record-item')]) {
+      await expect(call()).rejects.toThrow('the test harness is stopped');
+    }
+    await otherDb.drop();
   });
 });
 

@@ -1,14 +1,20 @@
 // The test kit in rabbitmq mode: the library's relay and worker in-process, on a
 // private vhost; drain() watches them settle.
 import { randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { PrismaPg } from '@prisma/adapter-pg';
 import amqp from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isOutboxError } from '../../src/index.js';
 import { createTestHarness, expectDeadLettered, expectHandled, type RabbitTestHarness, type TestHarnessOptions } from '../../src/testing/index.js';
+import { PrismaClient } from '../../generated/prisma/client.js';
 import { managementApi } from '../support/testBroker.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
 import { addItem, cartCheckedOut, checkOut, createEffectTable, createKitApp, effectCount, itemAdded, kitOutbox, type KitApp } from './kitFixture.js';
 
+const run = promisify(execFile);
 const amqpUrl = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 let db: TestDatabase;
 let app: KitApp;
@@ -193,6 +199,68 @@ describe('set-up and clean-up', () => {
     expect(after.map((vhost) => vhost.name).filter((name) => name.startsWith('outbox-harness-'))).toEqual(
       before.map((vhost) => vhost.name).filter((name) => name.startsWith('outbox-harness-')),
     );
+  });
+
+  it('a wrong password is called a refused login, not a missing tag', async () => {
+    const failure = await createTestHarness({
+      config: { outbox: kitOutbox, consumers: app.consumers, prisma: db.prisma },
+      amqpUrl: 'amqp://guest:wrong@127.0.0.1:5672',
+    }).catch((error: unknown) => error);
+    expect(isOutboxError(failure, 'OUTBOX_HARNESS_SETUP_FAILED')).toBe(true);
+    expect((failure as Error).message).toContain('the management API refused the login of user "guest"');
+  });
+
+  it('a pool with no connection to spare fails the start, saying why', async () => {
+    const tiny = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url, max: 1 }) });
+    try {
+      const failure = await createTestHarness({
+        mode: 'in-memory',
+        config: { outbox: kitOutbox, consumers: app.consumers, prisma: tiny },
+        drainTimeoutMs: 500,
+      }).catch((error: unknown) => error);
+      expect(isOutboxError(failure, 'OUTBOX_HARNESS_SETUP_FAILED')).toBe(true);
+      expect((failure as Error).message).toContain("is the pool's max 1?");
+    } finally {
+      await tiny.$disconnect();
+    }
+  });
+
+  it('a vhost abandoned by a run that never stopped is swept by the next harness; an old one still in use is not', async () => {
+    const longAgo = new Date(Date.now() - 3_600_000).toISOString();
+    const description = `prisma-rabbitmq-outbox test harness, created ${longAgo} by pid 1; deleted by its stop()`;
+    const [abandoned, busy] = ['outbox-harness-abandoned-test', 'outbox-harness-busy-test'];
+    for (const name of [abandoned, busy]) await managementApi('PUT', `/vhosts/${name}`, { description });
+    await managementApi('PUT', `/permissions/${busy}/guest`, { configure: '.*', write: '.*', read: '.*' });
+    const url = new URL(amqpUrl);
+    url.pathname = `/${busy}`;
+    const connection = await amqp.connect(url.toString());
+    try {
+      // The management API lists a connection a moment after it opened.
+      await until(async () => ((await (await managementApi('GET', `/vhosts/${busy}/connections`)).json()) as unknown[]).length === 1, 'the connection listed');
+      const harness = await open();
+      expect(await vhostExists(abandoned)).toBe(false);
+      expect(await vhostExists(busy)).toBe(true);
+      expect(await vhostExists(harness.vhost)).toBe(true);
+    } finally {
+      await connection.close();
+      for (const name of [abandoned, busy]) await managementApi('DELETE', `/vhosts/${name}`);
+    }
+  });
+
+  it('a process that exits without stop() names the vhost it left', async () => {
+    const script = `
+      import { PrismaPg } from '@prisma/adapter-pg';
+      import { PrismaClient } from './generated/prisma/client.js';
+      import { createTestHarness } from './src/testing/index.js';
+      import { kitOutbox, createKitApp } from './test/testing/kitFixture.js';
+      const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: ${JSON.stringify(db.url)} }) });
+      await createTestHarness({ config: { outbox: kitOutbox, consumers: createKitApp().consumers, prisma }, amqpUrl: ${JSON.stringify(amqpUrl)} });
+      process.exit(0);`;
+    const { stderr } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: path.resolve('.') });
+    const left = /vhost\(s\) (outbox-harness-[0-9a-f]+) left on the broker/.exec(stderr)?.[1];
+    expect(left, stderr).toBeDefined();
+    expect(await vhostExists(left!)).toBe(true);
+    await managementApi('DELETE', `/vhosts/${left}`);
   });
 
   it('no management API: a typed error that says how to enable it', async () => {
