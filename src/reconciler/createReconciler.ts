@@ -312,8 +312,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       }),
     close: async (schedule) => {
       // The scheduled run in flight ends first (aborted), then the schedule.
-      session?.stopping.abort(new Error('the reconciler is stopping'));
-      await schedule.stop();
+      await schedule.stop(() => session?.stopping.abort(new Error('the reconciler is stopping')));
     },
     release: closeSession,
   });

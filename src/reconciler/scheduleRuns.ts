@@ -21,12 +21,13 @@ export interface ScheduleRunsOptions {
 
 const PROBE_TIMEOUT_MS = 10_000;
 
-export async function scheduleRuns(options: ScheduleRunsOptions): Promise<{ stop(): Promise<void> }> {
+export async function scheduleRuns(options: ScheduleRunsOptions): Promise<{ stop(interrupt?: () => void): Promise<void> }> {
   // Loaded by the first start(), not with the package.
   const { default: cron } = await import('node-cron');
   const { logger, health } = options;
   let current: Promise<void> | undefined;
   let failing: { since: number; runs: number } | undefined;
+  let stopping = false;
 
   const tick = () => {
     if (current) return; // no overlapping runs in this process (the lock covers the others)
@@ -40,6 +41,11 @@ export async function scheduleRuns(options: ScheduleRunsOptions): Promise<{ stop
         },
         (error: unknown) => {
           const err = loggableError(error, options.secrets);
+          // Ended by stop(): not a failure (its lock is released, the next start goes on from the watermark).
+          if (stopping) {
+            logger.info({ err }, 'reconciler run interrupted: the reconciler is stopping');
+            return;
+          }
           if (failing) {
             failing.runs += 1;
             logger.debug({ err, failedRuns: failing.runs }, 'reconciler run failed again');
@@ -73,7 +79,10 @@ export async function scheduleRuns(options: ScheduleRunsOptions): Promise<{ stop
   logger.info({ schedule: options.cronExpression }, 'reconciler scheduled');
 
   return {
-    async stop() {
+    /** `interrupt` ends the run in flight (its failure is then logged as an interruption). */
+    async stop(interrupt?: () => void) {
+      stopping = true;
+      interrupt?.();
       clearInterval(probe);
       await task.stop();
       await current;

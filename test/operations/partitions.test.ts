@@ -385,7 +385,8 @@ describe('retention by whole partitions', () => {
     const pruned = await runOutboxCli(['prune', '--older-than', '30d'], { DATABASE_URL: db.url });
     expect(pruned.code, pruned.stderr).toBe(0);
     expect(pruned.stdout).toContain('pruned 1 outbox row(s) and 0 inbox row(s); dropped');
-    expect(pruned.stdout).toContain(`dropped ${dayPartitionName('outbox_message', dayStart(now - 35 * DAY_MS))} (1 rows)`);
+    // The row's own day: after 23:00 UTC, an hour past `now - 35 days` is the next day.
+    expect(pruned.stdout).toContain(`dropped ${dayPartitionName('outbox_message', dayStart(now - 35 * DAY_MS + HOUR))} (1 rows)`);
   });
 
   it('`outbox partitions enable` and `create-ahead` from the command line', async () => {

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReconciler, defineConsumer, type ReconcilerOptions } from '../../src/index.js';
 import { createReconcilerHealth } from '../../src/reconciler/reconcilerHealth.js';
+import { captureLogs } from '../support/captureLogs.js';
 import { testEvents } from '../support/events.js';
 import { createTestBroker, eventually, type TestBroker } from '../support/testBroker.js';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase.js';
@@ -68,6 +69,30 @@ describe('reconciler health', () => {
     await run;
     expect(slow.health().healthy).toBe(true);
     await slow.stop();
+  });
+
+  it('a stop during a scheduled run interrupts it: told as an interruption, not as a failed run; the next run goes on', async () => {
+    await db.pool.query('TRUNCATE outbox_message');
+    await broker.channel.purgeQueue(consumer.name);
+    await owe(40);
+    const logs = captureLogs('info');
+    const scheduled = reconciler({ schedule: '* * * * * *', maxRescheduleRate: 10, logger: logs.logger });
+    await scheduled.start();
+    await eventually(
+      async () => {
+        const { rows } = await db.pool.query("SELECT 1 FROM outbox_reconciler_run WHERE status = 'running'");
+        return rows.length === 1;
+      },
+      10_000,
+      'a scheduled run under way',
+    );
+    await scheduled.stop();
+    const messages = logs.lines.map((line) => line.msg);
+    expect(messages).toContain('reconciler run interrupted: the reconciler is stopping');
+    expect(messages.filter((msg) => msg.startsWith('reconciler run failed'))).toEqual([]);
+    const next = reconciler();
+    expect(await next.runOnce()).toMatchObject({ status: 'done' });
+    await next.stop();
   });
 
   it('a database failing for longer than the tolerance is unhealthy; a success clears it', () => {

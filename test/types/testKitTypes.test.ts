@@ -20,14 +20,16 @@ const orderPlaced = defineEvent('order.placed', z.object({ orderId: z.string(), 
 const stray = defineEvent('stray.event', z.object({ x: z.number() }));
 const outbox = createOutbox({ events: [orderPlaced] });
 type Events = typeof outbox.catalog.events;
-declare const prisma: PrismaClient;
-const config = defineConfig({
-  outbox,
-  consumers: [outbox.consumers<Prisma.TransactionClient>()({ name: 'confirm', events: ['order.placed'], handle: async () => {} })],
-  prisma,
-});
+/** The app's config, as its outbox.config.ts would make it (only type-checked here: no client is made). */
+const configFor = (prisma: PrismaClient) =>
+  defineConfig({
+    outbox,
+    consumers: [outbox.consumers<Prisma.TransactionClient>()({ name: 'confirm', events: ['order.placed'], handle: async () => {} })],
+    prisma,
+  });
 
-export async function modes(mode: 'in-memory' | 'rabbitmq') {
+export async function modes(prisma: PrismaClient, mode: 'in-memory' | 'rabbitmq') {
+  const config = configFor(prisma);
   expectTypeOf(await createTestHarness({ config, mode: 'in-memory' })).toEqualTypeOf<InMemoryTestHarness<Events>>();
   expectTypeOf(await createTestHarness({ config })).toEqualTypeOf<RabbitTestHarness<Events>>();
   // A mode chosen at run time: the API both modes share.
