@@ -172,11 +172,11 @@ export async function completeKeyTurn(query: QueryRows, consumer: string, messag
 }
 
 /**
- * The message failed for good: its key is parked at it (unless parked already; its row made
- * if it has none yet), the
- * message marked parked with its attempts and error, then the messages held behind
- * it. Two statements, each committed: once the first is, a delivery of the key finds
- * it parked; the second, with a fresh snapshot, sees every message held before.
+ * The message failed for good: its key is parked at it (unless parked already; its row
+ * made if it has none yet), the message marked parked with its attempts and error, then
+ * the messages held behind it. Two statements, each committed: once the first is, a
+ * delivery of the key finds it parked; the second, with a fresh snapshot, sees every
+ * message held before.
  * Parameters: consumer, message id, key, seq, attempts, error.
  */
 export async function parkKey(query: QueryRows, consumer: string, messageId: string, message: KeyedMessage, attempts: number, error: string): Promise<void> {
