@@ -22,3 +22,7 @@ export interface StoredMessage {
 export const STORED_MESSAGE_COLUMNS = raw(`m.id::text AS "id", m.seq::text AS "seq", m.event_type AS "eventType", m.event_version AS "eventVersion",
        m.ordering_key AS "orderingKey", m.payload::text AS "payload", m.headers::text AS "headers",
        m.created_at AS "createdAt", m.attempts AS "attempts"`);
+
+/** Write order, for rows an UPDATE ... RETURNING gave back in none: seq is a bigint as text. */
+export const bySeq = (a: Pick<StoredMessage, 'seq'>, b: Pick<StoredMessage, 'seq'>): number =>
+  a.seq.length - b.seq.length || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0);

@@ -1,6 +1,6 @@
 import { raw, type Sql, sqltag as sql } from '@prisma/client/runtime/client';
 import type { QueryRows } from '../database/sqlStore.js';
-import { STORED_MESSAGE_COLUMNS, type StoredMessage } from '../database/storedMessage.js';
+import { bySeq, STORED_MESSAGE_COLUMNS, type StoredMessage } from '../database/storedMessage.js';
 import { DAY_MS, dayStart, uuidFloor, uuidMillis } from '../database/partitionLayout.js';
 import type { HeadBudget } from './headBudget.js';
 
@@ -62,7 +62,7 @@ export async function claimBatch(query: QueryRows, limit: number, heads: HeadBud
   const rows = await query<StoredMessage>(claimStatement(limit, heads.next, fromId));
   heads.record(rows);
   // UPDATE ... RETURNING has no order of its own: the publish order is the write order.
-  return rows.sort((a, b) => a.seq.length - b.seq.length || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+  return rows.sort(bySeq);
 }
 
 export interface ClaimLayout {

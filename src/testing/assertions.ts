@@ -34,7 +34,6 @@ export function matchesPayload(actual: unknown, expected: unknown): boolean {
   return Object.is(actual, expected);
 }
 
-const sameDefinition = (event: CommittedEvent, definition: EventDefinition) => event.type === definition.type && event.version === definition.version;
 const describe = (definition: EventDefinition, payload: unknown) =>
   `${definition.type} (version ${definition.version})${payload === undefined ? '' : ` with a payload matching ${JSON.stringify(payload)}`}`;
 const times = (count: number) => (count === 1 ? 'once' : `${count} times`);
@@ -64,19 +63,34 @@ function check<T extends CommittedEvent>(
   return matching;
 }
 
-/** When more matching events were published than the consumer settled: the likely reason. */
-async function notSettledHint<TEvents extends readonly EventDefinition[]>(
-  harness: Views<TEvents>,
+/** The events of `definition` whose payload matches `payload` (all of them without one). */
+const matchingEvents = <T extends CommittedEvent>(events: readonly T[], definition: EventDefinition, payload: unknown): T[] =>
+  events.filter(
+    (each) => each.type === definition.type && each.version === definition.version && (payload === undefined || matchesPayload(each.payload, payload)),
+  );
+
+/**
+ * A consumer's handled or dead-lettered events checked against the count; when it falls short
+ * while more matching events were published, the message says the likely reason.
+ */
+async function expectSettled<T extends CommittedEvent>(
+  operator: string,
+  what: string,
+  harness: Views<readonly EventDefinition[]>,
   consumer: string,
+  all: readonly T[],
   event: EventDefinition,
   payload: unknown,
-  settled: number,
-): Promise<string> {
-  const published = (await untyped(harness).published()).filter(
-    (each) => sameDefinition(each, event) && (payload === undefined || matchesPayload(each.payload, payload)),
-  );
-  if (published.length <= settled) return '';
-  return ` (${published.length} matching event(s) were published: drain() first, or see deliveries('${consumer}') for what became of them)`;
+  options: CountOptions,
+): Promise<T[]> {
+  const matching = matchingEvents(all, event, payload);
+  let hint = '';
+  if (!enough(matching, options)) {
+    const published = matchingEvents(await harness.published(), event, payload).length;
+    if (published > matching.length)
+      hint = ` (${published} matching event(s) were published: drain() first, or see deliveries('${consumer}') for what became of them)`;
+  }
+  return check(operator, `${consumer} to have ${what} ${describe(event, payload)}`, all, matching, options, payload, hint);
 }
 
 /** The app committed this event (with a payload matching `payload`): returns the matches, typed. */
@@ -86,9 +100,8 @@ export async function expectPublished<TEvents extends readonly EventDefinition[]
   payload?: PayloadMatch<EventPayload<E>>,
   options: CountOptions = {},
 ): Promise<EventOf<E>[]> {
-  const all: CommittedEvent[] = await untyped(harness).published();
-  const matching = all.filter((each) => sameDefinition(each, event) && (payload === undefined || matchesPayload(each.payload, payload)));
-  return check('expectPublished', `${describe(event, payload)} to be published`, all, matching, options, payload) as EventOf<E>[];
+  const all = await untyped(harness).published();
+  return check('expectPublished', `${describe(event, payload)} to be published`, all, matchingEvents(all, event, payload), options, payload) as EventOf<E>[];
 }
 
 /** The app committed no such event. */
@@ -97,8 +110,7 @@ export async function expectNotPublished<TEvents extends readonly EventDefinitio
   event: E,
   payload?: PayloadMatch<EventPayload<E>>,
 ): Promise<void> {
-  const all: CommittedEvent[] = await untyped(harness).published();
-  const matching = all.filter((each) => sameDefinition(each, event) && (payload === undefined || matchesPayload(each.payload, payload)));
+  const matching = matchingEvents(await untyped(harness).published(), event, payload);
   if (matching.length > 0) {
     throw new AssertionError({
       message: `expected ${describe(event, payload)} not to be published, found ${times(matching.length)}:${listed(matching)}`,
@@ -117,12 +129,9 @@ export async function expectHandled<TEvents extends readonly EventDefinition[], 
   payload?: PayloadMatch<EventPayload<E>>,
   options: CountOptions = {},
 ): Promise<HandledEvent<EventOf<E>>[]> {
-  const all = await untyped(harness).handled(consumer);
-  const matching = all.filter((each) => sameDefinition(each, event) && (payload === undefined || matchesPayload(each.payload, payload)));
-  const hint = enough(matching, options) ? '' : await notSettledHint(harness, consumer, event, payload, matching.length);
-  return check('expectHandled', `${consumer} to have handled ${describe(event, payload)}`, all, matching, options, payload, hint) as unknown as HandledEvent<
-    EventOf<E>
-  >[];
+  const views = untyped(harness);
+  const all = await views.handled(consumer);
+  return (await expectSettled('expectHandled', 'handled', views, consumer, all, event, payload, options)) as unknown as HandledEvent<EventOf<E>>[];
 }
 
 /** `consumer` gave up on this event (dead-lettered): returns the matches with attempts and error. */
@@ -133,14 +142,9 @@ export async function expectDeadLettered<TEvents extends readonly EventDefinitio
   payload?: PayloadMatch<EventPayload<E>>,
   options: CountOptions = {},
 ): Promise<DeadLetteredEvent<EventOf<E>>[]> {
-  const all = await untyped(harness).deadLetters(consumer);
-  const matching = all.filter((each) => sameDefinition(each, event) && (payload === undefined || matchesPayload(each.payload, payload)));
-  return check(
-    'expectDeadLettered',
-    `${consumer} to have dead-lettered ${describe(event, payload)}`,
-    all,
-    matching,
-    options,
-    payload,
-  ) as unknown as DeadLetteredEvent<EventOf<E>>[];
+  const views = untyped(harness);
+  const all = await views.deadLetters(consumer);
+  return (await expectSettled('expectDeadLettered', 'dead-lettered', views, consumer, all, event, payload, options)) as unknown as DeadLetteredEvent<
+    EventOf<E>
+  >[];
 }

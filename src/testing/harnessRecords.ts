@@ -45,14 +45,8 @@ export async function readBaseline(query: QueryRows): Promise<string> {
   return row!.seq;
 }
 
-interface ScopeRow {
-  id: string;
-  eventType: string;
-  eventVersion: number;
-  orderingKey: string | null;
-  payload: string;
-  headers: string;
-  createdAt: Date;
+/** A stored message (the relay's own columns) with what the scope adds. */
+interface ScopeRow extends StoredMessage {
   status: CommittedEvent['status'];
   due: boolean;
   publishError: string | null;
@@ -62,9 +56,7 @@ interface ScopeRow {
 /** The events after `baseline`, in write order, with the inbox rows of `consumers`. */
 export async function readScope(query: QueryRows, baseline: string, consumers: readonly string[]): Promise<ScopedEvent[]> {
   const rows = await query<ScopeRow>(sql`
-    SELECT m.id::text AS "id", m.event_type AS "eventType", m.event_version AS "eventVersion", m.ordering_key AS "orderingKey",
-           m.payload::text AS "payload", m.headers::text AS "headers", m.created_at AS "createdAt", m.status::text AS "status",
-           m.available_at <= now() AS "due", m.last_error AS "publishError",
+    SELECT ${STORED_MESSAGE_COLUMNS}, m.status::text AS "status", m.available_at <= now() AS "due", m.last_error AS "publishError",
            coalesce((SELECT json_agg(json_build_object('consumer', i.consumer, 'status', i.status, 'attempts', i.attempts,
                                                        'lastError', i.last_error, 'doneAt', i.done_at))
                        FROM outbox_inbox i WHERE i.message_id = m.id AND i.consumer = ANY(${consumers}::varchar[])), '[]')::text AS "inbox"

@@ -17,7 +17,7 @@ import type { DeliveryOutcome } from '../consumers/deliveryStats.js';
 import { recordInboxFailure } from '../consumers/inbox.js';
 import type { ReleaseHeld } from '../consumers/releaseHeld.js';
 import { createVerdictReports } from '../consumers/verdictActions.js';
-import { STORED_MESSAGE_COLUMNS, type StoredMessage } from '../database/storedMessage.js';
+import { bySeq, STORED_MESSAGE_COLUMNS, type StoredMessage } from '../database/storedMessage.js';
 import { OutboxError } from '../errors.js';
 import { loggableError } from '../logging/loggableError.js';
 import type { HarnessCore } from './harnessCore.js';
@@ -112,7 +112,7 @@ export function createInMemoryHarness<TEvents extends readonly EventDefinition[]
                   LIMIT ${CLAIM_LIMIT}
                     FOR UPDATE SKIP LOCKED))
         RETURNING ${STORED_MESSAGE_COLUMNS}`);
-      rows.sort((a, b) => a.seq.length - b.seq.length || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+      rows.sort(bySeq);
       for (const row of rows) {
         for (const consumer of consumers) if (consumer.events.some((pattern) => matchesTopic(pattern, row.eventType))) schedule(consumer, row, 1, advancedMs);
       }
